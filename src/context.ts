@@ -1,0 +1,165 @@
+import type { z } from 'zod';
+import type { JsonObject, JsonValue } from '../workflows/dag';
+import { ContextError } from './errors';
+
+/** Largest context a task may return, as JSON bytes (Temporal rejects payloads over 2 MiB). */
+export const MAX_CONTEXT_BYTES = 1024 * 1024;
+
+/** Services a running task gets beside its data. */
+export interface TaskServices {
+  /** Aborted when the attempt is cancelled (immediate pause, run cancelled, timeout). */
+  signal: AbortSignal;
+  taskId: string;
+  workflowId: string;
+  attempt: number;
+  pauseWorkflow(reason: string): Promise<void>;
+  resource(id: string): JsonValue;
+  heartbeat(details?: unknown): void;
+}
+
+/** Describes why a value is not JSON, or undefined if it is. */
+export function whyNotJson(value: unknown, path: string, seen = new Set<unknown>()): string | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
+  if (Array.isArray(value) || (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) || (typeof value === 'object' && Object.getPrototypeOf(value) === null)) {
+    if (seen.has(value)) return `${path} is a circular reference`;
+    seen.add(value);
+    const entries = Array.isArray(value) ? value.map((v, i) => [`${path}[${i}]`, v] as const) : Object.entries(value as object).map(([k, v]) => [`${path}.${k}`, v] as const);
+    for (const [p, v] of entries) {
+      const why = whyNotJson(v, p, seen);
+      if (why) return why;
+    }
+    seen.delete(value);
+    return undefined;
+  }
+  const kind = typeof value === 'object' ? (value as object).constructor?.name ?? 'object' : typeof value;
+  return `${path} is a ${kind}, not a JSON value (use strings, numbers, booleans, null, arrays and plain objects${kind === 'Date' ? '; store dates as ISO strings' : ''})`;
+}
+
+/** The JSON context a task reads and writes (Cloacina's `Context<Value>`). */
+export class Context {
+  #data: JsonObject;
+  readonly #services: TaskServices | undefined;
+
+  constructor(data: JsonObject = {}, services?: TaskServices) {
+    this.#data = { ...data };
+    this.#services = services;
+  }
+
+  /** The value at `key`, or undefined. */
+  get<T extends JsonValue = JsonValue>(key: string): T | undefined {
+    return this.#data[key] as T | undefined;
+  }
+
+  /** Whether `key` is present. */
+  has(key: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.#data, key);
+  }
+
+  /** Every key, in insertion order. */
+  keys(): string[] {
+    return Object.keys(this.#data);
+  }
+
+  /** Sets `key` (insert or overwrite). */
+  set(key: string, value: JsonValue): this {
+    this.#check(key, value);
+    this.#data[key] = value;
+    return this;
+  }
+
+  /** Inserts `key`; fails if it already exists (use `set` or `update` to overwrite). */
+  insert(key: string, value: JsonValue): this {
+    if (this.has(key)) throw new ContextError(`Context key \`${key}\` already exists: use update() or set() to change it`);
+    return this.set(key, value);
+  }
+
+  /** Updates `key`; fails if it is missing (use `insert` or `set` to add it). */
+  update(key: string, value: JsonValue): this {
+    if (!this.has(key)) throw new ContextError(`Context key \`${key}\` does not exist: use insert() or set() to add it`);
+    return this.set(key, value);
+  }
+
+  /** Removes `key` and returns its value. */
+  remove<T extends JsonValue = JsonValue>(key: string): T | undefined {
+    const v = this.#data[key] as T | undefined;
+    delete this.#data[key];
+    return v;
+  }
+
+  /** The value at `key`, checked against a zod schema; fails with the schema's issues. */
+  getAs<S extends z.ZodType>(key: string, schema: S): z.infer<S> {
+    const parsed = schema.safeParse(this.#data[key]);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`).join('; ');
+      throw new ContextError(`Context key \`${key}\` does not match the expected schema: ${issues}`);
+    }
+    return parsed.data as z.infer<S>;
+  }
+
+  /** A copy of the data as a plain JSON object. */
+  toJSON(): JsonObject {
+    return structuredClone(this.#data);
+  }
+
+  /** Aborted when the attempt is cancelled (immediate pause, cancel, timeout): pass it to fetch and friends. */
+  get signal(): AbortSignal {
+    return this.#needServices('signal').signal;
+  }
+
+  /** The running task's id. */
+  get taskId(): string {
+    return this.#needServices('taskId').taskId;
+  }
+
+  /** The workflow execution's id. */
+  get workflowId(): string {
+    return this.#needServices('workflowId').workflowId;
+  }
+
+  /** 1-based attempt number. */
+  get attempt(): number {
+    return this.#needServices('attempt').attempt;
+  }
+
+  /**
+   * Pauses the whole run (kind `task`). When it returns, no new task or retry will start; this task keeps
+   * running and completes normally.
+   */
+  async pauseWorkflow(reason: string): Promise<void> {
+    await this.#needServices('pauseWorkflow').pauseWorkflow(reason);
+  }
+
+  /** The JSON handle of a resource this task `uses`. */
+  resource<T extends JsonValue = JsonValue>(id: string): T {
+    return this.#needServices('resource').resource(id) as T;
+  }
+
+  /** Reports progress; the runner already heartbeats for you, so this is only for details. */
+  heartbeat(details?: unknown): void {
+    this.#needServices('heartbeat').heartbeat(details);
+  }
+
+  /** Checks the serialized size against {@link MAX_CONTEXT_BYTES}; returns the size. */
+  assertSize(what = 'context'): number {
+    const bytes = Buffer.byteLength(JSON.stringify(this.#data));
+    if (bytes > MAX_CONTEXT_BYTES) {
+      throw new ContextError(
+        `The ${what} is ${bytes} bytes of JSON, over the limit of ${MAX_CONTEXT_BYTES} bytes ` +
+          '(Temporal payloads are capped at 2 MiB): keep large data in external storage and put a reference in the context',
+      );
+    }
+    return bytes;
+  }
+
+  #check(key: string, value: unknown): void {
+    if (typeof key !== 'string' || key.length === 0) throw new ContextError(`Context keys must be non-empty strings, got ${JSON.stringify(key)}`);
+    const why = whyNotJson(value, `\`${key}\``);
+    if (why) throw new ContextError(`Cannot store context key: ${why}`);
+  }
+
+  #needServices(what: string): TaskServices {
+    if (!this.#services) throw new ContextError(`ctx.${what} is only available while a task runs`);
+    return this.#services;
+  }
+}

@@ -1,0 +1,399 @@
+// task(), resource(), defineWorkflow() and trigger rules: definitions become a JSON DagSpec plus the
+// Node-side functions the worker runs. Every option is checked when defined, with one message shape.
+import { msToNumber, type Duration } from '@temporalio/common';
+import type { z } from 'zod';
+import {
+  validateDag,
+  type Backoff,
+  type ContextOperator,
+  type DagSpec,
+  type GateSpec,
+  type JsonValue,
+  type RetryCondition,
+  type RetrySpec,
+  type TaskSpec,
+  type TriggerRule,
+} from '../workflows/dag';
+import type { CurrentPause } from '../workflows/pause-machine';
+import type { Context } from './context';
+import { DefinitionError } from './errors';
+
+/** A task body: reads and writes the context; throw (ideally a TaskError) to fail the attempt. */
+export type TaskFunction = (ctx: Context) => Promise<void> | void;
+
+/** Retry options of a task. Defaults: 3 attempts, exponential back-off from 1 s up to 60 s, jitter, all errors. */
+export interface RetryOptions {
+  /** Maximum attempts, the first included. */
+  attempts?: number;
+  backoff?: Backoff;
+  /** First delay (ms number or a string like `'2s'`). */
+  delay?: Duration;
+  maxDelay?: Duration;
+  jitter?: boolean;
+  /** `'all'`, `'never'`, `'transient'` (timeouts, network and availability errors), or message patterns. */
+  condition?: RetryCondition;
+}
+
+/** A `pauseBefore` gate's options. */
+export interface GateOptions {
+  reason?: string;
+  /** Identities allowed to approve or reject; anyone when absent. */
+  approvers?: string[];
+  /** Distinct approvals needed (default 1). */
+  requiredApprovals?: number;
+  /** Waiting time (active time) after which `onTimeout` applies. */
+  timeout?: Duration;
+  onTimeout?: 'approve' | 'reject' | 'fail';
+}
+
+/** Options of {@link task}. */
+export interface TaskOptions {
+  /** Unique within its workflow. */
+  id: string;
+  /** Tasks (objects or ids) that must be terminal before this one is ready. */
+  dependencies?: (TaskDefinition | string)[];
+  retry?: RetryOptions;
+  /** Time limit of one attempt (default 5 minutes). */
+  timeout?: Duration;
+  /** How long a silent worker goes unnoticed (default 30 s); the runner heartbeats for the task. */
+  heartbeatTimeout?: Duration;
+  /** When the ready task runs; otherwise it is skipped (default: always). */
+  triggerRule?: TriggerRule;
+  /** Called after a successful attempt. Errors are logged, never fail the task. */
+  onSuccess?: (ctx: Context) => Promise<void> | void;
+  /** Called after every failed attempt. Errors are logged. */
+  onFailure?: (error: Error, ctx: Context, info: { attempt: number }) => Promise<void> | void;
+  /** Hold the task for approval when it becomes ready. */
+  pauseBefore?: boolean | GateOptions;
+  /** Resources the task needs (set up before it runs). */
+  uses?: (ResourceDefinition | string)[];
+  /** Override the workflow's `pausePolicy.onTaskFailure` for this task. */
+  onTaskFailure?: 'fail' | 'pause';
+}
+
+/** A task: its JSON spec and its function. */
+export interface TaskDefinition {
+  readonly id: string;
+  readonly spec: TaskSpec;
+  readonly fn: TaskFunction;
+  readonly onSuccess?: TaskOptions['onSuccess'];
+  readonly onFailure?: TaskOptions['onFailure'];
+  /** Resource objects named in `uses`. */
+  readonly resourceObjects: ResourceDefinition[];
+}
+
+/** Options of {@link resource}. */
+export interface ResourceOptions<H extends JsonValue = JsonValue> {
+  id: string;
+  /** Creates the resource; returns a JSON handle kept in workflow state. */
+  setup: (info: { context: Readonly<Record<string, JsonValue>>; reason: string; workflowId: string }) => Promise<H> | H;
+  /** Releases it. Always runs when the run ends; also on pause with `releaseOnPause`. */
+  teardown: (handle: H, info: { reason: string; workflowId: string }) => Promise<void> | void;
+  /** Tear down while the run is paused and set up again on resume. */
+  releaseOnPause?: boolean;
+}
+
+/** A resource definition. */
+export interface ResourceDefinition<H extends JsonValue = JsonValue> extends Required<Omit<ResourceOptions<H>, 'releaseOnPause'>> {
+  readonly releaseOnPause: boolean;
+}
+
+/** What `validateResume` may return: true/undefined to allow, false or a string (the reason) to refuse. */
+export type ResumeVerdict = boolean | string | void | { ok: boolean; reason?: string };
+
+/** Pause policy of a workflow. */
+export interface PausePolicy {
+  /** Longest any pause may last; then `onMaxPause` applies. */
+  maxPause?: Duration;
+  onMaxPause?: 'resume' | 'fail' | 'cancel';
+  /** How long an immediate pause waits for cancelled tasks to stop (default 30 s). */
+  drainTimeout?: Duration;
+  /** `'pause'`: a task that exhausts its retries pauses the run instead of failing it. */
+  onTaskFailure?: 'fail' | 'pause';
+}
+
+/** Options of {@link defineWorkflow}. */
+export interface WorkflowOptions<I extends z.ZodType = z.ZodType> {
+  name: string;
+  description?: string;
+  tasks: TaskDefinition[];
+  /** Schema of the initial context (checked by the executor before a run starts). */
+  input?: I;
+  /** Schema of the typed resume input, delivered to the next tasks as `resumeInput`. */
+  resumeInput?: z.ZodType;
+  resources?: ResourceDefinition[];
+  pausePolicy?: PausePolicy;
+  /** Checks, before a resume is accepted, that the world is still as the run expects. Runs as an activity. */
+  validateResume?: (ctx: Context, pause: CurrentPause) => Promise<ResumeVerdict> | ResumeVerdict;
+  /** Whole-run deadline counted in active (unpaused) time. */
+  deadline?: Duration;
+}
+
+/** A validated workflow definition: the JSON spec that starts runs plus the functions workers run. */
+export interface WorkflowDefinition<I extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description?: string;
+  readonly spec: DagSpec;
+  readonly tasks: ReadonlyMap<string, TaskDefinition>;
+  readonly resources: ReadonlyMap<string, ResourceDefinition>;
+  readonly input?: I;
+  readonly resumeInput?: z.ZodType;
+  readonly validateResume?: WorkflowOptions['validateResume'];
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+
+function describe(value: unknown): string {
+  const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
+  let shown: string;
+  try {
+    shown = typeof value === 'function' ? 'function' : JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return `\`${shown}\` (${type})`;
+}
+
+class Checker {
+  readonly problems: string[] = [];
+  constructor(private readonly where: string) {}
+  fail(field: string, expected: string, value: unknown): void {
+    this.problems.push(`${this.where}: expected \`${field}\` to be ${expected}, got ${describe(value)}`);
+  }
+  duration(field: string, value: Duration | undefined, min = 1): number | undefined {
+    if (value === undefined) return undefined;
+    let ms: number;
+    try {
+      ms = msToNumber(value);
+    } catch {
+      ms = NaN;
+    }
+    if (!Number.isFinite(ms) || ms < min) {
+      this.fail(field, `a duration of at least ${min} ms (a number of ms or a string like '30s')`, value);
+      return undefined;
+    }
+    return ms;
+  }
+  int(field: string, value: unknown, min: number): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      this.fail(field, `an integer from ${min} and up`, value);
+      return undefined;
+    }
+    return value;
+  }
+  oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T | undefined {
+    if (value === undefined) return undefined;
+    if (!allowed.includes(value as T)) {
+      this.fail(field, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+      return undefined;
+    }
+    return value as T;
+  }
+  throwIfAny(): void {
+    if (this.problems.length) throw new DefinitionError(this.problems);
+  }
+}
+
+function checkId(c: Checker, field: string, id: unknown): void {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    c.fail(field, "a non-empty id of letters, digits and `_.:-` (like 'deploy_app')", id);
+  }
+}
+
+function idOf(x: TaskDefinition | ResourceDefinition | string): string {
+  return typeof x === 'string' ? x : x.id;
+}
+
+/** Defines a task: `task({ id, dependencies, retry, pauseBefore, ... }, async (ctx) => { ... })`. */
+export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
+  const where = typeof options?.id === 'string' ? `Task \`${options.id}\`` : 'task()';
+  const c = new Checker(where);
+  if (typeof options !== 'object' || options === null) throw new DefinitionError([`task(): expected options to be an object, got ${describe(options)}`]);
+  checkId(c, 'id', options.id);
+  if (typeof fn !== 'function') c.fail('fn (the second argument)', 'an async function (ctx) => { ... }', fn);
+  const deps = options.dependencies ?? [];
+  if (!Array.isArray(deps)) c.fail('dependencies', 'an array of tasks or task ids', deps);
+  const dependencies: string[] = [];
+  for (const d of Array.isArray(deps) ? deps : []) {
+    if (typeof d === 'string' || (typeof d === 'object' && d !== null && typeof d.id === 'string')) dependencies.push(idOf(d));
+    else c.fail('dependencies[]', 'a task or a task id', d);
+  }
+  const r = options.retry ?? {};
+  const retry: RetrySpec = {
+    attempts: c.int('retry.attempts', r.attempts, 1) ?? 3,
+    backoff: c.oneOf('retry.backoff', r.backoff, ['fixed', 'linear', 'exponential'] as const) ?? 'exponential',
+    delayMs: c.duration('retry.delay', r.delay, 0) ?? 1000,
+    maxDelayMs: c.duration('retry.maxDelay', r.maxDelay, 0) ?? 60_000,
+    jitter: r.jitter ?? true,
+    condition: 'all',
+  };
+  if (r.condition !== undefined) {
+    if (Array.isArray(r.condition) && r.condition.every((p) => typeof p === 'string' && p.length > 0)) retry.condition = [...r.condition];
+    else retry.condition = c.oneOf('retry.condition', r.condition, ['all', 'never', 'transient'] as const) ?? 'all';
+  }
+  if (retry.maxDelayMs < retry.delayMs) c.fail('retry.maxDelay', `at least retry.delay (${retry.delayMs} ms)`, r.maxDelay);
+  const timeoutMs = c.duration('timeout', options.timeout) ?? 5 * 60_000;
+  const heartbeatTimeoutMs = c.duration('heartbeatTimeout', options.heartbeatTimeout, 1000) ?? 30_000;
+  let pauseBefore: GateSpec | undefined;
+  if (options.pauseBefore === true) {
+    pauseBefore = { reason: `approval required before \`${options.id}\``, requiredApprovals: 1 };
+  } else if (typeof options.pauseBefore === 'object' && options.pauseBefore !== null) {
+    const g = options.pauseBefore;
+    const approvers = g.approvers;
+    if (approvers !== undefined && (!Array.isArray(approvers) || approvers.length === 0 || approvers.some((a) => typeof a !== 'string' || !a))) {
+      c.fail('pauseBefore.approvers', 'a non-empty array of identities', approvers);
+    }
+    const required = c.int('pauseBefore.requiredApprovals', g.requiredApprovals, 1) ?? 1;
+    if (Array.isArray(approvers) && required > new Set(approvers).size) {
+      c.fail('pauseBefore.requiredApprovals', `at most the number of distinct approvers (${new Set(approvers).size})`, required);
+    }
+    const gateTimeout = c.duration('pauseBefore.timeout', g.timeout);
+    pauseBefore = {
+      reason: g.reason ?? `approval required before \`${options.id}\``,
+      ...(Array.isArray(approvers) ? { approvers: [...new Set(approvers)] } : {}),
+      requiredApprovals: required,
+      ...(gateTimeout ? { timeoutMs: gateTimeout, onTimeout: c.oneOf('pauseBefore.onTimeout', g.onTimeout, ['approve', 'reject', 'fail'] as const) ?? 'fail' } : {}),
+    };
+  } else if (options.pauseBefore !== undefined && options.pauseBefore !== false) {
+    c.fail('pauseBefore', 'true or { reason, approvers, requiredApprovals, timeout, onTimeout }', options.pauseBefore);
+  }
+  const uses = options.uses ?? [];
+  const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object' && u !== null);
+  const onTaskFailure = c.oneOf('onTaskFailure', options.onTaskFailure, ['fail', 'pause'] as const);
+  c.throwIfAny();
+  const spec: TaskSpec = {
+    id: options.id,
+    dependencies: [...new Set(dependencies)],
+    retry,
+    timeoutMs,
+    heartbeatTimeoutMs,
+    triggerRule: options.triggerRule ?? { kind: 'always' },
+    ...(pauseBefore ? { pauseBefore } : {}),
+    uses: uses.map(idOf),
+    ...(onTaskFailure ? { onTaskFailure } : {}),
+  };
+  return Object.freeze({ id: options.id, spec, fn, onSuccess: options.onSuccess, onFailure: options.onFailure, resourceObjects });
+}
+
+/** Defines a resource set up before the first task that uses it and torn down when the run ends. */
+export function resource<H extends JsonValue>(options: ResourceOptions<H>): ResourceDefinition<H> {
+  const c = new Checker(typeof options?.id === 'string' ? `Resource \`${options.id}\`` : 'resource()');
+  checkId(c, 'id', options.id);
+  if (typeof options.setup !== 'function') c.fail('setup', 'a function returning a JSON handle', options.setup);
+  if (typeof options.teardown !== 'function') c.fail('teardown', 'a function (handle) => void', options.teardown);
+  c.throwIfAny();
+  return Object.freeze({ id: options.id, setup: options.setup, teardown: options.teardown, releaseOnPause: options.releaseOnPause ?? false });
+}
+
+/** Trigger rules (Cloacina's `trigger_rules`): when a ready task runs instead of being skipped. */
+export const trigger = {
+  /** Run whatever happened upstream (the default). */
+  always: (): TriggerRule => ({ kind: 'always' }),
+  /** Run if `task` completed. */
+  taskSuccess: (t: TaskDefinition | string): TriggerRule => ({ kind: 'taskSuccess', task: idOf(t) }),
+  /** Run if `task` failed. */
+  taskFailed: (t: TaskDefinition | string): TriggerRule => ({ kind: 'taskFailed', task: idOf(t) }),
+  /** Run if `task` was skipped. */
+  taskSkipped: (t: TaskDefinition | string): TriggerRule => ({ kind: 'taskSkipped', task: idOf(t) }),
+  /** Run if the input context's `key` satisfies `op` (`exists` and `notExists` take no value). */
+  contextValue: (key: string, op: ContextOperator, value?: JsonValue): TriggerRule => ({
+    kind: 'contextValue',
+    key,
+    op,
+    ...(value === undefined ? {} : { value }),
+  }),
+  /** Run if every rule holds (true for none). */
+  all: (...rules: TriggerRule[]): TriggerRule => ({ kind: 'all', rules }),
+  /** Run if some rule holds (false for none). */
+  any: (...rules: TriggerRule[]): TriggerRule => ({ kind: 'any', rules }),
+  /** Run if no rule holds (true for none). */
+  none: (...rules: TriggerRule[]): TriggerRule => ({ kind: 'none', rules }),
+} as const;
+
+const OPERATORS = ['equals', 'notEquals', 'greaterThan', 'lessThan', 'contains', 'notContains', 'exists', 'notExists'];
+
+function checkRule(c: Checker, field: string, rule: TriggerRule): void {
+  switch (rule?.kind) {
+    case 'always':
+    case 'taskSuccess':
+    case 'taskFailed':
+    case 'taskSkipped':
+      return;
+    case 'contextValue':
+      if (typeof rule.key !== 'string' || !rule.key) c.fail(`${field}.key`, 'a non-empty context key', rule.key);
+      if (!OPERATORS.includes(rule.op)) c.fail(`${field}.op`, `one of ${OPERATORS.join(', ')}`, rule.op);
+      if (!['exists', 'notExists'].includes(rule.op) && rule.value === undefined) c.fail(`${field}.value`, `a JSON value to compare with (\`${rule.op}\`)`, rule.value);
+      return;
+    case 'all':
+    case 'any':
+    case 'none':
+      rule.rules.forEach((r, i) => checkRule(c, `${field}.rules[${i}]`, r));
+      return;
+    default:
+      c.fail(field, 'a rule built with trigger.* (always, taskSuccess, contextValue, all, ...)', rule);
+  }
+}
+
+/** Defines and validates a workflow: duplicate ids, unknown dependencies, cycles and empty DAGs fail here. */
+export function defineWorkflow<I extends z.ZodType = z.ZodType>(options: WorkflowOptions<I>): WorkflowDefinition<I> {
+  const name = options?.name;
+  const c = new Checker(typeof name === 'string' ? `Workflow \`${name}\`` : 'defineWorkflow()');
+  checkId(c, 'name', name);
+  if (!Array.isArray(options.tasks)) {
+    c.fail('tasks', 'an array of task() definitions', options.tasks);
+    c.throwIfAny();
+  }
+  for (const [i, t] of options.tasks.entries()) {
+    if (!t || typeof t !== 'object' || !t.spec) c.fail(`tasks[${i}]`, 'a task() definition', t);
+    else checkRule(c, `tasks[${i}].triggerRule`, t.spec.triggerRule);
+  }
+  c.throwIfAny();
+  const problems = validateDag(name, options.tasks.map((t) => t.spec)).map((p) => p.message);
+  const resources = new Map<string, ResourceDefinition>();
+  for (const r of [...(options.resources ?? []), ...options.tasks.flatMap((t) => t.resourceObjects)]) {
+    const existing = resources.get(r.id);
+    if (existing && existing !== r) problems.push(`Workflow \`${name}\` has two different resources with id \`${r.id}\``);
+    resources.set(r.id, r);
+  }
+  for (const t of options.tasks) {
+    for (const u of t.spec.uses) {
+      if (!resources.has(u)) problems.push(`Task \`${t.id}\` uses unknown resource \`${u}\`: pass it in \`resources\` or as an object in \`uses\``);
+    }
+  }
+  const p = options.pausePolicy ?? {};
+  const maxPauseMs = c.duration('pausePolicy.maxPause', p.maxPause);
+  const drainTimeoutMs = c.duration('pausePolicy.drainTimeout', p.drainTimeout) ?? 30_000;
+  const onMaxPause = c.oneOf('pausePolicy.onMaxPause', p.onMaxPause, ['resume', 'fail', 'cancel'] as const);
+  const onTaskFailure = c.oneOf('pausePolicy.onTaskFailure', p.onTaskFailure, ['fail', 'pause'] as const) ?? 'fail';
+  const deadlineMs = c.duration('deadline', options.deadline);
+  if (options.validateResume !== undefined && typeof options.validateResume !== 'function') {
+    c.fail('validateResume', 'a function (ctx, pause) => boolean | string', options.validateResume);
+  }
+  problems.push(...c.problems);
+  if (problems.length) throw new DefinitionError(problems);
+  const spec: DagSpec = {
+    name,
+    ...(options.description ? { description: options.description } : {}),
+    tasks: options.tasks.map((t) => t.spec),
+    resources: [...resources.values()].map((r) => ({ id: r.id, releaseOnPause: r.releaseOnPause })),
+    pausePolicy: {
+      ...(maxPauseMs ? { maxPauseMs } : {}),
+      ...(onMaxPause ? { onMaxPause } : {}),
+      drainTimeoutMs,
+      onTaskFailure,
+    },
+    hasResumeValidator: options.validateResume !== undefined || options.resumeInput !== undefined,
+    ...(deadlineMs ? { deadlineMs } : {}),
+  };
+  return Object.freeze({
+    name,
+    description: options.description,
+    spec,
+    tasks: new Map(options.tasks.map((t) => [t.id, t])),
+    resources,
+    input: options.input,
+    resumeInput: options.resumeInput,
+    validateResume: options.validateResume,
+  });
+}

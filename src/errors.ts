@@ -1,0 +1,123 @@
+// The error hierarchy: every error names the offending value and how to fix it.
+
+/** Kinds of task failure, as Cloacina's TaskError variants; carried as Temporal ApplicationFailure types. */
+export const TaskErrorKind = {
+  ExecutionFailed: 'ExecutionFailed',
+  Timeout: 'Timeout',
+  ValidationFailed: 'ValidationFailed',
+  ContextError: 'ContextError',
+  DependencyNotSatisfied: 'DependencyNotSatisfied',
+  ReadinessCheckFailed: 'ReadinessCheckFailed',
+  TriggerRuleFailed: 'TriggerRuleFailed',
+  Unknown: 'Unknown',
+} as const;
+export type TaskErrorKind = (typeof TaskErrorKind)[keyof typeof TaskErrorKind];
+
+/** Kinds that are not retried unless the task says otherwise. */
+const NON_RETRYABLE_KINDS: ReadonlySet<TaskErrorKind> = new Set(['ValidationFailed', 'ContextError']);
+
+/** Base class of every error this library throws. */
+export class CloacinaError extends Error {
+  override name = 'CloacinaError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A task failure. Throw it from a task to choose its kind and whether it is retried. */
+export class TaskError extends CloacinaError {
+  override name = 'TaskError';
+  /** The failure kind (becomes the ApplicationFailure type). */
+  readonly kind: TaskErrorKind;
+  /** Whether the workflow may retry the task (subject to its retry policy). */
+  readonly retryable: boolean;
+  constructor(kind: TaskErrorKind, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.kind = kind;
+    this.retryable = options.retryable ?? !NON_RETRYABLE_KINDS.has(kind);
+  }
+}
+
+/** A workflow or task definition is invalid (raised by `task()` and `defineWorkflow()`). */
+export class DefinitionError extends CloacinaError {
+  override name = 'DefinitionError';
+  /** Every problem found, one message each. */
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n- ${problems.join('\n- ')}`);
+    this.problems = problems;
+  }
+}
+
+/** A context operation failed (duplicate insert, update of a missing key, non-JSON value, size limit). */
+export class ContextError extends TaskError {
+  override name = 'ContextError';
+  constructor(message: string) {
+    super('ContextError', message, { retryable: false });
+  }
+}
+
+/** Input given to the executor (workflow input, pause or resume options) failed validation. */
+export class InvalidInputError extends CloacinaError {
+  override name = 'InvalidInputError';
+}
+
+/** No workflow execution with this id exists in the namespace. */
+export class WorkflowNotFoundError extends CloacinaError {
+  override name = 'WorkflowNotFoundError';
+  constructor(
+    readonly workflowId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`No workflow execution \`${workflowId}\` in this namespace: check the id (listWorkflows shows runs)`, options);
+  }
+}
+
+/** The run has already closed (completed, failed or cancelled): it can no longer be steered. */
+export class WorkflowClosedError extends CloacinaError {
+  override name = 'WorkflowClosedError';
+  constructor(
+    readonly workflowId: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? `Workflow \`${workflowId}\` has already closed: it cannot be paused, resumed or approved`, options);
+  }
+}
+
+/** A run with this workflow id is already running. */
+export class WorkflowAlreadyStartedError extends CloacinaError {
+  override name = 'WorkflowAlreadyStartedError';
+}
+
+/** The workflow refused a request; `code` says why (NotPaused, GateNotWaiting, NotAnApprover, ...). */
+export class RequestRejectedError extends CloacinaError {
+  override name = 'RequestRejectedError';
+  constructor(
+    readonly workflowId: string,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Resume was refused by validation (schema, approvers, maxPause, validateResume, task registry). */
+export class ResumeValidationError extends RequestRejectedError {
+  override name = 'ResumeValidationError';
+}
+
+/** The run ended failed (or was cancelled); `status` holds every task's outcome. */
+export class WorkflowExecutionError extends CloacinaError {
+  override name = 'WorkflowExecutionError';
+  constructor(
+    readonly workflowId: string,
+    readonly type: string,
+    message: string,
+    readonly status: import('../workflows/messages').RunStatus | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

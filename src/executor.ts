@@ -1,0 +1,471 @@
+// UnifiedExecutor: the client facade. Starts runs of the generic workflow, steers them with updates,
+// reads them with queries and visibility, and turns Temporal errors into this library's typed errors.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type ConnectionOptions,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError as TemporalNotFound } from '@temporalio/common';
+import { z } from 'zod';
+import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workflow';
+import type { JsonObject, JsonValue } from '../workflows/dag';
+import {
+  approveUpdate,
+  ApproveRequest,
+  contextQuery,
+  describeIssues,
+  pauseUpdate,
+  PauseRequest,
+  rejectUpdate,
+  RejectRequest,
+  resumeUpdate,
+  ResumeRequest,
+  statusQuery,
+  type ControlResult,
+  type RunStatus,
+} from '../workflows/messages';
+import type { RunState } from '../workflows/pause-machine';
+import { CloacinaPaused, CloacinaPausedBy, CloacinaPauseKind, CloacinaPauseReason, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
+import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
+import type { WorkflowDefinition } from './definitions';
+import {
+  InvalidInputError,
+  RequestRejectedError,
+  ResumeValidationError,
+  WorkflowAlreadyStartedError,
+  WorkflowClosedError,
+  WorkflowExecutionError,
+  WorkflowNotFoundError,
+} from './errors';
+
+/** The Temporal workflow type every run uses. */
+export const WORKFLOW_TYPE = 'cloacinaDag';
+
+/** Options of {@link UnifiedExecutor.connect}. */
+export interface ExecutorOptions {
+  /** Frontend address (default `TEMPORAL_ADDRESS` or 127.0.0.1:7233). */
+  address?: string;
+  namespace?: string;
+  /** Task queue new runs are started on. */
+  taskQueue: string;
+  /** Recorded as `by` when a request names no one (default `cloacina@<host>`). */
+  identity?: string;
+  /** Extra connection options (TLS, API key, metadata). */
+  connection?: Omit<ConnectionOptions, 'address'>;
+}
+
+/** Options of {@link UnifiedExecutor.execute} and {@link UnifiedExecutor.executeAsync}. */
+export interface ExecuteOptions {
+  /** Workflow id (default `<workflow name>-<uuid>`). */
+  workflowId?: string;
+  /** Task queue for this run (default: the executor's). */
+  taskQueue?: string;
+}
+
+/** Options of {@link UnifiedExecutor.pauseWorkflow}. */
+export interface PauseOptions {
+  reason?: string;
+  by?: string;
+  /** `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after resume. */
+  mode?: 'graceful' | 'immediate';
+  requestId?: string;
+  /** Scheduled resume (Date or ISO string). */
+  resumeAt?: Date | string;
+  /** The pause ends after this long, with `onExpiry`. */
+  expiresAfter?: number;
+  onExpiry?: 'resume' | 'fail' | 'cancel';
+  /** @internal `bulk` for pauseAll. */
+  kind?: 'manual' | 'bulk';
+}
+
+/** Options of {@link UnifiedExecutor.resumeWorkflow}. */
+export interface ResumeOptions {
+  by?: string;
+  reason?: string;
+  requestId?: string;
+  /** Skip the workflow's `validateResume` hook (recorded as forced). */
+  force?: boolean;
+  /** Typed resume input, delivered to the next tasks as `resumeInput`. */
+  input?: JsonValue;
+  /** Keys set in the context of every task not yet started. */
+  contextPatch?: JsonObject;
+  /** Tasks held by a failure pause to skip instead of re-running. */
+  skip?: string[];
+}
+
+/** Options of {@link UnifiedExecutor.approve} and {@link UnifiedExecutor.reject}. */
+export interface GateOptions {
+  by?: string;
+  comment?: string;
+  requestId?: string;
+}
+
+/** Filters of {@link UnifiedExecutor.listWorkflows}. */
+export interface ListOptions {
+  state?: RunState;
+  paused?: boolean;
+  /** Workflow definition name. */
+  workflow?: string;
+  /** Extra visibility query, ANDed with the rest. */
+  query?: string;
+  /** Stop after this many (default 1000). */
+  limit?: number;
+}
+
+/** One row of {@link UnifiedExecutor.listWorkflows}. */
+export interface WorkflowSummary {
+  workflowId: string;
+  runId: string;
+  workflow?: string;
+  state?: RunState;
+  paused: boolean;
+  pausedBy?: string;
+  pauseReason?: string;
+  pauseKind?: string;
+  /** Temporal's own execution status (RUNNING, COMPLETED, ...). */
+  temporalStatus: string;
+  startTime: Date;
+  closeTime?: Date;
+}
+
+/** A started run. */
+export interface ExecutionHandle {
+  readonly workflowId: string;
+  readonly runId: string;
+  /** Waits for the run to end; a paused run keeps it waiting. Resolves to the final context. */
+  result(): Promise<JsonObject>;
+  status(): Promise<RunStatus>;
+  context(): Promise<JsonObject>;
+  pause(options?: PauseOptions): Promise<ControlResult>;
+  resume(options?: ResumeOptions): Promise<ControlResult>;
+  approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
+  reject(taskId: string, options?: GateOptions): Promise<ControlResult>;
+  cancel(): Promise<void>;
+}
+
+function parseUrl(url: string): Partial<ExecutorOptions> {
+  const u = new URL(url.includes('://') ? url : `temporal://${url}`);
+  const namespace = u.pathname.replace(/^\//, '') || undefined;
+  return {
+    address: u.host,
+    ...(namespace ? { namespace } : {}),
+    ...(u.searchParams.get('taskQueue') ? { taskQueue: u.searchParams.get('taskQueue')! } : {}),
+    ...(u.searchParams.get('identity') ? { identity: u.searchParams.get('identity')! } : {}),
+  };
+}
+
+function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidInputError(`Invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Runs Cloacina-style workflows on Temporal and pauses, resumes and inspects them. */
+export class UnifiedExecutor {
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #ownsConnection = false;
+  readonly #options: ExecutorOptions;
+
+  /**
+   * `new UnifiedExecutor('temporal://127.0.0.1:7233/default?taskQueue=deploys')` connects lazily;
+   * or pass a `Client` you already have.
+   */
+  constructor(target: string | Client, options: Partial<ExecutorOptions> = {}) {
+    if (typeof target === 'string') {
+      const merged = { ...parseUrl(target), ...options };
+      if (!merged.taskQueue) throw new InvalidInputError(`Expected a task queue: add ?taskQueue=<name> to \`${target}\` or pass { taskQueue }`);
+      this.#options = merged as ExecutorOptions;
+    } else {
+      if (!options.taskQueue) throw new InvalidInputError('Expected `taskQueue` in the options when passing a Client');
+      this.#options = options as ExecutorOptions;
+      this.#client = target;
+    }
+  }
+
+  /** Connects to Temporal and returns a ready executor. */
+  static async connect(options: ExecutorOptions): Promise<UnifiedExecutor> {
+    const ex = new UnifiedExecutor(`temporal://${options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}`, options);
+    await ex.client();
+    return ex;
+  }
+
+  /** The identity recorded when a request names no one. */
+  get identity(): string {
+    return this.#options.identity ?? `cloacina@${hostname()}`;
+  }
+
+  /** The underlying Temporal client. */
+  async client(): Promise<Client> {
+    if (this.#client) return this.#client;
+    this.#connecting ??= (async () => {
+      const connection = await Connection.connect({ ...this.#options.connection, address: this.#options.address ?? '127.0.0.1:7233' });
+      this.#ownsConnection = true;
+      this.#client = new Client({ connection, namespace: this.#options.namespace ?? 'default', identity: this.identity });
+      return this.#client;
+    })();
+    return this.#connecting;
+  }
+
+  /** Closes the connection if this executor opened it. */
+  async close(): Promise<void> {
+    if (this.#client && this.#ownsConnection) await this.#client.connection.close();
+  }
+
+  /** Starts a run and waits for it to end (a paused run keeps waiting). Returns the final context. */
+  async execute(workflow: WorkflowDefinition, input: JsonObject = {}, options: ExecuteOptions = {}): Promise<JsonObject> {
+    const handle = await this.executeAsync(workflow, input, options);
+    return handle.result();
+  }
+
+  /** Starts a run and returns its handle at once. */
+  async executeAsync(workflow: WorkflowDefinition, input: JsonObject = {}, options: ExecuteOptions = {}): Promise<ExecutionHandle> {
+    let context = input;
+    if (workflow.input) {
+      const parsed = workflow.input.safeParse(input);
+      if (!parsed.success) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${describeIssues(parsed.error)}`);
+      context = parsed.data as JsonObject;
+    }
+    if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+      throw new InvalidInputError(`Expected the input of \`${workflow.name}\` to be a JSON object, got ${Array.isArray(context) ? 'an array' : typeof context}`);
+    }
+    const why = whyNotJson(context, 'input');
+    if (why) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${why}`);
+    const bytes = Buffer.byteLength(JSON.stringify(context));
+    if (bytes > MAX_CONTEXT_BYTES) {
+      throw new InvalidInputError(`The input of \`${workflow.name}\` is ${bytes} bytes of JSON, over the limit of ${MAX_CONTEXT_BYTES} bytes: pass a reference to large data instead`);
+    }
+    const client = await this.client();
+    const workflowId = options.workflowId ?? `${workflow.name}-${randomUUID()}`;
+    const args: DagWorkflowInput = { spec: workflow.spec, context };
+    let handle: WorkflowHandle & { firstExecutionRunId?: string };
+    try {
+      handle = await client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: options.taskQueue ?? this.#options.taskQueue,
+        workflowId,
+        args: [args],
+        typedSearchAttributes: [
+          { key: CloacinaState, value: 'pending' },
+          { key: CloacinaWorkflow, value: workflow.name },
+          { key: CloacinaPaused, value: false },
+        ],
+        staticSummary: workflow.description ? `${workflow.name}: ${workflow.description}` : workflow.name,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new WorkflowAlreadyStartedError(`A run with workflow id \`${workflowId}\` is already running: pick another id or wait for it to end`, { cause: err });
+      }
+      throw err;
+    }
+    return this.#handle(workflowId, handle.firstExecutionRunId ?? "");
+  }
+
+  /** A handle on an existing run. */
+  getHandle(workflowId: string): ExecutionHandle {
+    return this.#handle(workflowId, '');
+  }
+
+  #handle(workflowId: string, runId: string): ExecutionHandle {
+    return {
+      workflowId,
+      runId,
+      result: () => this.result(workflowId),
+      status: () => this.getStatus(workflowId),
+      context: () => this.getContext(workflowId),
+      pause: (o) => this.pauseWorkflow(workflowId, o),
+      resume: (o) => this.resumeWorkflow(workflowId, o),
+      approve: (taskId, o) => this.approve(workflowId, taskId, o),
+      reject: (taskId, o) => this.reject(workflowId, taskId, o),
+      cancel: () => this.cancelExecution(workflowId),
+    };
+  }
+
+  /** Waits for a run to end; resolves to its final context, or throws WorkflowExecutionError. */
+  async result(workflowId: string): Promise<JsonObject> {
+    const client = await this.client();
+    try {
+      const out = (await client.workflow.getHandle(workflowId).result()) as DagWorkflowResult;
+      return out.context;
+    } catch (err) {
+      throw this.#mapResultError(workflowId, err);
+    }
+  }
+
+  #mapResultError(workflowId: string, err: unknown): unknown {
+    if (err instanceof TemporalNotFound) return new WorkflowNotFoundError(workflowId, { cause: err });
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure) {
+        const status = cause.details?.[0] as RunStatus | undefined;
+        return new WorkflowExecutionError(workflowId, cause.type ?? 'Failed', `Workflow \`${workflowId}\` ${status?.state ?? 'failed'}: ${cause.message}`, status, { cause: err });
+      }
+      const what = cause?.name === 'CancelledFailure' ? 'was cancelled' : cause?.name === 'TerminatedFailure' ? 'was terminated' : 'failed';
+      return new WorkflowExecutionError(workflowId, cause?.name ?? 'Failed', `Workflow \`${workflowId}\` ${what}${cause?.message ? `: ${cause.message}` : ''}`, undefined, { cause: err });
+    }
+    return err;
+  }
+
+  /** Pauses a run. Graceful by default; resolves once the workflow accepted it (state `pausing` or `paused`). */
+  async pauseWorkflow(workflowId: string, options: PauseOptions = {}): Promise<ControlResult> {
+    const request = check(
+      PauseRequest,
+      {
+        requestId: options.requestId,
+        reason: options.reason,
+        by: options.by ?? this.identity,
+        mode: options.mode,
+        kind: options.kind,
+        resumeAt: options.resumeAt instanceof Date ? options.resumeAt.toISOString() : options.resumeAt,
+        expiresAfterMs: options.expiresAfter,
+        onExpiry: options.onExpiry,
+      },
+      'pause options',
+    );
+    return this.#update(workflowId, pauseUpdate, strip(request));
+  }
+
+  /** Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. */
+  async resumeWorkflow(workflowId: string, options: ResumeOptions = {}): Promise<ControlResult> {
+    const request = check(ResumeRequest, { ...options, by: options.by ?? this.identity }, 'resume options');
+    return this.#update(workflowId, resumeUpdate, strip(request));
+  }
+
+  /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
+  async approve(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+    const request = check(ApproveRequest, { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId }, 'approval');
+    return this.#update(workflowId, approveUpdate, strip(request));
+  }
+
+  /** Rejects a waiting `pauseBefore` gate: the gated task fails. */
+  async reject(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+    const request = check(RejectRequest, { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId }, 'rejection');
+    return this.#update(workflowId, rejectUpdate, strip(request));
+  }
+
+  async #update<A>(workflowId: string, def: import('@temporalio/client').UpdateDefinition<ControlResult, [A]>, arg: A): Promise<ControlResult> {
+    const client = await this.client();
+    const handle = client.workflow.getHandle(workflowId);
+    try {
+      return await handle.executeUpdate(def, { args: [arg] });
+    } catch (err) {
+      throw await this.#mapControlError(workflowId, handle, err);
+    }
+  }
+
+  async #mapControlError(workflowId: string, handle: WorkflowHandle, err: unknown): Promise<unknown> {
+    if (err instanceof TemporalNotFound) {
+      // Either no such run, or it has closed: describe tells which.
+      try {
+        const d = await handle.describe();
+        return new WorkflowClosedError(workflowId, `Workflow \`${workflowId}\` has already closed (${d.status.name}): it cannot be paused, resumed or approved`, { cause: err });
+      } catch {
+        return new WorkflowNotFoundError(workflowId, { cause: err });
+      }
+    }
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure) {
+        if (cause.type === 'WorkflowClosed') return new WorkflowClosedError(workflowId, cause.message, { cause: err });
+        if (cause.type === 'ValidationRejected') return new ResumeValidationError(workflowId, cause.type, cause.message, { cause: err });
+        return new RequestRejectedError(workflowId, cause.type ?? 'Rejected', cause.message, { cause: err });
+      }
+      return new RequestRejectedError(workflowId, 'Rejected', cause?.message ?? err.message, { cause: err });
+    }
+    return err;
+  }
+
+  /** State, tasks, current pause, gates, audit trail and resources of a run (open or closed). */
+  async getStatus(workflowId: string): Promise<RunStatus> {
+    const client = await this.client();
+    const handle = client.workflow.getHandle(workflowId);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
+      throw err;
+    }
+    if (description.status.name === 'RUNNING') return handle.query(statusQuery);
+    // Closed: the final status travels in the result (or the failure's details); no worker needed.
+    try {
+      const out = (await handle.result()) as DagWorkflowResult;
+      return out.status;
+    } catch (err) {
+      const mapped = this.#mapResultError(workflowId, err);
+      if (mapped instanceof WorkflowExecutionError && mapped.status) return mapped.status;
+      return handle.query(statusQuery);
+    }
+  }
+
+  /** The run's context: the final one once completed, else the merge of completed tasks' outputs. */
+  async getContext(workflowId: string): Promise<JsonObject> {
+    const client = await this.client();
+    try {
+      return await client.workflow.getHandle(workflowId).query(contextQuery);
+    } catch (err) {
+      if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Cancels a run: in-flight tasks are cancelled, resources torn down, state `cancelled`. */
+  async cancelExecution(workflowId: string): Promise<void> {
+    const client = await this.client();
+    const handle = client.workflow.getHandle(workflowId);
+    try {
+      await handle.cancel();
+    } catch (err) {
+      throw await this.#mapControlError(workflowId, handle, err);
+    }
+  }
+
+  /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
+  async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
+    const client = await this.client();
+    const query = buildListQuery(options);
+    const out: WorkflowSummary[] = [];
+    const limit = options.limit ?? 1000;
+    for await (const w of client.workflow.list({ query })) {
+      const sa = w.typedSearchAttributes;
+      out.push({
+        workflowId: w.workflowId,
+        runId: w.runId,
+        workflow: sa.get(CloacinaWorkflow),
+        state: sa.get(CloacinaState) as RunState | undefined,
+        paused: sa.get(CloacinaPaused) ?? false,
+        pausedBy: sa.get(CloacinaPausedBy),
+        pauseReason: sa.get(CloacinaPauseReason),
+        pauseKind: sa.get(CloacinaPauseKind),
+        temporalStatus: w.status.name,
+        startTime: w.startTime,
+        closeTime: w.closeTime,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+/** Cloacina's current name for the executor. */
+export { UnifiedExecutor as DefaultRunner };
+
+const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** The visibility query for {@link ListOptions}. */
+export function buildListQuery(options: ListOptions): string {
+  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
+  if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
+  if (options.paused !== undefined) parts.push(`CloacinaPaused = ${options.paused}`);
+  if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
+  if (options.query) parts.push(`(${options.query})`);
+  return parts.join(' AND ');
+}
+
+function strip<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

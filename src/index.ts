@@ -1,0 +1,59 @@
+// cloacina-temporal: Cloacina's task-DAG API on Temporal, with pause and resume of running executions.
+export { task, resource, defineWorkflow, trigger } from './definitions';
+export type {
+  TaskOptions,
+  TaskDefinition,
+  TaskFunction,
+  RetryOptions,
+  GateOptions as PauseBeforeOptions,
+  ResourceOptions,
+  ResourceDefinition,
+  WorkflowOptions,
+  WorkflowDefinition,
+  PausePolicy,
+  ResumeVerdict,
+} from './definitions';
+export { Context, MAX_CONTEXT_BYTES } from './context';
+export {
+  CloacinaError,
+  TaskError,
+  TaskErrorKind,
+  DefinitionError,
+  ContextError,
+  InvalidInputError,
+  WorkflowNotFoundError,
+  WorkflowClosedError,
+  WorkflowAlreadyStartedError,
+  RequestRejectedError,
+  ResumeValidationError,
+  WorkflowExecutionError,
+} from './errors';
+export { UnifiedExecutor, DefaultRunner, WORKFLOW_TYPE, buildListQuery } from './executor';
+export type {
+  ExecutorOptions,
+  ExecuteOptions,
+  ExecutionHandle,
+  PauseOptions,
+  ResumeOptions,
+  GateOptions,
+  ListOptions,
+  WorkflowSummary,
+} from './executor';
+export { createWorker, bundleWorkflows } from './worker';
+export type { CreateWorkerOptions } from './worker';
+export type { RunStatus, ControlResult } from '../workflows/messages';
+export type { RunState, PauseKind, CurrentPause, GateStatus, AuditEntry } from '../workflows/pause-machine';
+export type { JsonValue, JsonObject, TriggerRule, TaskRecord, TaskState, ResourceRecord } from '../workflows/dag';
+export {
+  pauseUpdate,
+  resumeUpdate,
+  approveUpdate,
+  rejectUpdate,
+  pauseSignal,
+  resumeSignal,
+  approveSignal,
+  rejectSignal,
+  statusQuery,
+  contextQuery,
+} from '../workflows/messages';
+export { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';

@@ -1,0 +1,52 @@
+// The activities the generic workflow calls, as types only (implemented in activities/).
+import type { JsonObject, JsonValue } from './dag';
+import type { CurrentPause } from './pause-machine';
+
+/** Input of one task attempt. */
+export interface RunTaskInput {
+  workflowName: string;
+  taskId: string;
+  /** 1-based attempt number (attempts cut off by an immediate pause are not counted). */
+  attempt: number;
+  context: JsonObject;
+  /** Handles of the resources the task `uses`. */
+  resources: Record<string, JsonValue>;
+}
+
+/** Output of a successful attempt. */
+export interface RunTaskResult {
+  context: JsonObject;
+}
+
+/** Input of a resource setup or teardown. */
+export interface ResourceInput {
+  workflowName: string;
+  resourceId: string;
+  context: JsonObject;
+  /** The handle to tear down. */
+  handle?: JsonValue;
+  /** Why: `start`, `resume`, `pause`, `end`. */
+  reason: string;
+}
+
+/** Input of resume validation. */
+export interface ValidateResumeInput {
+  workflowName: string;
+  /** Tasks that have not finished: each must still be registered on this task queue's workers. */
+  remainingTasks: string[];
+  context: JsonObject;
+  pause: CurrentPause;
+  input?: JsonValue;
+  force: boolean;
+}
+
+/** Result of resume validation. */
+export type ValidateResumeResult = { ok: true; checks: string[] } | { ok: false; reason: string; checks: string[] };
+
+/** Activity types registered by `createWorker`. */
+export interface CloacinaActivities {
+  'cloacina.runTask'(input: RunTaskInput): Promise<RunTaskResult>;
+  'cloacina.setupResource'(input: ResourceInput): Promise<JsonValue>;
+  'cloacina.teardownResource'(input: ResourceInput): Promise<void>;
+  'cloacina.validateResume'(input: ValidateResumeInput): Promise<ValidateResumeResult>;
+}

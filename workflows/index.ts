@@ -1,0 +1,2 @@
+// The one entry the workflow bundler sees.
+export { cloacinaDag } from './dag-workflow';

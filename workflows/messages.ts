@@ -1,0 +1,144 @@
+// Signal, query and update definitions with their payload schemas, shared by the workflow, the executor,
+// the CLI and tests. Signals and updates take the same plain-JSON payloads, so
+// `temporal workflow signal --name cloacina.pause --input '{"reason":"...","by":"..."}'` works as well as
+// the SDK's synchronous updates.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { AuditEntry, CurrentPause, GateStatus, RunState } from './pause-machine';
+import type { TaskRecord, JsonObject, ResourceRecord } from './dag';
+
+/** Longest accepted pause/resume reason or approval comment, in characters. */
+export const MAX_REASON_LENGTH = 1000;
+/** Longest accepted identity (`by`) or request id, in characters. */
+export const MAX_IDENTITY_LENGTH = 200;
+/** Largest accepted context patch or resume input, as JSON bytes. */
+export const MAX_PATCH_BYTES = 256 * 1024;
+
+/** Pause modes for in-flight tasks. */
+export const PauseMode = { graceful: 'graceful', immediate: 'immediate' } as const;
+export type PauseMode = (typeof PauseMode)[keyof typeof PauseMode];
+
+/** What to do when a pause's `expiresAfter` elapses. */
+export const ExpiryAction = { resume: 'resume', fail: 'fail', cancel: 'cancel' } as const;
+export type ExpiryAction = (typeof ExpiryAction)[keyof typeof ExpiryAction];
+
+const identity = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
+const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
+const jsonSize = (max: number) => (v: unknown) => JSON.stringify(v ?? null).length <= max;
+const isoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z' });
+
+/** Payload of the pause update and signal. */
+export const PauseRequest = z.strictObject({
+  /** Makes the request idempotent: a repeated id returns the first outcome. */
+  requestId: identity.optional(),
+  reason: reason.optional(),
+  /** Who asks (defaults to the client identity in the executor, `anonymous` for bare signals). */
+  by: identity.optional(),
+  mode: z.enum(['graceful', 'immediate']).optional(),
+  /** `task` is used by `ctx.pauseWorkflow`, `bulk` by `pauseAll`. */
+  kind: z.enum(['manual', 'task', 'bulk']).optional(),
+  /** Scheduled resume (maintenance windows). */
+  resumeAt: isoInstant.optional(),
+  /** The pause ends after this many milliseconds of pause, with `onExpiry`. */
+  expiresAfterMs: z.number().int().positive().optional(),
+  onExpiry: z.enum(['resume', 'fail', 'cancel']).optional(),
+});
+export type PauseRequest = z.infer<typeof PauseRequest>;
+
+/** Payload of the resume update and signal. */
+export const ResumeRequest = z.strictObject({
+  requestId: identity.optional(),
+  reason: reason.optional(),
+  by: identity.optional(),
+  /** Skip `validateResume` (recorded as forced). */
+  force: z.boolean().optional(),
+  /** Task ids held by a failure pause to mark skipped instead of re-running. */
+  skip: z.array(z.string().min(1)).max(1000).optional(),
+  /** Keys merged into the context of every task that has not started yet. */
+  contextPatch: z
+    .record(z.string(), z.json())
+    .refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`)
+    .optional(),
+  /** Typed resume input (checked against the workflow's resume schema), delivered as `resumeInput`. */
+  input: z.json().refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`).optional(),
+});
+export type ResumeRequest = z.infer<typeof ResumeRequest>;
+
+/** Payload of the approve update and signal (a `pauseBefore` gate). */
+export const ApproveRequest = z.strictObject({
+  requestId: identity.optional(),
+  taskId: z.string().min(1, 'must name the gated task'),
+  by: identity,
+  comment: reason.optional(),
+});
+export type ApproveRequest = z.infer<typeof ApproveRequest>;
+
+/** Payload of the reject update and signal (a `pauseBefore` gate): the gated task fails. */
+export const RejectRequest = z.strictObject({
+  requestId: identity.optional(),
+  taskId: z.string().min(1, 'must name the gated task'),
+  by: identity,
+  comment: reason.optional(),
+});
+export type RejectRequest = z.infer<typeof RejectRequest>;
+
+/** What every accepted update returns. */
+export interface ControlResult {
+  /** The run state right after the request was applied. */
+  state: RunState;
+  /** The pause in effect afterwards, if any. */
+  pause: CurrentPause | null;
+  /** Whether the request id had been seen before (nothing was done again). */
+  duplicate: boolean;
+}
+
+/** The answer of {@link statusQuery}. */
+export interface RunStatus {
+  workflow: string;
+  state: RunState;
+  tasks: Record<string, TaskRecord>;
+  pause: CurrentPause | null;
+  gates: GateStatus[];
+  audit: AuditEntry[];
+  resources: Record<string, ResourceRecord>;
+  startedAt: string;
+  closedAt?: string;
+  /** Milliseconds the run has spent not paused (frozen clock). */
+  activeMs: number;
+  error?: { type: string; message: string };
+  continuedAsNew: number;
+}
+
+/** Pause the run (manual, task or bulk kind). */
+export const pauseUpdate = defineUpdate<ControlResult, [PauseRequest]>('cloacina.pause');
+/** Resume a paused run (or release unconstrained gates). */
+export const resumeUpdate = defineUpdate<ControlResult, [ResumeRequest]>('cloacina.resume');
+/** Approve a waiting `pauseBefore` gate. */
+export const approveUpdate = defineUpdate<ControlResult, [ApproveRequest]>('cloacina.approve');
+/** Reject a waiting `pauseBefore` gate: the gated task fails. */
+export const rejectUpdate = defineUpdate<ControlResult, [RejectRequest]>('cloacina.reject');
+
+/** Fire-and-forget forms of the updates, for `temporal workflow signal` and tctl. */
+export const pauseSignal = defineSignal<[unknown]>('cloacina.pause');
+export const resumeSignal = defineSignal<[unknown]>('cloacina.resume');
+export const approveSignal = defineSignal<[unknown]>('cloacina.approve');
+export const rejectSignal = defineSignal<[unknown]>('cloacina.reject');
+
+/** The run's state, tasks, current pause, gates, audit trail and resources. */
+export const statusQuery = defineQuery<RunStatus>('cloacina.status');
+/** The run's current context: the final one when done, else the merge of every completed task's output. */
+export const contextQuery = defineQuery<JsonObject>('cloacina.context');
+
+/** Formats zod issues as one line naming each offending field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const where = i.path.length ? `\`${i.path.join('.')}\`` : 'payload';
+      return `${where}: ${i.message}`;
+    })
+    .join('; ');
+}

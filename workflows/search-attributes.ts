@@ -1,0 +1,33 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Run state (`pending`, `running`, `pausing`, `paused`, `resuming`, `completed`, `failed`, `cancelled`). */
+export const CloacinaState = defineSearchAttributeKey('CloacinaState', SearchAttributeType.KEYWORD);
+/** The workflow definition's name. */
+export const CloacinaWorkflow = defineSearchAttributeKey('CloacinaWorkflow', SearchAttributeType.KEYWORD);
+/** True while any pause (manual, gate, task, failure, bulk) holds the run. */
+export const CloacinaPaused = defineSearchAttributeKey('CloacinaPaused', SearchAttributeType.BOOL);
+/** Who paused the run (the newest open pause). */
+export const CloacinaPausedBy = defineSearchAttributeKey('CloacinaPausedBy', SearchAttributeType.KEYWORD);
+/** When the newest open pause began. */
+export const CloacinaPausedAt = defineSearchAttributeKey('CloacinaPausedAt', SearchAttributeType.DATETIME);
+/** Why the run is paused (free text, searchable). */
+export const CloacinaPauseReason = defineSearchAttributeKey('CloacinaPauseReason', SearchAttributeType.TEXT);
+/** Kind of the newest open pause: `manual`, `gate`, `task`, `failure`, `bulk`. */
+export const CloacinaPauseKind = defineSearchAttributeKey('CloacinaPauseKind', SearchAttributeType.KEYWORD);
+/** Task ids whose `pauseBefore` gate is waiting for approval. */
+export const CloacinaGate = defineSearchAttributeKey('CloacinaGate', SearchAttributeType.KEYWORD_LIST);
+/** When a scheduled resume (or pause expiry) will fire. */
+export const CloacinaResumeAt = defineSearchAttributeKey('CloacinaResumeAt', SearchAttributeType.DATETIME);
+
+/** Every custom search attribute the product uses, as registered on the server. */
+export const SEARCH_ATTRIBUTES = [
+  CloacinaState,
+  CloacinaWorkflow,
+  CloacinaPaused,
+  CloacinaPausedBy,
+  CloacinaPausedAt,
+  CloacinaPauseReason,
+  CloacinaPauseKind,
+  CloacinaGate,
+  CloacinaResumeAt,
+] as const;
