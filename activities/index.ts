@@ -11,7 +11,7 @@ import type {
   ValidateResumeInput,
   ValidateResumeResult,
 } from '../workflows/activity-contract';
-import type { JsonObject, JsonValue } from '../workflows/dag';
+import type { JsonValue } from '../workflows/dag';
 import { pauseUpdate } from '../workflows/messages';
 import { Context } from '../src/context';
 import { TaskError } from '../src/errors';
@@ -38,12 +38,24 @@ function lookup(registry: ReadonlyMap<string, WorkflowDefinition>, workflowName:
 export function toApplicationFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof TaskError) {
-    return ApplicationFailure.create({ type: err.kind, message: err.message, nonRetryable: !err.retryable, cause: err });
+    return ApplicationFailure.create({
+      type: err.kind,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      cause: err,
+    });
   }
   if (err instanceof Error) {
-    return ApplicationFailure.create({ type: 'ExecutionFailed', message: err.message || err.name, cause: err });
+    return ApplicationFailure.create({
+      type: 'ExecutionFailed',
+      message: err.message || err.name,
+      cause: err,
+    });
   }
-  return ApplicationFailure.create({ type: 'ExecutionFailed', message: `task threw a non-Error value: ${String(err)}` });
+  return ApplicationFailure.create({
+    type: 'ExecutionFailed',
+    message: `task threw a non-Error value: ${String(err)}`,
+  });
 }
 
 /** Builds the activity implementations for a set of workflow definitions. */
@@ -51,7 +63,10 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
   const registry = new Map<string, WorkflowDefinition>();
   for (const w of workflows) {
     const existing = registry.get(w.name);
-    if (existing && existing !== w) throw new Error(`Two different workflow definitions are named \`${w.name}\`: names must be unique per worker`);
+    if (existing && existing !== w)
+      throw new Error(
+        `Two different workflow definitions are named \`${w.name}\`: names must be unique per worker`,
+      );
     registry.set(w.name, w);
   }
 
@@ -78,7 +93,10 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
       heartbeat: (details) => activity.heartbeat(details),
       resource: (id) => {
         if (!(id in input.resources)) {
-          throw new TaskError('ContextError', `Task \`${input.taskId}\` does not use resource \`${id}\`: add it to the task's \`uses\``);
+          throw new TaskError(
+            'ContextError',
+            `Task \`${input.taskId}\` does not use resource \`${id}\`: add it to the task's \`uses\``,
+          );
         }
         return input.resources[id] as JsonValue;
       },
@@ -110,7 +128,9 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
       const failure = toApplicationFailure(err);
       if (t.onFailure) {
         try {
-          await t.onFailure(err instanceof Error ? err : new Error(String(err)), ctx, { attempt: input.attempt });
+          await t.onFailure(err instanceof Error ? err : new Error(String(err)), ctx, {
+            attempt: input.attempt,
+          });
         } catch (cbErr) {
           log.warn('onFailure callback threw', { taskId: input.taskId, error: String(cbErr) });
         }
@@ -132,22 +152,44 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
   async function setupResource(input: ResourceInput): Promise<JsonValue> {
     const def = lookup(registry, input.workflowName);
     const r = def.resources.get(input.resourceId);
-    if (!r) throw ApplicationFailure.create({ type: 'UnknownResource', message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``, nonRetryable: true });
-    const handle = await r.setup({ context: input.context, reason: input.reason, workflowId: ActivityContext.current().info.workflowExecution?.workflowId ?? '' });
+    if (!r)
+      throw ApplicationFailure.create({
+        type: 'UnknownResource',
+        message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``,
+        nonRetryable: true,
+      });
+    const handle = await r.setup({
+      context: input.context,
+      reason: input.reason,
+      workflowId: ActivityContext.current().info.workflowExecution?.workflowId ?? '',
+    });
     return handle ?? null;
   }
 
   async function teardownResource(input: ResourceInput): Promise<void> {
     const def = lookup(registry, input.workflowName);
     const r = def.resources.get(input.resourceId);
-    if (!r) throw ApplicationFailure.create({ type: 'UnknownResource', message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``, nonRetryable: true });
-    await r.teardown(input.handle ?? null, { reason: input.reason, workflowId: ActivityContext.current().info.workflowExecution?.workflowId ?? '' });
+    if (!r)
+      throw ApplicationFailure.create({
+        type: 'UnknownResource',
+        message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``,
+        nonRetryable: true,
+      });
+    await r.teardown(input.handle ?? null, {
+      reason: input.reason,
+      workflowId: ActivityContext.current().info.workflowExecution?.workflowId ?? '',
+    });
   }
 
   async function validateResume(input: ValidateResumeInput): Promise<ValidateResumeResult> {
     const def = registry.get(input.workflowName);
     const checks: string[] = [];
-    if (!def) return { ok: false, reason: `Workflow \`${input.workflowName}\` is no longer registered on the workers of this task queue`, checks };
+    if (!def)
+      return {
+        ok: false,
+        reason: `Workflow \`${input.workflowName}\` is no longer registered on the workers of this task queue`,
+        checks,
+      };
     const missing = input.remainingTasks.filter((id) => !def.tasks.has(id));
     if (missing.length) {
       return {
@@ -160,22 +202,36 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
     if (input.input !== undefined && def.resumeInput) {
       const parsed = def.resumeInput.safeParse(input.input);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`).join('; ');
-        return { ok: false, reason: `Resume input does not match the workflow's resume schema: ${issues}`, checks };
+        const issues = parsed.error.issues
+          .map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`)
+          .join('; ');
+        return {
+          ok: false,
+          reason: `Resume input does not match the workflow's resume schema: ${issues}`,
+          checks,
+        };
       }
       checks.push('resume input valid');
     }
     if (def.validateResume && !input.force) {
       let verdict: unknown;
       try {
-        verdict = await def.validateResume(new Context(input.context as JsonObject), input.pause);
+        verdict = await def.validateResume(new Context(input.context), input.pause);
       } catch (err) {
-        return { ok: false, reason: `validateResume threw: ${err instanceof Error ? err.message : String(err)}`, checks };
+        return {
+          ok: false,
+          reason: `validateResume threw: ${err instanceof Error ? err.message : String(err)}`,
+          checks,
+        };
       }
       if (verdict === false) return { ok: false, reason: 'validateResume refused the resume', checks };
       if (typeof verdict === 'string') return { ok: false, reason: verdict, checks };
       if (typeof verdict === 'object' && verdict !== null && (verdict as { ok?: boolean }).ok === false) {
-        return { ok: false, reason: (verdict as { reason?: string }).reason ?? 'validateResume refused the resume', checks };
+        return {
+          ok: false,
+          reason: (verdict as { reason?: string }).reason ?? 'validateResume refused the resume',
+          checks,
+        };
       }
       checks.push('validateResume passed');
     } else if (def.validateResume) {

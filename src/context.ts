@@ -20,11 +20,18 @@ export interface TaskServices {
 /** Describes why a value is not JSON, or undefined if it is. */
 export function whyNotJson(value: unknown, path: string, seen = new Set<unknown>()): string | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
-  if (Array.isArray(value) || (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) || (typeof value === 'object' && Object.getPrototypeOf(value) === null)) {
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
+  if (
+    Array.isArray(value) ||
+    (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) ||
+    (typeof value === 'object' && Object.getPrototypeOf(value) === null)
+  ) {
     if (seen.has(value)) return `${path} is a circular reference`;
     seen.add(value);
-    const entries = Array.isArray(value) ? value.map((v, i) => [`${path}[${i}]`, v] as const) : Object.entries(value as object).map(([k, v]) => [`${path}.${k}`, v] as const);
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [`${path}[${i}]`, v] as const)
+      : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v] as const);
     for (const [p, v] of entries) {
       const why = whyNotJson(v, p, seen);
       if (why) return why;
@@ -32,7 +39,7 @@ export function whyNotJson(value: unknown, path: string, seen = new Set<unknown>
     seen.delete(value);
     return undefined;
   }
-  const kind = typeof value === 'object' ? (value as object).constructor?.name ?? 'object' : typeof value;
+  const kind = typeof value === 'object' ? ((value).constructor?.name ?? 'object') : typeof value;
   return `${path} is a ${kind}, not a JSON value (use strings, numbers, booleans, null, arrays and plain objects${kind === 'Date' ? '; store dates as ISO strings' : ''})`;
 }
 
@@ -70,13 +77,15 @@ export class Context {
 
   /** Inserts `key`; fails if it already exists (use `set` or `update` to overwrite). */
   insert(key: string, value: JsonValue): this {
-    if (this.has(key)) throw new ContextError(`Context key \`${key}\` already exists: use update() or set() to change it`);
+    if (this.has(key))
+      throw new ContextError(`Context key \`${key}\` already exists: use update() or set() to change it`);
     return this.set(key, value);
   }
 
   /** Updates `key`; fails if it is missing (use `insert` or `set` to add it). */
   update(key: string, value: JsonValue): this {
-    if (!this.has(key)) throw new ContextError(`Context key \`${key}\` does not exist: use insert() or set() to add it`);
+    if (!this.has(key))
+      throw new ContextError(`Context key \`${key}\` does not exist: use insert() or set() to add it`);
     return this.set(key, value);
   }
 
@@ -94,7 +103,7 @@ export class Context {
       const issues = parsed.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`).join('; ');
       throw new ContextError(`Context key \`${key}\` does not match the expected schema: ${issues}`);
     }
-    return parsed.data as z.infer<S>;
+    return parsed.data;
   }
 
   /** A copy of the data as a plain JSON object. */
@@ -153,7 +162,8 @@ export class Context {
   }
 
   #check(key: string, value: unknown): void {
-    if (typeof key !== 'string' || key.length === 0) throw new ContextError(`Context keys must be non-empty strings, got ${JSON.stringify(key)}`);
+    if (typeof key !== 'string' || key.length === 0)
+      throw new ContextError(`Context keys must be non-empty strings, got ${JSON.stringify(key)}`);
     const why = whyNotJson(value, `\`${key}\``);
     if (why) throw new ContextError(`Cannot store context key: ${why}`);
   }

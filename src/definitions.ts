@@ -86,7 +86,11 @@ export interface TaskDefinition {
 export interface ResourceOptions<H extends JsonValue = JsonValue> {
   id: string;
   /** Creates the resource; returns a JSON handle kept in workflow state. */
-  setup: (info: { context: Readonly<Record<string, JsonValue>>; reason: string; workflowId: string }) => Promise<H> | H;
+  setup: (info: {
+    context: Readonly<Record<string, JsonValue>>;
+    reason: string;
+    workflowId: string;
+  }) => Promise<H> | H;
   /** Releases it. Always runs when the run ends; also on pause with `releaseOnPause`. */
   teardown: (handle: H, info: { reason: string; workflowId: string }) => Promise<void> | void;
   /** Tear down while the run is paused and set up again on resume. */
@@ -94,7 +98,9 @@ export interface ResourceOptions<H extends JsonValue = JsonValue> {
 }
 
 /** A resource definition. */
-export interface ResourceDefinition<H extends JsonValue = JsonValue> extends Required<Omit<ResourceOptions<H>, 'releaseOnPause'>> {
+export interface ResourceDefinition<H extends JsonValue = JsonValue> extends Required<
+  Omit<ResourceOptions<H>, 'releaseOnPause'>
+> {
   readonly releaseOnPause: boolean;
 }
 
@@ -147,7 +153,7 @@ function describe(value: unknown): string {
   const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
   let shown: string;
   try {
-    shown = typeof value === 'function' ? 'function' : JSON.stringify(value) ?? String(value);
+    shown = typeof value === 'function' ? 'function' : (JSON.stringify(value) ?? String(value));
   } catch {
     shown = String(value);
   }
@@ -209,30 +215,37 @@ function idOf(x: TaskDefinition | ResourceDefinition | string): string {
 export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
   const where = typeof options?.id === 'string' ? `Task \`${options.id}\`` : 'task()';
   const c = new Checker(where);
-  if (typeof options !== 'object' || options === null) throw new DefinitionError([`task(): expected options to be an object, got ${describe(options)}`]);
+  if (typeof options !== 'object' || options === null)
+    throw new DefinitionError([`task(): expected options to be an object, got ${describe(options)}`]);
   checkId(c, 'id', options.id);
   if (typeof fn !== 'function') c.fail('fn (the second argument)', 'an async function (ctx) => { ... }', fn);
   const deps = options.dependencies ?? [];
   if (!Array.isArray(deps)) c.fail('dependencies', 'an array of tasks or task ids', deps);
   const dependencies: string[] = [];
   for (const d of Array.isArray(deps) ? deps : []) {
-    if (typeof d === 'string' || (typeof d === 'object' && d !== null && typeof d.id === 'string')) dependencies.push(idOf(d));
+    if (typeof d === 'string' || (typeof d === 'object' && d !== null && typeof d.id === 'string'))
+      dependencies.push(idOf(d));
     else c.fail('dependencies[]', 'a task or a task id', d);
   }
   const r = options.retry ?? {};
   const retry: RetrySpec = {
     attempts: c.int('retry.attempts', r.attempts, 1) ?? 3,
-    backoff: c.oneOf('retry.backoff', r.backoff, ['fixed', 'linear', 'exponential'] as const) ?? 'exponential',
+    backoff:
+      c.oneOf('retry.backoff', r.backoff, ['fixed', 'linear', 'exponential'] as const) ?? 'exponential',
     delayMs: c.duration('retry.delay', r.delay, 0) ?? 1000,
     maxDelayMs: c.duration('retry.maxDelay', r.maxDelay, 0) ?? 60_000,
     jitter: r.jitter ?? true,
     condition: 'all',
   };
   if (r.condition !== undefined) {
-    if (Array.isArray(r.condition) && r.condition.every((p) => typeof p === 'string' && p.length > 0)) retry.condition = [...r.condition];
-    else retry.condition = c.oneOf('retry.condition', r.condition, ['all', 'never', 'transient'] as const) ?? 'all';
+    if (Array.isArray(r.condition) && r.condition.every((p) => typeof p === 'string' && p.length > 0))
+      retry.condition = [...r.condition];
+    else
+      retry.condition =
+        c.oneOf('retry.condition', r.condition, ['all', 'never', 'transient'] as const) ?? 'all';
   }
-  if (retry.maxDelayMs < retry.delayMs) c.fail('retry.maxDelay', `at least retry.delay (${retry.delayMs} ms)`, r.maxDelay);
+  if (retry.maxDelayMs < retry.delayMs)
+    c.fail('retry.maxDelay', `at least retry.delay (${retry.delayMs} ms)`, r.maxDelay);
   const timeoutMs = c.duration('timeout', options.timeout) ?? 5 * 60_000;
   const heartbeatTimeoutMs = c.duration('heartbeatTimeout', options.heartbeatTimeout, 1000) ?? 30_000;
   let pauseBefore: GateSpec | undefined;
@@ -241,22 +254,41 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
   } else if (typeof options.pauseBefore === 'object' && options.pauseBefore !== null) {
     const g = options.pauseBefore;
     const approvers = g.approvers;
-    if (approvers !== undefined && (!Array.isArray(approvers) || approvers.length === 0 || approvers.some((a) => typeof a !== 'string' || !a))) {
+    if (
+      approvers !== undefined &&
+      (!Array.isArray(approvers) ||
+        approvers.length === 0 ||
+        approvers.some((a) => typeof a !== 'string' || !a))
+    ) {
       c.fail('pauseBefore.approvers', 'a non-empty array of identities', approvers);
     }
     const required = c.int('pauseBefore.requiredApprovals', g.requiredApprovals, 1) ?? 1;
     if (Array.isArray(approvers) && required > new Set(approvers).size) {
-      c.fail('pauseBefore.requiredApprovals', `at most the number of distinct approvers (${new Set(approvers).size})`, required);
+      c.fail(
+        'pauseBefore.requiredApprovals',
+        `at most the number of distinct approvers (${new Set(approvers).size})`,
+        required,
+      );
     }
     const gateTimeout = c.duration('pauseBefore.timeout', g.timeout);
     pauseBefore = {
       reason: g.reason ?? `approval required before \`${options.id}\``,
       ...(Array.isArray(approvers) ? { approvers: [...new Set(approvers)] } : {}),
       requiredApprovals: required,
-      ...(gateTimeout ? { timeoutMs: gateTimeout, onTimeout: c.oneOf('pauseBefore.onTimeout', g.onTimeout, ['approve', 'reject', 'fail'] as const) ?? 'fail' } : {}),
+      ...(gateTimeout
+        ? {
+            timeoutMs: gateTimeout,
+            onTimeout:
+              c.oneOf('pauseBefore.onTimeout', g.onTimeout, ['approve', 'reject', 'fail'] as const) ?? 'fail',
+          }
+        : {}),
     };
   } else if (options.pauseBefore !== undefined && options.pauseBefore !== false) {
-    c.fail('pauseBefore', 'true or { reason, approvers, requiredApprovals, timeout, onTimeout }', options.pauseBefore);
+    c.fail(
+      'pauseBefore',
+      'true or { reason, approvers, requiredApprovals, timeout, onTimeout }',
+      options.pauseBefore,
+    );
   }
   const uses = options.uses ?? [];
   const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object' && u !== null);
@@ -273,17 +305,31 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
     uses: uses.map(idOf),
     ...(onTaskFailure ? { onTaskFailure } : {}),
   };
-  return Object.freeze({ id: options.id, spec, fn, onSuccess: options.onSuccess, onFailure: options.onFailure, resourceObjects });
+  return Object.freeze({
+    id: options.id,
+    spec,
+    fn,
+    onSuccess: options.onSuccess,
+    onFailure: options.onFailure,
+    resourceObjects,
+  });
 }
 
 /** Defines a resource set up before the first task that uses it and torn down when the run ends. */
 export function resource<H extends JsonValue>(options: ResourceOptions<H>): ResourceDefinition<H> {
   const c = new Checker(typeof options?.id === 'string' ? `Resource \`${options.id}\`` : 'resource()');
   checkId(c, 'id', options.id);
-  if (typeof options.setup !== 'function') c.fail('setup', 'a function returning a JSON handle', options.setup);
-  if (typeof options.teardown !== 'function') c.fail('teardown', 'a function (handle) => void', options.teardown);
+  if (typeof options.setup !== 'function')
+    c.fail('setup', 'a function returning a JSON handle', options.setup);
+  if (typeof options.teardown !== 'function')
+    c.fail('teardown', 'a function (handle) => void', options.teardown);
   c.throwIfAny();
-  return Object.freeze({ id: options.id, setup: options.setup, teardown: options.teardown, releaseOnPause: options.releaseOnPause ?? false });
+  return Object.freeze({
+    id: options.id,
+    setup: options.setup,
+    teardown: options.teardown,
+    releaseOnPause: options.releaseOnPause ?? false,
+  });
 }
 
 /** Trigger rules (Cloacina's `trigger_rules`): when a ready task runs instead of being skipped. */
@@ -311,7 +357,16 @@ export const trigger = {
   none: (...rules: TriggerRule[]): TriggerRule => ({ kind: 'none', rules }),
 } as const;
 
-const OPERATORS = ['equals', 'notEquals', 'greaterThan', 'lessThan', 'contains', 'notContains', 'exists', 'notExists'];
+const OPERATORS = [
+  'equals',
+  'notEquals',
+  'greaterThan',
+  'lessThan',
+  'contains',
+  'notContains',
+  'exists',
+  'notExists',
+];
 
 function checkRule(c: Checker, field: string, rule: TriggerRule): void {
   switch (rule?.kind) {
@@ -321,9 +376,11 @@ function checkRule(c: Checker, field: string, rule: TriggerRule): void {
     case 'taskSkipped':
       return;
     case 'contextValue':
-      if (typeof rule.key !== 'string' || !rule.key) c.fail(`${field}.key`, 'a non-empty context key', rule.key);
+      if (typeof rule.key !== 'string' || !rule.key)
+        c.fail(`${field}.key`, 'a non-empty context key', rule.key);
       if (!OPERATORS.includes(rule.op)) c.fail(`${field}.op`, `one of ${OPERATORS.join(', ')}`, rule.op);
-      if (!['exists', 'notExists'].includes(rule.op) && rule.value === undefined) c.fail(`${field}.value`, `a JSON value to compare with (\`${rule.op}\`)`, rule.value);
+      if (!['exists', 'notExists'].includes(rule.op) && rule.value === undefined)
+        c.fail(`${field}.value`, `a JSON value to compare with (\`${rule.op}\`)`, rule.value);
       return;
     case 'all':
     case 'any':
@@ -336,7 +393,9 @@ function checkRule(c: Checker, field: string, rule: TriggerRule): void {
 }
 
 /** Defines and validates a workflow: duplicate ids, unknown dependencies, cycles and empty DAGs fail here. */
-export function defineWorkflow<I extends z.ZodType = z.ZodType>(options: WorkflowOptions<I>): WorkflowDefinition<I> {
+export function defineWorkflow<I extends z.ZodType = z.ZodType>(
+  options: WorkflowOptions<I>,
+): WorkflowDefinition<I> {
   const name = options?.name;
   const c = new Checker(typeof name === 'string' ? `Workflow \`${name}\`` : 'defineWorkflow()');
   checkId(c, 'name', name);
@@ -349,23 +408,31 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(options: Workflo
     else checkRule(c, `tasks[${i}].triggerRule`, t.spec.triggerRule);
   }
   c.throwIfAny();
-  const problems = validateDag(name, options.tasks.map((t) => t.spec)).map((p) => p.message);
+  const problems = validateDag(
+    name,
+    options.tasks.map((t) => t.spec),
+  ).map((p) => p.message);
   const resources = new Map<string, ResourceDefinition>();
   for (const r of [...(options.resources ?? []), ...options.tasks.flatMap((t) => t.resourceObjects)]) {
     const existing = resources.get(r.id);
-    if (existing && existing !== r) problems.push(`Workflow \`${name}\` has two different resources with id \`${r.id}\``);
+    if (existing && existing !== r)
+      problems.push(`Workflow \`${name}\` has two different resources with id \`${r.id}\``);
     resources.set(r.id, r);
   }
   for (const t of options.tasks) {
     for (const u of t.spec.uses) {
-      if (!resources.has(u)) problems.push(`Task \`${t.id}\` uses unknown resource \`${u}\`: pass it in \`resources\` or as an object in \`uses\``);
+      if (!resources.has(u))
+        problems.push(
+          `Task \`${t.id}\` uses unknown resource \`${u}\`: pass it in \`resources\` or as an object in \`uses\``,
+        );
     }
   }
   const p = options.pausePolicy ?? {};
   const maxPauseMs = c.duration('pausePolicy.maxPause', p.maxPause);
   const drainTimeoutMs = c.duration('pausePolicy.drainTimeout', p.drainTimeout) ?? 30_000;
   const onMaxPause = c.oneOf('pausePolicy.onMaxPause', p.onMaxPause, ['resume', 'fail', 'cancel'] as const);
-  const onTaskFailure = c.oneOf('pausePolicy.onTaskFailure', p.onTaskFailure, ['fail', 'pause'] as const) ?? 'fail';
+  const onTaskFailure =
+    c.oneOf('pausePolicy.onTaskFailure', p.onTaskFailure, ['fail', 'pause'] as const) ?? 'fail';
   const deadlineMs = c.duration('deadline', options.deadline);
   if (options.validateResume !== undefined && typeof options.validateResume !== 'function') {
     c.fail('validateResume', 'a function (ctx, pause) => boolean | string', options.validateResume);

@@ -69,7 +69,10 @@ export class WorkflowNotFoundError extends CloacinaError {
     readonly workflowId: string,
     options?: { cause?: unknown },
   ) {
-    super(`No workflow execution \`${workflowId}\` in this namespace: check the id (listWorkflows shows runs)`, options);
+    super(
+      `No workflow execution \`${workflowId}\` in this namespace: check the id (listWorkflows shows runs)`,
+      options,
+    );
   }
 }
 
@@ -81,7 +84,10 @@ export class WorkflowClosedError extends CloacinaError {
     message?: string,
     options?: { cause?: unknown },
   ) {
-    super(message ?? `Workflow \`${workflowId}\` has already closed: it cannot be paused, resumed or approved`, options);
+    super(
+      message ?? `Workflow \`${workflowId}\` has already closed: it cannot be paused, resumed or approved`,
+      options,
+    );
   }
 }
 

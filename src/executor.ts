@@ -10,7 +10,11 @@ import {
   type ConnectionOptions,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError as TemporalNotFound } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError as TemporalNotFound,
+} from '@temporalio/common';
 import { z } from 'zod';
 import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workflow';
 import type { JsonObject, JsonValue } from '../workflows/dag';
@@ -30,7 +34,14 @@ import {
   type RunStatus,
 } from '../workflows/messages';
 import type { RunState } from '../workflows/pause-machine';
-import { CloacinaPaused, CloacinaPausedBy, CloacinaPauseKind, CloacinaPauseReason, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
+import {
+  CloacinaPaused,
+  CloacinaPausedBy,
+  CloacinaPauseKind,
+  CloacinaPauseReason,
+  CloacinaState,
+  CloacinaWorkflow,
+} from '../workflows/search-attributes';
 import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
 import type { WorkflowDefinition } from './definitions';
 import {
@@ -179,10 +190,14 @@ export class UnifiedExecutor {
   constructor(target: string | Client, options: Partial<ExecutorOptions> = {}) {
     if (typeof target === 'string') {
       const merged = { ...parseUrl(target), ...options };
-      if (!merged.taskQueue) throw new InvalidInputError(`Expected a task queue: add ?taskQueue=<name> to \`${target}\` or pass { taskQueue }`);
+      if (!merged.taskQueue)
+        throw new InvalidInputError(
+          `Expected a task queue: add ?taskQueue=<name> to \`${target}\` or pass { taskQueue }`,
+        );
       this.#options = merged as ExecutorOptions;
     } else {
-      if (!options.taskQueue) throw new InvalidInputError('Expected `taskQueue` in the options when passing a Client');
+      if (!options.taskQueue)
+        throw new InvalidInputError('Expected `taskQueue` in the options when passing a Client');
       this.#options = options as ExecutorOptions;
       this.#client = target;
     }
@@ -190,7 +205,10 @@ export class UnifiedExecutor {
 
   /** Connects to Temporal and returns a ready executor. */
   static async connect(options: ExecutorOptions): Promise<UnifiedExecutor> {
-    const ex = new UnifiedExecutor(`temporal://${options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}`, options);
+    const ex = new UnifiedExecutor(
+      `temporal://${options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}`,
+      options,
+    );
     await ex.client();
     return ex;
   }
@@ -204,9 +222,16 @@ export class UnifiedExecutor {
   async client(): Promise<Client> {
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
-      const connection = await Connection.connect({ ...this.#options.connection, address: this.#options.address ?? '127.0.0.1:7233' });
+      const connection = await Connection.connect({
+        ...this.#options.connection,
+        address: this.#options.address ?? '127.0.0.1:7233',
+      });
       this.#ownsConnection = true;
-      this.#client = new Client({ connection, namespace: this.#options.namespace ?? 'default', identity: this.identity });
+      this.#client = new Client({
+        connection,
+        namespace: this.#options.namespace ?? 'default',
+        identity: this.identity,
+      });
       return this.#client;
     })();
     return this.#connecting;
@@ -218,27 +243,42 @@ export class UnifiedExecutor {
   }
 
   /** Starts a run and waits for it to end (a paused run keeps waiting). Returns the final context. */
-  async execute(workflow: WorkflowDefinition, input: JsonObject = {}, options: ExecuteOptions = {}): Promise<JsonObject> {
+  async execute(
+    workflow: WorkflowDefinition,
+    input: JsonObject = {},
+    options: ExecuteOptions = {},
+  ): Promise<JsonObject> {
     const handle = await this.executeAsync(workflow, input, options);
     return handle.result();
   }
 
   /** Starts a run and returns its handle at once. */
-  async executeAsync(workflow: WorkflowDefinition, input: JsonObject = {}, options: ExecuteOptions = {}): Promise<ExecutionHandle> {
+  async executeAsync(
+    workflow: WorkflowDefinition,
+    input: JsonObject = {},
+    options: ExecuteOptions = {},
+  ): Promise<ExecutionHandle> {
     let context = input;
     if (workflow.input) {
       const parsed = workflow.input.safeParse(input);
-      if (!parsed.success) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${describeIssues(parsed.error)}`);
+      if (!parsed.success)
+        throw new InvalidInputError(
+          `Invalid input for workflow \`${workflow.name}\`: ${describeIssues(parsed.error)}`,
+        );
       context = parsed.data as JsonObject;
     }
     if (typeof context !== 'object' || context === null || Array.isArray(context)) {
-      throw new InvalidInputError(`Expected the input of \`${workflow.name}\` to be a JSON object, got ${Array.isArray(context) ? 'an array' : typeof context}`);
+      throw new InvalidInputError(
+        `Expected the input of \`${workflow.name}\` to be a JSON object, got ${Array.isArray(context) ? 'an array' : typeof context}`,
+      );
     }
     const why = whyNotJson(context, 'input');
     if (why) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${why}`);
     const bytes = Buffer.byteLength(JSON.stringify(context));
     if (bytes > MAX_CONTEXT_BYTES) {
-      throw new InvalidInputError(`The input of \`${workflow.name}\` is ${bytes} bytes of JSON, over the limit of ${MAX_CONTEXT_BYTES} bytes: pass a reference to large data instead`);
+      throw new InvalidInputError(
+        `The input of \`${workflow.name}\` is ${bytes} bytes of JSON, over the limit of ${MAX_CONTEXT_BYTES} bytes: pass a reference to large data instead`,
+      );
     }
     const client = await this.client();
     const workflowId = options.workflowId ?? `${workflow.name}-${randomUUID()}`;
@@ -258,11 +298,14 @@ export class UnifiedExecutor {
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new WorkflowAlreadyStartedError(`A run with workflow id \`${workflowId}\` is already running: pick another id or wait for it to end`, { cause: err });
+        throw new WorkflowAlreadyStartedError(
+          `A run with workflow id \`${workflowId}\` is already running: pick another id or wait for it to end`,
+          { cause: err },
+        );
       }
       throw err;
     }
-    return this.#handle(workflowId, handle.firstExecutionRunId ?? "");
+    return this.#handle(workflowId, handle.firstExecutionRunId ?? '');
   }
 
   /** A handle on an existing run. */
@@ -302,10 +345,27 @@ export class UnifiedExecutor {
       const cause = err.cause;
       if (cause instanceof ApplicationFailure) {
         const status = cause.details?.[0] as RunStatus | undefined;
-        return new WorkflowExecutionError(workflowId, cause.type ?? 'Failed', `Workflow \`${workflowId}\` ${status?.state ?? 'failed'}: ${cause.message}`, status, { cause: err });
+        return new WorkflowExecutionError(
+          workflowId,
+          cause.type ?? 'Failed',
+          `Workflow \`${workflowId}\` ${status?.state ?? 'failed'}: ${cause.message}`,
+          status,
+          { cause: err },
+        );
       }
-      const what = cause?.name === 'CancelledFailure' ? 'was cancelled' : cause?.name === 'TerminatedFailure' ? 'was terminated' : 'failed';
-      return new WorkflowExecutionError(workflowId, cause?.name ?? 'Failed', `Workflow \`${workflowId}\` ${what}${cause?.message ? `: ${cause.message}` : ''}`, undefined, { cause: err });
+      const what =
+        cause?.name === 'CancelledFailure'
+          ? 'was cancelled'
+          : cause?.name === 'TerminatedFailure'
+            ? 'was terminated'
+            : 'failed';
+      return new WorkflowExecutionError(
+        workflowId,
+        cause?.name ?? 'Failed',
+        `Workflow \`${workflowId}\` ${what}${cause?.message ? `: ${cause.message}` : ''}`,
+        undefined,
+        { cause: err },
+      );
     }
     return err;
   }
@@ -337,17 +397,29 @@ export class UnifiedExecutor {
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
   async approve(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
-    const request = check(ApproveRequest, { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId }, 'approval');
+    const request = check(
+      ApproveRequest,
+      { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId },
+      'approval',
+    );
     return this.#update(workflowId, approveUpdate, strip(request));
   }
 
   /** Rejects a waiting `pauseBefore` gate: the gated task fails. */
   async reject(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
-    const request = check(RejectRequest, { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId }, 'rejection');
+    const request = check(
+      RejectRequest,
+      { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId },
+      'rejection',
+    );
     return this.#update(workflowId, rejectUpdate, strip(request));
   }
 
-  async #update<A>(workflowId: string, def: import('@temporalio/client').UpdateDefinition<ControlResult, [A]>, arg: A): Promise<ControlResult> {
+  async #update<A>(
+    workflowId: string,
+    def: import('@temporalio/client').UpdateDefinition<ControlResult, [A]>,
+    arg: A,
+  ): Promise<ControlResult> {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     try {
@@ -362,7 +434,11 @@ export class UnifiedExecutor {
       // Either no such run, or it has closed: describe tells which.
       try {
         const d = await handle.describe();
-        return new WorkflowClosedError(workflowId, `Workflow \`${workflowId}\` has already closed (${d.status.name}): it cannot be paused, resumed or approved`, { cause: err });
+        return new WorkflowClosedError(
+          workflowId,
+          `Workflow \`${workflowId}\` has already closed (${d.status.name}): it cannot be paused, resumed or approved`,
+          { cause: err },
+        );
       } catch {
         return new WorkflowNotFoundError(workflowId, { cause: err });
       }
@@ -370,8 +446,10 @@ export class UnifiedExecutor {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause;
       if (cause instanceof ApplicationFailure) {
-        if (cause.type === 'WorkflowClosed') return new WorkflowClosedError(workflowId, cause.message, { cause: err });
-        if (cause.type === 'ValidationRejected') return new ResumeValidationError(workflowId, cause.type, cause.message, { cause: err });
+        if (cause.type === 'WorkflowClosed')
+          return new WorkflowClosedError(workflowId, cause.message, { cause: err });
+        if (cause.type === 'ValidationRejected')
+          return new ResumeValidationError(workflowId, cause.type, cause.message, { cause: err });
         return new RequestRejectedError(workflowId, cause.type ?? 'Rejected', cause.message, { cause: err });
       }
       return new RequestRejectedError(workflowId, 'Rejected', cause?.message ?? err.message, { cause: err });

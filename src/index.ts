@@ -43,7 +43,14 @@ export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
 export type { RunStatus, ControlResult } from '../workflows/messages';
 export type { RunState, PauseKind, CurrentPause, GateStatus, AuditEntry } from '../workflows/pause-machine';
-export type { JsonValue, JsonObject, TriggerRule, TaskRecord, TaskState, ResourceRecord } from '../workflows/dag';
+export type {
+  JsonValue,
+  JsonObject,
+  TriggerRule,
+  TaskRecord,
+  TaskState,
+  ResourceRecord,
+} from '../workflows/dag';
 export {
   pauseUpdate,
   resumeUpdate,

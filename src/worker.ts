@@ -1,4 +1,10 @@
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { WorkflowDefinition } from './definitions';
 
@@ -16,7 +22,10 @@ export interface CreateWorkerOptions {
   /** A prebuilt workflow bundle (see {@link bundleWorkflows}); built once per process otherwise. */
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** Other Temporal worker options (concurrency, tuning). */
-  workerOptions?: Omit<Partial<WorkerOptions>, 'connection' | 'taskQueue' | 'workflowBundle' | 'workflowsPath' | 'activities' | 'namespace'>;
+  workerOptions?: Omit<
+    Partial<WorkerOptions>,
+    'connection' | 'taskQueue' | 'workflowBundle' | 'workflowsPath' | 'activities' | 'namespace'
+  >;
 }
 
 let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -25,7 +34,14 @@ let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   bundlePromise ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m) => console.warn(m), error: (m) => console.error(m) },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (m) => console.warn(m),
+      error: (m) => console.error(m),
+    },
   });
   return bundlePromise;
 }
@@ -33,7 +49,10 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 /** Creates a Temporal worker that runs the generic DAG workflow and the given workflows' tasks. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
   const connection =
-    options.connection ?? (await NativeConnection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
+    options.connection ??
+    (await NativeConnection.connect({
+      address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    }));
   return Worker.create({
     connection,
     namespace: options.namespace ?? 'default',

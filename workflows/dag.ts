@@ -206,7 +206,10 @@ function triggerTasks(rule: TriggerRule, out: string[] = []): string[] {
 }
 
 /** Validates a DAG: non-empty, unique ids, known dependencies, no cycles. Returns every problem found. */
-export function validateDag(name: string, tasks: Pick<TaskSpec, 'id' | 'dependencies' | 'triggerRule'>[]): DagProblem[] {
+export function validateDag(
+  name: string,
+  tasks: Pick<TaskSpec, 'id' | 'dependencies' | 'triggerRule'>[],
+): DagProblem[] {
   const problems: DagProblem[] = [];
   if (tasks.length === 0) {
     problems.push({
@@ -228,7 +231,10 @@ export function validateDag(name: string, tasks: Pick<TaskSpec, 'id' | 'dependen
   for (const t of tasks) {
     for (const d of t.dependencies) {
       if (d === t.id) {
-        problems.push({ code: 'selfDependency', message: `Task \`${t.id}\` depends on itself: remove \`${d}\` from its dependencies` });
+        problems.push({
+          code: 'selfDependency',
+          message: `Task \`${t.id}\` depends on itself: remove \`${d}\` from its dependencies`,
+        });
       } else if (!ids.has(d)) {
         const hint = nearest(d, ids);
         problems.push({
@@ -326,7 +332,8 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
 /** Structural equality of JSON values. */
 export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (Array.isArray(a))
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
   if (isObject(a)) {
     if (!isObject(b)) return false;
     const ka = Object.keys(a);
@@ -402,7 +409,12 @@ export function describeTrigger(rule: TriggerRule): string {
   }
 }
 
-function compareContextValue(ctx: JsonObject, key: string, op: ContextOperator, value: JsonValue | undefined): boolean {
+function compareContextValue(
+  ctx: JsonObject,
+  key: string,
+  op: ContextOperator,
+  value: JsonValue | undefined,
+): boolean {
   const present = Object.prototype.hasOwnProperty.call(ctx, key);
   const actual = ctx[key];
   switch (op) {
@@ -433,7 +445,18 @@ function containsValue(actual: JsonValue | undefined, value: JsonValue | undefin
 }
 
 /** Messages that mark a failure as transient for `condition: 'transient'` (as Cloacina's TransientOnly). */
-export const TRANSIENT_PATTERNS = ['timeout', 'timed out', 'connection', 'network', 'temporar', 'unavailable', 'econnreset', 'econnrefused', 'rate limit', 'too many requests'];
+export const TRANSIENT_PATTERNS = [
+  'timeout',
+  'timed out',
+  'connection',
+  'network',
+  'temporar',
+  'unavailable',
+  'econnreset',
+  'econnrefused',
+  'rate limit',
+  'too many requests',
+];
 
 /** A failure as seen by retry decisions. */
 export interface FailureInfo {

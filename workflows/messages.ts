@@ -29,7 +29,10 @@ const identity = z
   .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
 const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
 const jsonSize = (max: number) => (v: unknown) => JSON.stringify(v ?? null).length <= max;
-const isoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z' });
+const isoInstant = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z',
+});
 
 /** Payload of the pause update and signal. */
 export const PauseRequest = z.strictObject({
@@ -64,7 +67,10 @@ export const ResumeRequest = z.strictObject({
     .refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`)
     .optional(),
   /** Typed resume input (checked against the workflow's resume schema), delivered as `resumeInput`. */
-  input: z.json().refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`).optional(),
+  input: z
+    .json()
+    .refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`)
+    .optional(),
 });
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 

@@ -17,7 +17,13 @@ export const RunState = {
 export type RunState = (typeof RunState)[keyof typeof RunState];
 
 /** What caused a pause. */
-export const PauseKind = { manual: 'manual', gate: 'gate', task: 'task', failure: 'failure', bulk: 'bulk' } as const;
+export const PauseKind = {
+  manual: 'manual',
+  gate: 'gate',
+  task: 'task',
+  failure: 'failure',
+  bulk: 'bulk',
+} as const;
 export type PauseKind = (typeof PauseKind)[keyof typeof PauseKind];
 
 /** Phase of the workflow-level hold. */
@@ -199,7 +205,16 @@ export interface Step {
 
 /** The state a new run starts with. */
 export function initialPauseState(): PauseMachineState {
-  return { hold: null, phase: 'running', gates: {}, inFlight: [], failedTasks: [], audit: [], requests: {}, nextPauseId: 1 };
+  return {
+    hold: null,
+    phase: 'running',
+    gates: {},
+    inFlight: [],
+    failedTasks: [],
+    audit: [],
+    requests: {},
+    nextPauseId: 1,
+  };
 }
 
 /** Whether a new task attempt (or retry) may start now. */
@@ -264,8 +279,15 @@ function accept(state: PauseMachineState, decisions: Decision[] = [], duplicate 
   return { state, decisions, outcome: { accepted: true, duplicate } };
 }
 
-function withAudit(s: PauseMachineState, at: string, entry: Omit<AuditEntry, 'seq' | 'at'>): PauseMachineState {
-  const clean = Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as Omit<AuditEntry, 'seq' | 'at'>;
+function withAudit(
+  s: PauseMachineState,
+  at: string,
+  entry: Omit<AuditEntry, 'seq' | 'at'>,
+): PauseMachineState {
+  const clean = Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as Omit<
+    AuditEntry,
+    'seq' | 'at'
+  >;
   return { ...s, audit: [...s.audit, { seq: s.audit.length + 1, at, ...clean }] };
 }
 
@@ -283,8 +305,14 @@ function stateName(s: PauseMachineState): string {
  */
 export function reduce(state: PauseMachineState, event: PauseEvent): Step {
   const step = apply(state, event);
-  if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest') return step;
-  if (event.type === 'resumeBegin' || event.type === 'resume' || event.type === 'approve' || event.type === 'reject') {
+  if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest')
+    return step;
+  if (
+    event.type === 'resumeBegin' ||
+    event.type === 'resume' ||
+    event.type === 'approve' ||
+    event.type === 'reject'
+  ) {
     const r = event.request;
     const s = withAudit(step.state, event.at, {
       action: 'rejected',
@@ -308,7 +336,15 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         // Already paused: the goal holds. Upgrade graceful → immediate while tasks still drain.
         if (r.mode === 'immediate' && state.hold.mode === 'graceful' && state.phase === 'pausing') {
           let s: PauseMachineState = { ...state, hold: { ...state.hold, mode: 'immediate' } };
-          s = withAudit(s, event.at, { action: 'upgrade', kind: s.hold!.kind, pauseId: s.hold!.pauseId, by: r.by, reason: r.reason, mode: 'immediate', requestId: r.requestId });
+          s = withAudit(s, event.at, {
+            action: 'upgrade',
+            kind: s.hold!.kind,
+            pauseId: s.hold!.pauseId,
+            by: r.by,
+            reason: r.reason,
+            mode: 'immediate',
+            requestId: r.requestId,
+          });
           return accept(remember(s, r.requestId), [{ type: 'cancelInFlight', taskIds: [...s.inFlight] }]);
         }
         if (state.phase === 'resuming') {
@@ -337,10 +373,24 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       };
       const drained = state.inFlight.length === 0;
       if (drained) hold.drainedAt = event.at;
-      let s: PauseMachineState = { ...state, hold, phase: drained ? 'paused' : 'pausing', nextPauseId: pauseId + 1 };
-      s = withAudit(s, event.at, { action: 'pause', kind: r.kind, pauseId, by: r.by, reason: r.reason, mode: r.mode, requestId: r.requestId });
+      let s: PauseMachineState = {
+        ...state,
+        hold,
+        phase: drained ? 'paused' : 'pausing',
+        nextPauseId: pauseId + 1,
+      };
+      s = withAudit(s, event.at, {
+        action: 'pause',
+        kind: r.kind,
+        pauseId,
+        by: r.by,
+        reason: r.reason,
+        mode: r.mode,
+        requestId: r.requestId,
+      });
       const decisions: Decision[] = [];
-      if (!drained && r.mode === 'immediate') decisions.push({ type: 'cancelInFlight', taskIds: [...state.inFlight] });
+      if (!drained && r.mode === 'immediate')
+        decisions.push({ type: 'cancelInFlight', taskIds: [...state.inFlight] });
       if (drained) decisions.push({ type: 'drained' });
       return accept(remember(s, r.requestId), decisions);
     }
@@ -358,7 +408,11 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       const r = event.request;
       if (r.requestId && state.requests[r.requestId]) return accept(state, [], true);
       if (event.afterBegin && state.hold && state.phase !== 'resuming') {
-        return refuse(state, 'Superseded', 'A new pause arrived while this resume was being validated: send it again');
+        return refuse(
+          state,
+          'Superseded',
+          'A new pause arrived while this resume was being validated: send it again',
+        );
       }
       const refusal = resumeRefusal(event.afterBegin ? { ...state, phase: 'paused' } : state, r);
       if (refusal) return refuse(state, refusal.code, refusal.message);
@@ -369,7 +423,15 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         const decisions: Decision[] = [];
         for (const g of open) {
           delete s.gates[g.taskId];
-          s = withAudit(s, event.at, { action: 'resume', kind: 'gate', pauseId: g.pauseId, by: r.by, reason: r.reason, requestId: r.requestId, taskId: g.taskId });
+          s = withAudit(s, event.at, {
+            action: 'resume',
+            kind: 'gate',
+            pauseId: g.pauseId,
+            by: r.by,
+            reason: r.reason,
+            requestId: r.requestId,
+            taskId: g.taskId,
+          });
           decisions.push({ type: 'releaseGate', taskId: g.taskId });
         }
         return accept(remember(s, r.requestId), decisions);
@@ -397,7 +459,10 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
 
     case 'resumeRejected': {
       const r = event.request;
-      let s: PauseMachineState = state.phase === 'resuming' ? { ...state, phase: state.inFlight.length ? 'pausing' : 'paused' } : state;
+      let s: PauseMachineState =
+        state.phase === 'resuming'
+          ? { ...state, phase: state.inFlight.length ? 'pausing' : 'paused' }
+          : state;
       s = withAudit(s, event.at, {
         action: 'rejected',
         request: 'resume',
@@ -413,7 +478,9 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
 
     case 'taskStarted': {
       if (!canStart(state)) {
-        throw new Error(`pause machine: task \`${event.taskId}\` started while the run is ${stateName(state)}`);
+        throw new Error(
+          `pause machine: task \`${event.taskId}\` started while the run is ${stateName(state)}`,
+        );
       }
       return accept({ ...state, inFlight: [...state.inFlight, event.taskId] });
     }
@@ -445,8 +512,19 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         approvals: [],
         ...(g.timeoutMs ? { timeoutMs: g.timeoutMs, onTimeout: g.onTimeout ?? 'fail' } : {}),
       };
-      let s: PauseMachineState = { ...state, gates: { ...state.gates, [event.taskId]: gate }, nextPauseId: pauseId + 1 };
-      s = withAudit(s, event.at, { action: 'gate', kind: 'gate', pauseId, by: 'gate', reason: g.reason, taskId: event.taskId });
+      let s: PauseMachineState = {
+        ...state,
+        gates: { ...state.gates, [event.taskId]: gate },
+        nextPauseId: pauseId + 1,
+      };
+      s = withAudit(s, event.at, {
+        action: 'gate',
+        kind: 'gate',
+        pauseId,
+        by: 'gate',
+        reason: g.reason,
+        taskId: event.taskId,
+      });
       return accept(s);
     }
 
@@ -461,22 +539,49 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           state,
           'GateNotWaiting',
           `Task \`${r.taskId}\` is not waiting at a gate` +
-            (waiting.length ? `; waiting: ${waiting.map((w) => `\`${w}\``).join(', ')}` : '; no gate is waiting'),
+            (waiting.length
+              ? `; waiting: ${waiting.map((w) => `\`${w}\``).join(', ')}`
+              : '; no gate is waiting'),
         );
       }
       if (gate.approvers && !gate.approvers.includes(r.by)) {
-        return refuse(state, 'NotAnApprover', `\`${r.by}\` may not ${event.type} \`${r.taskId}\`: approvers are ${gate.approvers.map((a) => `\`${a}\``).join(', ')}`);
+        return refuse(
+          state,
+          'NotAnApprover',
+          `\`${r.by}\` may not ${event.type} \`${r.taskId}\`: approvers are ${gate.approvers.map((a) => `\`${a}\``).join(', ')}`,
+        );
       }
       if (event.type === 'reject') {
         let s: PauseMachineState = { ...state, gates: { ...state.gates } };
         delete s.gates[r.taskId];
-        s = withAudit(s, event.at, { action: 'reject', kind: 'gate', pauseId: gate.pauseId, by: r.by, reason: r.comment, requestId: r.requestId, taskId: r.taskId });
-        return accept(remember(s, r.requestId), [{ type: 'rejectGate', taskId: r.taskId, by: r.by, comment: r.comment }]);
+        s = withAudit(s, event.at, {
+          action: 'reject',
+          kind: 'gate',
+          pauseId: gate.pauseId,
+          by: r.by,
+          reason: r.comment,
+          requestId: r.requestId,
+          taskId: r.taskId,
+        });
+        return accept(remember(s, r.requestId), [
+          { type: 'rejectGate', taskId: r.taskId, by: r.by, comment: r.comment },
+        ]);
       }
       if (gate.approvals.some((a) => a.by === r.by)) return accept(remember(state, r.requestId), [], true);
-      const approvals = [...gate.approvals, { by: r.by, at: event.at, ...(r.comment ? { comment: r.comment } : {}) }];
+      const approvals = [
+        ...gate.approvals,
+        { by: r.by, at: event.at, ...(r.comment ? { comment: r.comment } : {}) },
+      ];
       let s: PauseMachineState = { ...state, gates: { ...state.gates, [r.taskId]: { ...gate, approvals } } };
-      s = withAudit(s, event.at, { action: 'approve', kind: 'gate', pauseId: gate.pauseId, by: r.by, reason: r.comment, requestId: r.requestId, taskId: r.taskId });
+      s = withAudit(s, event.at, {
+        action: 'approve',
+        kind: 'gate',
+        pauseId: gate.pauseId,
+        by: r.by,
+        reason: r.comment,
+        requestId: r.requestId,
+        taskId: r.taskId,
+      });
       if (approvals.length < gate.requiredApprovals) return accept(remember(s, r.requestId));
       delete s.gates[r.taskId];
       s = withAudit(s, event.at, {
@@ -496,13 +601,41 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       const action = gate.onTimeout ?? 'fail';
       let s: PauseMachineState = { ...state, gates: { ...state.gates } };
       delete s.gates[event.taskId];
-      s = withAudit(s, event.at, { action: 'expired', kind: 'gate', pauseId: gate.pauseId, by: 'system:timeout', taskId: event.taskId, message: `gate timed out: ${action}` });
+      s = withAudit(s, event.at, {
+        action: 'expired',
+        kind: 'gate',
+        pauseId: gate.pauseId,
+        by: 'system:timeout',
+        taskId: event.taskId,
+        message: `gate timed out: ${action}`,
+      });
       if (action === 'approve') {
-        s = withAudit(s, event.at, { action: 'resume', kind: 'gate', pauseId: gate.pauseId, by: 'system:timeout', reason: 'gate timeout approved', taskId: event.taskId });
+        s = withAudit(s, event.at, {
+          action: 'resume',
+          kind: 'gate',
+          pauseId: gate.pauseId,
+          by: 'system:timeout',
+          reason: 'gate timeout approved',
+          taskId: event.taskId,
+        });
         return accept(s, [{ type: 'releaseGate', taskId: event.taskId }]);
       }
-      s = withAudit(s, event.at, { action: 'resume', kind: 'gate', pauseId: gate.pauseId, by: 'system:timeout', reason: `gate timeout: ${action}`, taskId: event.taskId });
-      return accept(s, [{ type: 'rejectGate', taskId: event.taskId, by: 'system:timeout', comment: `gate timed out (${action})` }]);
+      s = withAudit(s, event.at, {
+        action: 'resume',
+        kind: 'gate',
+        pauseId: gate.pauseId,
+        by: 'system:timeout',
+        reason: `gate timeout: ${action}`,
+        taskId: event.taskId,
+      });
+      return accept(s, [
+        {
+          type: 'rejectGate',
+          taskId: event.taskId,
+          by: 'system:timeout',
+          comment: `gate timed out (${action})`,
+        },
+      ]);
     }
 
     case 'taskFailed': {
@@ -515,9 +648,25 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           ...s,
           nextPauseId: pauseId + 1,
           phase: drained ? 'paused' : 'pausing',
-          hold: { pauseId, kind: 'failure', by: `task:${event.taskId}`, at: event.at, reason: event.message, mode: 'graceful', ...(drained ? { drainedAt: event.at } : {}) },
+          hold: {
+            pauseId,
+            kind: 'failure',
+            by: `task:${event.taskId}`,
+            at: event.at,
+            reason: event.message,
+            mode: 'graceful',
+            ...(drained ? { drainedAt: event.at } : {}),
+          },
         };
-        s = withAudit(s, event.at, { action: 'pause', kind: 'failure', pauseId, by: `task:${event.taskId}`, reason: event.message, mode: 'graceful', taskId: event.taskId });
+        s = withAudit(s, event.at, {
+          action: 'pause',
+          kind: 'failure',
+          pauseId,
+          by: `task:${event.taskId}`,
+          reason: event.message,
+          mode: 'graceful',
+          taskId: event.taskId,
+        });
         return accept(s, drained ? [{ type: 'drained' }] : []);
       }
       return accept(s);
@@ -526,17 +675,45 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'expired': {
       if (!state.hold) return accept(state);
       const hold = state.hold;
-      let s = withAudit(state, event.at, { action: 'expired', kind: hold.kind, pauseId: hold.pauseId, by: 'system:expiry', message: `pause expired: ${event.action}` });
+      let s = withAudit(state, event.at, {
+        action: 'expired',
+        kind: hold.kind,
+        pauseId: hold.pauseId,
+        by: 'system:expiry',
+        message: `pause expired: ${event.action}`,
+      });
       if (event.action === 'resume') {
-        return apply(s, { type: 'resume', at: event.at, request: { by: 'system:expiry', reason: 'pause expired', force: true } });
+        return apply(s, {
+          type: 'resume',
+          at: event.at,
+          request: { by: 'system:expiry', reason: 'pause expired', force: true },
+        });
       }
       s = { ...s, hold: null, phase: 'running' };
-      s = withAudit(s, event.at, { action: 'resume', kind: hold.kind, pauseId: hold.pauseId, by: 'system:expiry', reason: `pause expired: ${event.action}` });
-      return accept(s, [{ type: 'endRun', action: event.action, reason: `pause ${hold.pauseId} (${hold.reason || hold.kind}) expired` }]);
+      s = withAudit(s, event.at, {
+        action: 'resume',
+        kind: hold.kind,
+        pauseId: hold.pauseId,
+        by: 'system:expiry',
+        reason: `pause expired: ${event.action}`,
+      });
+      return accept(s, [
+        {
+          type: 'endRun',
+          action: event.action,
+          reason: `pause ${hold.pauseId} (${hold.reason || hold.kind}) expired`,
+        },
+      ]);
     }
 
     case 'invalidRequest': {
-      const s = withAudit(state, event.at, { action: 'rejected', request: event.request, by: event.by, requestId: event.requestId, message: event.message });
+      const s = withAudit(state, event.at, {
+        action: 'rejected',
+        request: event.request,
+        by: event.by,
+        requestId: event.requestId,
+        message: event.message,
+      });
       return refuse(s, 'InvalidRequest', event.message);
     }
   }
@@ -544,7 +721,11 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
 
 function resumeRefusal(state: PauseMachineState, r: ResumeInput): Refusal | undefined {
   if (state.hold) {
-    if (state.phase === 'resuming') return { code: 'AlreadyResuming', message: 'A resume is already being validated; wait for its outcome' };
+    if (state.phase === 'resuming')
+      return {
+        code: 'AlreadyResuming',
+        message: 'A resume is already being validated; wait for its outcome',
+      };
     const unknown = (r.skip ?? []).filter((t) => !state.failedTasks.includes(t));
     if (unknown.length) {
       return {
@@ -566,5 +747,8 @@ function resumeRefusal(state: PauseMachineState, r: ResumeInput): Refusal | unde
         'use approve (with an approver identity) instead of resume',
     };
   }
-  return { code: 'NotPaused', message: `The run is not paused (state ${stateName(state)}): nothing to resume` };
+  return {
+    code: 'NotPaused',
+    message: `The run is not paused (state ${stateName(state)}): nothing to resume`,
+  };
 }

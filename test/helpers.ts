@@ -1,0 +1,102 @@
+// Shared test helpers: the server from the global fixture, a fresh task queue and worker per test, and
+// the real `temporal` CLI as a client.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { DevServerHandle } from '../temporal-dev';
+import { UnifiedExecutor } from '../src/executor';
+import { createWorker, bundleWorkflows } from '../src/worker';
+import type { WorkflowDefinition } from '../src/definitions';
+
+const run = promisify(execFile);
+let server: DevServerHandle | undefined;
+let nativeConnection: Promise<NativeConnection> | undefined;
+let clientPromise: Promise<Client> | undefined;
+
+/** Called by the global fixture. */
+export function setServer(s: DevServerHandle): void {
+  server = s;
+}
+
+/** The server every test uses. */
+export function testServer(): DevServerHandle {
+  if (!server)
+    throw new Error('The Temporal test server is not started: run tests through mocha with test/setup');
+  return server;
+}
+
+/** A shared SDK client. */
+export function testClient(): Promise<Client> {
+  clientPromise ??= Connection.connect({ address: testServer().address }).then(
+    (connection) => new Client({ connection, namespace: testServer().namespace, identity: 'test-client' }),
+  );
+  return clientPromise;
+}
+
+/** A fresh, unique task queue name. */
+export function freshTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** Everything a test needs to run workflows. */
+export interface TestEnv {
+  taskQueue: string;
+  executor: UnifiedExecutor;
+  client: Client;
+  worker: Worker;
+}
+
+/** Creates a worker on a fresh task queue for `workflows` and runs `fn` while it polls. */
+export async function withWorker<T>(
+  workflows: WorkflowDefinition[],
+  fn: (env: TestEnv) => Promise<T>,
+  options: { identity?: string; taskQueue?: string } = {},
+): Promise<T> {
+  const taskQueue = options.taskQueue ?? freshTaskQueue();
+  nativeConnection ??= NativeConnection.connect({ address: testServer().address });
+  const worker = await createWorker({
+    workflows,
+    taskQueue,
+    connection: await nativeConnection,
+    namespace: testServer().namespace,
+    workflowBundle: await bundleWorkflows(),
+  });
+  const client = await testClient();
+  const executor = new UnifiedExecutor(client, { taskQueue, identity: options.identity ?? 'test-operator' });
+  return worker.runUntil(fn({ taskQueue, executor, client, worker }));
+}
+
+/** Runs the real `temporal` CLI against the test server; returns stdout. */
+export async function temporalCli(args: string[]): Promise<string> {
+  const s = testServer();
+  const { stdout } = await run(s.cli, [...args, '--address', s.address, '--namespace', s.namespace], {
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Sleeps (for letting time pass in tests that check nothing starts). */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
