@@ -39,7 +39,7 @@ export function whyNotJson(value: unknown, path: string, seen = new Set<unknown>
     seen.delete(value);
     return undefined;
   }
-  const kind = typeof value === 'object' ? ((value).constructor?.name ?? 'object') : typeof value;
+  const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
   return `${path} is a ${kind}, not a JSON value (use strings, numbers, booleans, null, arrays and plain objects${kind === 'Date' ? '; store dates as ISO strings' : ''})`;
 }
 

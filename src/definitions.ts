@@ -92,7 +92,7 @@ export interface ResourceOptions<H extends JsonValue = JsonValue> {
     workflowId: string;
   }) => Promise<H> | H;
   /** Releases it. Always runs when the run ends; also on pause with `releaseOnPause`. */
-  teardown: (handle: H, info: { reason: string; workflowId: string }) => Promise<void> | void;
+  teardown(handle: H, info: { reason: string; workflowId: string }): Promise<void> | void;
   /** Tear down while the run is paused and set up again on resume. */
   releaseOnPause?: boolean;
 }

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { CombinedWorkerRunError, NativeConnection, type Worker } from '@temporalio/worker';
 import type { DevServerHandle } from '../temporal-dev';
 import { UnifiedExecutor } from '../src/executor';
 import { createWorker, bundleWorkflows } from '../src/worker';
@@ -62,10 +62,18 @@ export async function withWorker<T>(
     connection: await nativeConnection,
     namespace: testServer().namespace,
     workflowBundle: await bundleWorkflows(),
+    // A failed assertion must not leave the test waiting on a task that ignores cancellation.
+    workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s' },
   });
   const client = await testClient();
   const executor = new UnifiedExecutor(client, { taskQueue, identity: options.identity ?? 'test-operator' });
-  return worker.runUntil(fn({ taskQueue, executor, client, worker }));
+  try {
+    return await worker.runUntil(fn({ taskQueue, executor, client, worker }));
+  } catch (err) {
+    // Show the test's own failure rather than the worker's shutdown error that wraps it.
+    if (err instanceof CombinedWorkerRunError && err.cause.innerError) throw err.cause.innerError;
+    throw err;
+  }
 }
 
 /** Runs the real `temporal` CLI against the test server; returns stdout. */
@@ -93,7 +101,9 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`Timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+      throw new Error(
+        `Timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -8,7 +8,11 @@ import { setServer } from './helpers';
 let server: DevServerHandle | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR') });
+  Runtime.install({
+    logger: new DefaultLogger(
+      (process.env.TEST_LOG_LEVEL as 'INFO' | 'WARN' | 'ERROR' | undefined) ?? 'ERROR',
+    ),
+  });
   const t0 = Date.now();
   server = await startDevServer({ port: 0, uiPort: 0, headless: false });
   const t1 = Date.now();

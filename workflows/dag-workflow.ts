@@ -21,6 +21,7 @@ import type { CloacinaActivities, RunTaskResult } from './activity-contract';
 import {
   evaluateTrigger,
   describeTrigger,
+  nearest,
   isTerminal,
   mergeContexts,
   retryDelay,
@@ -710,7 +711,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         nonRetryable: true,
       });
     }
-    const patch: JsonObject = { ...(r.contextPatch) };
+    const patch: JsonObject = { ...r.contextPatch };
     if (r.input !== undefined) patch.resumeInput = r.input;
     if (Object.keys(patch).length) applyContextPatch(patch);
     const step = feed({ type: 'resume', at: now(), request: { ...req, validation }, afterBegin: true });
@@ -730,11 +731,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     assertOpen();
     const r = (kind === 'approve' ? ApproveRequest : RejectRequest).parse(raw);
     if (!specs.has(r.taskId)) {
-      throw ApplicationFailure.create({
-        type: 'UnknownTask',
-        message: `Workflow \`${spec.name}\` has no task \`${r.taskId}\``,
-        nonRetryable: true,
-      });
+      const hint = nearest(r.taskId, specs.keys());
+      const message =
+        `Workflow \`${spec.name}\` has no task \`${r.taskId}\`` +
+        (hint ? ` — did you mean \`${hint}\`?` : '');
+      feed({ type: 'invalidRequest', at: now(), request: kind, message, by: r.by, requestId: r.requestId });
+      throw ApplicationFailure.create({ type: 'UnknownTask', message, nonRetryable: true });
     }
     const step = feed({
       type: kind,
@@ -817,7 +819,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       try {
         doGate(kind, raw);
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || err.type === 'UnknownTask') invalidSignal(kind, raw, err);
+        if (!(err instanceof ApplicationFailure)) invalidSignal(kind, raw, err);
         else log.warn(`${kind} signal refused`, { message: err.message });
       }
     });
@@ -945,7 +947,11 @@ function toFailureInfo(err: unknown): FailureInfo {
     };
   }
   if (cause instanceof ApplicationFailure) {
-    return { type: cause.type ?? 'ExecutionFailed', message: cause.message, nonRetryable: cause.nonRetryable ?? false };
+    return {
+      type: cause.type ?? 'ExecutionFailed',
+      message: cause.message,
+      nonRetryable: cause.nonRetryable ?? false,
+    };
   }
   return { type: 'ExecutionFailed', message: failureMessage(err), nonRetryable: false };
 }

@@ -78,7 +78,10 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
     });
     const { context } = await runToEnd(wf);
     // Both branches were running at once.
-    assert.ok(Math.abs(started.left! - started.right!) < 350, `branches started ${Math.abs(started.left! - started.right!)} ms apart`);
+    assert.ok(
+      Math.abs(started.left! - started.right!) < 350,
+      `branches started ${Math.abs(started.left! - started.right!)} ms apart`,
+    );
     assert.deepEqual(context, {
       tags: ['left', 'root', 'right'],
       config: { limits: { memory: 2 }, replicas: 3 },
@@ -190,7 +193,10 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
     });
     const { status, error } = await runToEnd(wf);
     assert.equal(calls, 1);
-    assert.deepEqual(status.tasks.validate?.error, { type: 'ValidationFailed', message: 'order total must be positive' });
+    assert.deepEqual(status.tasks.validate?.error, {
+      type: 'ValidationFailed',
+      message: 'order total must be positive',
+    });
     assert.match(error!.message, /`validate` failed: order total must be positive/);
   });
 
@@ -229,16 +235,22 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
         task({ id: 'cleanup', dependencies: ['test'] }, () => {
           ran.push('cleanup');
         }),
-        task({ id: 'notify_failure', dependencies: ['test'], triggerRule: trigger.taskFailed('test') }, (ctx) => {
-          ran.push('notify_failure');
-          ctx.set('notified', true);
-        }),
+        task(
+          { id: 'notify_failure', dependencies: ['test'], triggerRule: trigger.taskFailed('test') },
+          (ctx) => {
+            ran.push('notify_failure');
+            ctx.set('notified', true);
+          },
+        ),
         task({ id: 'deploy', dependencies: ['test'], triggerRule: trigger.taskSuccess('test') }, () => {
           ran.push('deploy');
         }),
-        task({ id: 'after_deploy', dependencies: ['deploy'], triggerRule: trigger.taskSkipped('deploy') }, () => {
-          ran.push('after_deploy');
-        }),
+        task(
+          { id: 'after_deploy', dependencies: ['deploy'], triggerRule: trigger.taskSkipped('deploy') },
+          () => {
+            ran.push('after_deploy');
+          },
+        ),
       ],
     });
     const { status, error } = await runToEnd(wf);
@@ -273,7 +285,13 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
             ['none_empty', trigger.none(), true],
             [
               'composite',
-              trigger.all(trigger.taskSuccess('check'), trigger.any(trigger.contextValue('env', 'notEquals', 'prod'), trigger.contextValue('replicas', 'lessThan', 5))),
+              trigger.all(
+                trigger.taskSuccess('check'),
+                trigger.any(
+                  trigger.contextValue('env', 'notEquals', 'prod'),
+                  trigger.contextValue('replicas', 'lessThan', 5),
+                ),
+              ),
               true,
             ],
           ] as const
@@ -333,7 +351,11 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
       tasks: [
         task({ id: 'ok', onSuccess: (ctx) => void events.push(`success:${ctx.taskId}`) }, () => undefined),
         task(
-          { id: 'ko', retry: { attempts: 2, ...fast }, onFailure: (err, _ctx, info) => void events.push(`failure:${info.attempt}:${err.message}`) },
+          {
+            id: 'ko',
+            retry: { attempts: 2, ...fast },
+            onFailure: (err, _ctx, info) => void events.push(`failure:${info.attempt}:${err.message}`),
+          },
           () => {
             throw new Error('bad');
           },
@@ -361,7 +383,10 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
       const h = await executor.executeAsync(wf, {});
       await eventually(async () => (await h.status()).tasks.long?.state === 'running');
       await h.cancel();
-      await assert.rejects(h.result(), (err: unknown) => err instanceof WorkflowExecutionError && /cancelled/.test(err.message));
+      await assert.rejects(
+        h.result(),
+        (err: unknown) => err instanceof WorkflowExecutionError && /cancelled/.test(err.message),
+      );
       const st = await h.status();
       assert.equal(st.state, 'cancelled');
       assert.equal(st.tasks.after?.state, 'pending');
@@ -375,24 +400,45 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
       const h = await executor.executeAsync(wf, {});
       await h.result();
       const rows = await eventually(async () => {
-        const r = await executor.listWorkflows({ workflow: 'visible', state: 'completed', query: `WorkflowId = '${h.workflowId}'` });
+        const r = await executor.listWorkflows({
+          workflow: 'visible',
+          state: 'completed',
+          query: `WorkflowId = '${h.workflowId}'`,
+        });
         return r.length ? r : undefined;
       });
       assert.equal(rows[0]?.workflowId, h.workflowId);
       assert.equal(rows[0]?.state, 'completed');
       assert.equal(rows[0]?.paused, false);
-      const out = await temporalCli(['workflow', 'list', '--query', `CloacinaState="completed" AND CloacinaWorkflow="visible"`, '-o', 'json']);
+      const out = await temporalCli([
+        'workflow',
+        'list',
+        '--query',
+        `CloacinaState="completed" AND CloacinaWorkflow="visible"`,
+        '-o',
+        'json',
+      ]);
       assert.ok(out.includes(h.workflowId));
     });
   });
 
   it('refuses bad input before a run starts', async () => {
     const { z } = await import('zod');
-    const wf = defineWorkflow({ name: 'typed_input', input: z.object({ version: z.string() }), tasks: [task({ id: 'x' }, () => undefined)] });
+    const wf = defineWorkflow({
+      name: 'typed_input',
+      input: z.object({ version: z.string() }),
+      tasks: [task({ id: 'x' }, () => undefined)],
+    });
     const untyped = defineWorkflow({ name: 'untyped_input', tasks: [task({ id: 'x' }, () => undefined)] });
     await withWorker([wf, untyped], async ({ executor }) => {
-      await assert.rejects(executor.executeAsync(wf, { version: 3 }), /Invalid input for workflow `typed_input`: `version`/);
-      await assert.rejects(executor.executeAsync(untyped, { when: new Date() } as never), /input\.when is a Date, not a JSON value/);
+      await assert.rejects(
+        executor.executeAsync(wf, { version: 3 }),
+        /Invalid input for workflow `typed_input`: `version`/,
+      );
+      await assert.rejects(
+        executor.executeAsync(untyped, { when: new Date() } as never),
+        /input\.when is a Date, not a JSON value/,
+      );
     });
   });
 });

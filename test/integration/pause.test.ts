@@ -1,0 +1,534 @@
+import assert from 'node:assert/strict';
+import {
+  defineWorkflow,
+  InvalidInputError,
+  RequestRejectedError,
+  task,
+  WorkflowClosedError,
+  WorkflowNotFoundError,
+  type RunStatus,
+  type ExecutionHandle,
+} from '../../src';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { pauseUpdate } from '../../workflows/messages';
+import { eventually, sleep, temporalCli, withWorker } from '../helpers';
+
+/** A gate the test opens by hand, to hold a task in flight. */
+function latch() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+async function waitForState(h: ExecutionHandle, state: RunStatus['state'], what = `state ${state}`) {
+  return eventually(
+    async () => {
+      const s = await h.status();
+      return s.state === state ? s : undefined;
+    },
+    20_000,
+    what,
+  );
+}
+
+function isRejected(code: string) {
+  return (err: unknown) => err instanceof RequestRejectedError && err.code === code;
+}
+
+describe('pause and resume on a real server', () => {
+  it('graceful pause lets the running task finish, starts nothing new, and resume completes the run', async () => {
+    const hold = latch();
+    const started: Record<string, number> = {};
+    const wf = defineWorkflow({
+      name: 'graceful',
+      tasks: [
+        task({ id: 'migrate' }, async (ctx) => {
+          started.migrate = Date.now();
+          await hold.opened;
+          ctx.set('migrated', true);
+        }),
+        task({ id: 'restart', dependencies: ['migrate'] }, (ctx) => {
+          started.restart = Date.now();
+          ctx.set('restarted', true);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).tasks.migrate?.state === 'running');
+      const ack = await h.pause({ reason: 'maintenance window', by: 'ops@example.com' });
+      assert.equal(ack.state, 'pausing');
+      assert.equal(ack.pause?.kind, 'manual');
+      assert.equal(ack.pause?.by, 'ops@example.com');
+      assert.equal(ack.pause?.mode, 'graceful');
+      hold.open();
+      const paused = await waitForState(h, 'paused');
+      assert.equal(paused.tasks.migrate?.state, 'completed');
+      assert.equal(paused.tasks.restart?.state, 'pending');
+      assert.ok(paused.pause?.drainedAt, 'the pause records when it took full effect');
+      await sleep(1500);
+      assert.equal(started.restart, undefined, 'no task starts while paused');
+      const resumedAt = Date.now();
+      const res = await h.resume({ by: 'ops@example.com', reason: 'window over' });
+      assert.equal(res.state, 'running');
+      assert.deepEqual(await h.result(), { migrated: true, restarted: true });
+      assert.ok(started.restart! >= resumedAt);
+      const st = await h.status();
+      const actions = st.audit.map((a) => a.action);
+      assert.deepEqual(actions, ['pause', 'drained', 'resume']);
+      assert.equal(st.audit[0]?.reason, 'maintenance window');
+      assert.equal(st.audit[2]?.by, 'ops@example.com');
+      assert.equal(st.audit[2]?.pauseId, st.audit[0]?.pauseId);
+    });
+  });
+
+  it('immediate pause cancels the in-flight task, which runs again after resume without using an attempt', async () => {
+    let runs = 0;
+    let cancelled = 0;
+    const wf = defineWorkflow({
+      name: 'immediate',
+      tasks: [
+        task({ id: 'long', retry: { attempts: 1 } }, async (ctx) => {
+          runs++;
+          if (runs === 1) {
+            await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+            cancelled++;
+            throw new Error('aborted');
+          }
+          ctx.set('run', runs);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).tasks.long?.state === 'running');
+      await h.pause({ mode: 'immediate', reason: 'incident' });
+      const paused = await waitForState(h, 'paused');
+      assert.equal(cancelled, 1);
+      assert.equal(paused.tasks.long?.state, 'pending');
+      assert.equal(paused.tasks.long?.attempts, 0);
+      assert.equal(paused.tasks.long?.interrupted, 1);
+      await h.resume();
+      assert.deepEqual(await h.result(), { run: 2 });
+      const st = await h.status();
+      assert.equal(st.tasks.long?.attempts, 1, 'the cut-off attempt did not use up the only attempt');
+    });
+  });
+
+  it('immediate pause of a task that ignores cancellation is bounded by the drain timeout (at-least-once)', async () => {
+    let runs = 0;
+    const wf = defineWorkflow({
+      name: 'drain_timeout',
+      pausePolicy: { drainTimeout: 1500 },
+      tasks: [
+        task({ id: 'stubborn', retry: { attempts: 1 } }, async (ctx) => {
+          runs++;
+          if (runs === 1) await sleep(5000); // ignores ctx.signal
+          ctx.set('runs', runs);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).tasks.stubborn?.state === 'running');
+      await h.pause({ mode: 'immediate' });
+      const paused = await waitForState(h, 'paused');
+      assert.equal(paused.tasks.stubborn?.interrupted, 1);
+      await h.resume();
+      const out = await h.result();
+      assert.equal(out.runs, 2, 'the abandoned attempt is run again');
+    });
+  });
+
+  it('pauses before a gated task until two distinct approvers approve; other branches keep running', async () => {
+    const ran: string[] = [];
+    const wf = defineWorkflow({
+      name: 'two_approvers',
+      tasks: [
+        task({ id: 'build' }, () => void ran.push('build')),
+        task({ id: 'docs', dependencies: ['build'] }, () => void ran.push('docs')),
+        task(
+          {
+            id: 'critical_operation',
+            dependencies: ['build'],
+            pauseBefore: {
+              reason: 'production deploy',
+              approvers: ['alice', 'bob', 'carol'],
+              requiredApprovals: 2,
+            },
+          },
+          (ctx) => {
+            ran.push('critical_operation');
+            ctx.set('deployed', true);
+          },
+        ),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const waiting = await waitForState(h, 'paused', 'the gate to hold the run');
+      assert.equal(waiting.tasks.docs?.state, 'completed', 'the other branch ran');
+      assert.equal(waiting.tasks.critical_operation?.state, 'waiting');
+      assert.equal(waiting.pause?.kind, 'gate');
+      assert.equal(waiting.pause?.reason, 'production deploy');
+      assert.deepEqual(
+        waiting.gates.map((g) => g.taskId),
+        ['critical_operation'],
+      );
+
+      const first = await h.approve('critical_operation', { by: 'alice', comment: 'looks good' });
+      assert.equal(first.state, 'paused');
+      await assert.rejects(h.approve('critical_operation', { by: 'mallory' }), isRejected('NotAnApprover'));
+      const again = await h.approve('critical_operation', { by: 'alice' });
+      assert.equal(again.duplicate, true, 'a second approval by the same identity does not count');
+      let st = await h.status();
+      assert.equal(st.tasks.critical_operation?.state, 'waiting');
+      assert.deepEqual(
+        st.gates[0]?.approvals.map((a) => a.by),
+        ['alice'],
+      );
+      assert.ok(!ran.includes('critical_operation'));
+
+      await h.approve('critical_operation', { by: 'bob' });
+      assert.deepEqual(await h.result(), { deployed: true });
+      st = await h.status();
+      const gateAudit = st.audit.filter((a) => a.kind === 'gate' || a.request === 'approve');
+      assert.deepEqual(
+        gateAudit.map((a) => `${a.action}:${a.by ?? ''}`),
+        ['gate:gate', 'approve:alice', 'rejected:mallory', 'approve:bob', 'resume:alice, bob'],
+      );
+    });
+  });
+
+  it('a rejected gate fails its task and the run', async () => {
+    const wf = defineWorkflow({
+      name: 'gate_reject',
+      tasks: [task({ id: 'drop_table', pauseBefore: true }, () => undefined)],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await waitForState(h, 'paused');
+      await h.reject('drop_table', { by: 'dba', comment: 'not during business hours' });
+      await assert.rejects(h.result(), /Gate before `drop_table` rejected by dba: not during business hours/);
+      const st = await h.status();
+      assert.equal(st.tasks.drop_table?.error?.type, 'GateRejected');
+    });
+  });
+
+  it('ctx.pauseWorkflow pauses at once; the calling task completes and nothing new starts', async () => {
+    let nextStarted = false;
+    const wf = defineWorkflow({
+      name: 'programmatic',
+      tasks: [
+        task({ id: 'resource_check' }, async (ctx) => {
+          await ctx.pauseWorkflow('High system load detected');
+          ctx.set('checked', true);
+        }),
+        task({ id: 'heavy', dependencies: ['resource_check'] }, (ctx) => {
+          nextStarted = true;
+          ctx.set('heavy', true);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const paused = await waitForState(h, 'paused');
+      assert.equal(paused.pause?.kind, 'task');
+      assert.equal(paused.pause?.by, 'task:resource_check');
+      assert.equal(paused.pause?.reason, 'High system load detected');
+      assert.equal(paused.tasks.resource_check?.state, 'completed');
+      await sleep(1000);
+      assert.equal(nextStarted, false);
+      await h.resume({ by: 'sre' });
+      assert.deepEqual(await h.result(), { checked: true, heavy: true });
+    });
+  });
+
+  it('a retry back-off pending at pause time waits for resume (frozen clock)', async () => {
+    let calls = 0;
+    const wf = defineWorkflow({
+      name: 'retry_frozen',
+      tasks: [
+        task({ id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: 2000, jitter: false } }, (ctx) => {
+          calls++;
+          if (calls === 1) throw new Error('temporarily unavailable');
+          ctx.set('calls', calls);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).tasks.flaky?.state === 'retrying');
+      await h.pause({ reason: 'hold retries' });
+      await waitForState(h, 'paused');
+      await sleep(3000);
+      assert.equal(calls, 1, 'the retry did not start while paused');
+      const st = await h.status();
+      assert.equal(st.tasks.flaky?.state, 'retrying');
+      await h.resume();
+      assert.deepEqual(await h.result(), { calls: 2 });
+    });
+  });
+
+  it('execute() keeps waiting across a pause and returns after resume', async () => {
+    const hold = latch();
+    const wf = defineWorkflow({
+      name: 'execute_waits',
+      tasks: [
+        task({ id: 'a' }, async () => {
+          await hold.opened;
+        }),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => void ctx.set('done', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      let settled = false;
+      const result = executor
+        .execute(wf, {}, { workflowId: `execute-waits-${Date.now()}` })
+        .finally(() => (settled = true));
+      const [row] = await eventually(async () => {
+        const r = await executor.listWorkflows({ workflow: 'execute_waits', state: 'running' });
+        return r.length ? r : undefined;
+      });
+      await executor.pauseWorkflow(row!.workflowId, { reason: 'hold' });
+      hold.open();
+      await eventually(async () => (await executor.getStatus(row!.workflowId)).state === 'paused');
+      await sleep(2000);
+      assert.equal(settled, false);
+      await executor.resumeWorkflow(row!.workflowId);
+      assert.deepEqual(await result, { done: true });
+    });
+  });
+
+  it('pauses and resumes through the real temporal CLI, found by temporal workflow list', async () => {
+    const hold = latch();
+    const wf = defineWorkflow({
+      name: 'cli_control',
+      tasks: [
+        task({ id: 'a' }, async () => {
+          await hold.opened;
+        }),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => void ctx.set('b', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).tasks.a?.state === 'running');
+      await temporalCli([
+        'workflow',
+        'signal',
+        '--workflow-id',
+        h.workflowId,
+        '--name',
+        'cloacina.pause',
+        '--input',
+        '{"reason":"db failover","by":"oncall"}',
+      ]);
+      hold.open();
+      await waitForState(h, 'paused');
+      const listed = await eventually(async () => {
+        const out = await temporalCli([
+          'workflow',
+          'list',
+          '--query',
+          `CloacinaPaused=true AND CloacinaPausedBy="oncall" AND WorkflowId="${h.workflowId}"`,
+          '-o',
+          'json',
+        ]);
+        return out.includes(h.workflowId) ? out : undefined;
+      });
+      assert.ok(listed);
+      const query = JSON.parse(
+        await temporalCli([
+          'workflow',
+          'query',
+          '--workflow-id',
+          h.workflowId,
+          '--name',
+          'cloacina.status',
+          '-o',
+          'json',
+        ]),
+      );
+      const status = (query.queryResult?.[0] ?? query.result?.[0] ?? query) as RunStatus;
+      assert.equal(status.pause?.reason, 'db failover');
+      const upd = await temporalCli([
+        'workflow',
+        'update',
+        'execute',
+        '--workflow-id',
+        h.workflowId,
+        '--name',
+        'cloacina.resume',
+        '--input',
+        '{"by":"oncall","reason":"failover done"}',
+        '-o',
+        'json',
+      ]);
+      assert.match(upd, /running/);
+      assert.deepEqual(await h.result(), { b: true });
+      const st = await h.status();
+      assert.deepEqual(
+        st.audit
+          .filter((a) => a.action === 'pause' || a.action === 'resume')
+          .map((a) => `${a.action}:${a.by}`),
+        ['pause:oncall', 'resume:oncall'],
+      );
+    });
+  });
+
+  it('a paused run survives a worker restart', async () => {
+    const wf = defineWorkflow({
+      name: 'restart_worker',
+      tasks: [
+        task({ id: 'a' }, (ctx) => void ctx.set('a', true)),
+        task({ id: 'gate', dependencies: ['a'], pauseBefore: true }, (ctx) => void ctx.set('gate', true)),
+      ],
+    });
+    const taskQueue = `restart-${Date.now()}`;
+    const workflowId = await withWorker(
+      [wf],
+      async ({ executor }) => {
+        const h = await executor.executeAsync(wf, {});
+        await waitForState(h, 'paused');
+        await h.pause({ reason: 'also paused manually', by: 'ops' });
+        return h.workflowId;
+      },
+      { taskQueue },
+    );
+    await withWorker(
+      [wf],
+      async ({ executor }) => {
+        const st = await executor.getStatus(workflowId);
+        assert.equal(st.state, 'paused');
+        assert.equal(st.pause?.kind, 'manual');
+        assert.equal(st.pause?.by, 'ops');
+        assert.deepEqual(
+          st.gates.map((g) => g.taskId),
+          ['gate'],
+        );
+        await executor.resumeWorkflow(workflowId, { by: 'ops' });
+        await executor.approve(workflowId, 'gate', { by: 'ops' });
+        assert.deepEqual(await executor.result(workflowId), { a: true, gate: true });
+      },
+      { taskQueue },
+    );
+  });
+
+  it('is idempotent by request id and lists paused runs by search attribute', async () => {
+    const wf = defineWorkflow({
+      name: 'idempotent',
+      tasks: [
+        task({ id: 'g', pauseBefore: true }, () => undefined),
+        task({ id: 'h' }, async () => {
+          await sleep(200);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await waitForState(h, 'paused');
+      const a = await h.pause({ requestId: 'req-1', reason: 'first', by: 'ops' });
+      const b = await h.pause({ requestId: 'req-1', reason: 'first', by: 'ops' });
+      assert.equal(a.duplicate, false);
+      assert.equal(b.duplicate, true);
+      const st = await h.status();
+      assert.equal(st.audit.filter((e) => e.action === 'pause').length, 1);
+      const rows = await eventually(async () => {
+        const r = await executor.listWorkflows({ paused: true, workflow: 'idempotent' });
+        return r.find((x) => x.workflowId === h.workflowId && x.pauseKind === 'manual');
+      });
+      assert.equal(rows.pausedBy, 'ops');
+      assert.equal(rows.pauseReason, 'first');
+      await h.cancel();
+    });
+  });
+
+  describe('bad input', () => {
+    const hold = latch();
+    const wf = defineWorkflow({
+      name: 'bad_input',
+      tasks: [
+        task({ id: 'a' }, async () => {
+          await hold.opened;
+        }),
+        task({ id: 'gated', dependencies: ['a'], pauseBefore: { approvers: ['alice'] } }, () => undefined),
+      ],
+    });
+    after(() => hold.open());
+
+    it('gets a clear error or a recorded rejection, and no run fails or wedges', async () => {
+      await withWorker([wf], async ({ executor, client }) => {
+        const h = await executor.executeAsync(wf, {});
+        await eventually(async () => (await h.status()).tasks.a?.state === 'running');
+
+        // Client-side checks name the field.
+        await assert.rejects(
+          h.pause({ mode: 'sideways' as never }),
+          (e: unknown) => e instanceof InvalidInputError && /`mode`/.test(e.message),
+        );
+        await assert.rejects(
+          h.pause({ reason: 'x'.repeat(5000) }),
+          (e: unknown) =>
+            e instanceof InvalidInputError && /`reason`: must be at most 1000 characters/.test(e.message),
+        );
+        // The workflow's validator refuses the same without the client checks.
+        await assert.rejects(
+          client.workflow
+            .getHandle(h.workflowId)
+            .executeUpdate(pauseUpdate, { args: [{ mode: 'sideways' } as never] }),
+          (e: unknown) =>
+            e instanceof WorkflowUpdateFailedError && /Invalid request: `mode`/.test(e.cause?.message ?? ''),
+        );
+        // Semantic refusals.
+        await assert.rejects(h.resume(), isRejected('NotPaused'));
+        await assert.rejects(h.approve('a', { by: 'alice' }), isRejected('GateNotWaiting'));
+        await assert.rejects(h.approve('nope', { by: 'alice' }), isRejected('UnknownTask'));
+        // A malformed signal through the real CLI is recorded, never fails the run.
+        await temporalCli([
+          'workflow',
+          'signal',
+          '--workflow-id',
+          h.workflowId,
+          '--name',
+          'cloacina.pause',
+          '--input',
+          '{"mode":"sideways","by":"cli"}',
+        ]);
+        await temporalCli([
+          'workflow',
+          'signal',
+          '--workflow-id',
+          h.workflowId,
+          '--name',
+          'cloacina.approve',
+          '--input',
+          '"not an object"',
+        ]);
+        const st = await eventually(async () => {
+          const s = await h.status();
+          return s.audit.filter((e) => e.action === 'rejected').length >= 5 ? s : undefined;
+        });
+        assert.equal(st.state, 'running');
+        const rejected = st.audit.filter((e) => e.action === 'rejected');
+        assert.ok(
+          rejected.some((e) => e.request === 'pause' && /`mode`/.test(e.message ?? '') && e.by === 'cli'),
+        );
+        assert.ok(rejected.some((e) => e.request === 'approve'));
+        assert.ok(rejected.some((e) => e.request === 'resume' && /not paused/.test(e.message ?? '')));
+
+        hold.open();
+        await waitForState(h, 'paused');
+        await assert.rejects(h.approve('gated', { by: 'mallory' }), isRejected('NotAnApprover'));
+        await assert.rejects(h.resume(), isRejected('NotPaused'));
+        await h.approve('gated', { by: 'alice' });
+        await h.result();
+        await assert.rejects(h.pause(), (e: unknown) => e instanceof WorkflowClosedError);
+        await assert.rejects(
+          executor.pauseWorkflow('no-such-run'),
+          (e: unknown) => e instanceof WorkflowNotFoundError,
+        );
+      });
+    });
+  });
+});
