@@ -3,6 +3,7 @@
 // setup/teardown, and resume validation.
 import { Context as ActivityContext, CancelledFailure, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import type {
   CloacinaActivities,
   ResourceInput,
@@ -212,6 +213,20 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
         };
       }
       checks.push('resume input valid');
+    }
+    if (input.contextPatch !== undefined && def.input instanceof z.ZodObject) {
+      const parsed = def.input.partial().safeParse(input.contextPatch);
+      if (!parsed.success) {
+        const issues = parsed.error.issues
+          .map((i) => `${i.path.join('.') || 'patch'}: ${i.message}`)
+          .join('; ');
+        return {
+          ok: false,
+          reason: `Context patch does not match the workflow's input schema: ${issues}`,
+          checks,
+        };
+      }
+      checks.push('context patch valid');
     }
     if (def.validateResume && !input.force) {
       let verdict: unknown;

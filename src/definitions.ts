@@ -116,6 +116,12 @@ export interface PausePolicy {
   drainTimeout?: Duration;
   /** `'pause'`: a task that exhausts its retries pauses the run instead of failing it. */
   onTaskFailure?: 'fail' | 'pause';
+  /**
+   * Check on every resume that the remaining tasks are still registered on the task queue's workers
+   * (default true; costs one activity round trip per resume). When false, the check runs only with
+   * `validateResume`, a resume input or a context patch.
+   */
+  verifyTasksOnResume?: boolean;
 }
 
 /** Options of {@link defineWorkflow}. */
@@ -449,6 +455,7 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
       ...(onMaxPause ? { onMaxPause } : {}),
       drainTimeoutMs,
       onTaskFailure,
+      verifyTasksOnResume: p.verifyTasksOnResume ?? true,
     },
     hasResumeValidator: options.validateResume !== undefined || options.resumeInput !== undefined,
     ...(deadlineMs ? { deadlineMs } : {}),

@@ -42,6 +42,8 @@ export interface DevServerOptions {
   forceStart?: boolean;
   /** How long to wait for the frontend to answer. Default 60 s. */
   startTimeoutMs?: number;
+  /** Extra dynamic config on top of {@link DEV_SERVER_DYNAMIC_CONFIG}. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 /** A running (or reused) Temporal server. */
@@ -178,6 +180,7 @@ export function devServerArgs(o: {
   headless: boolean;
   dbFilename?: string;
   namespace?: string;
+  dynamicConfig?: Record<string, unknown>;
 }): string[] {
   const args = [
     'server',
@@ -200,7 +203,7 @@ export function devServerArgs(o: {
   if (o.dbFilename) args.push('--db-filename', o.dbFilename, '--sqlite-pragma', 'journal_mode=wal');
   if (o.namespace && o.namespace !== 'default') args.push('--namespace', o.namespace);
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliType(key.type)}`);
-  for (const [k, v] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+  for (const [k, v] of Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...o.dynamicConfig })) {
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   }
   return args;
@@ -298,7 +301,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     cli,
-    devServerArgs({ port, uiPort, headless, dbFilename: options.dbFilename, namespace }),
+    devServerArgs({
+      port,
+      uiPort,
+      headless,
+      dbFilename: options.dbFilename,
+      namespace,
+      dynamicConfig: options.dynamicConfig,
+    }),
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.pipe(log);

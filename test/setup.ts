@@ -14,7 +14,13 @@ export async function mochaGlobalSetup(): Promise<void> {
     ),
   });
   const t0 = Date.now();
-  server = await startDevServer({ port: 0, uiPort: 0, headless: false });
+  server = await startDevServer({
+    port: 0,
+    uiPort: 0,
+    headless: false,
+    // Continue-as-new is suggested early so long-lived runs cross it many times in tests.
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 600 },
+  });
   const t1 = Date.now();
   await bundleWorkflows();
   setServer(server);

@@ -37,6 +37,8 @@ export interface ValidateResumeInput {
   context: JsonObject;
   pause: CurrentPause;
   input?: JsonValue;
+  /** Checked against the workflow's input schema (as a partial object) when one exists. */
+  contextPatch?: JsonObject;
   force: boolean;
 }
 

@@ -686,7 +686,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       r.contextPatch !== undefined ||
       r.input !== undefined ||
       spec.hasResumeValidator ||
-      hasRemainingTasks()
+      (spec.pausePolicy.verifyTasksOnResume !== false && hasRemainingTasks())
     ) {
       let result;
       try {
@@ -696,6 +696,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           context: currentContext(),
           pause: currentPause(pm)!,
           ...(r.input !== undefined ? { input: r.input } : {}),
+          ...(r.contextPatch !== undefined ? { contextPatch: r.contextPatch as JsonObject } : {}),
           force: r.force ?? false,
         });
       } catch (err) {

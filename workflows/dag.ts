@@ -93,6 +93,8 @@ export interface PausePolicySpec {
   /** How long an immediate pause waits for cancelled tasks to stop, ms. */
   drainTimeoutMs: number;
   onTaskFailure: 'fail' | 'pause';
+  /** Check on every resume that the remaining tasks are still registered on the task queue's workers. */
+  verifyTasksOnResume?: boolean;
 }
 
 /** The JSON form of a workflow definition: what starts a run. */

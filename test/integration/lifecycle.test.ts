@@ -1,0 +1,442 @@
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import {
+  defineWorkflow,
+  resource,
+  ResumeValidationError,
+  task,
+  WorkflowExecutionError,
+  type ExecutionHandle,
+  type RunStatus,
+} from '../../src';
+import { eventually, sleep, withWorker } from '../helpers';
+
+async function waitFor(
+  h: ExecutionHandle,
+  pred: (s: RunStatus) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+) {
+  return eventually(
+    async () => {
+      const s = await h.status();
+      return pred(s) ? s : undefined;
+    },
+    timeoutMs,
+    what,
+  );
+}
+
+const isPaused = (s: RunStatus) => s.state === 'paused';
+
+describe('resume validation, resources, deadlines, frozen clocks, pause on failure, long life', () => {
+  it('validateResume refuses while the system is unhealthy, then accepts; force skips it and is recorded', async () => {
+    let healthy = false;
+    let checks = 0;
+    const wf = defineWorkflow({
+      name: 'validated',
+      validateResume: (ctx, pause) => {
+        checks++;
+        assert.equal(pause.kind, 'manual');
+        return healthy ? true : `database ${String(ctx.get('db'))} is unhealthy`;
+      },
+      tasks: [
+        task({ id: 'a', pauseBefore: true }, () => undefined),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => void ctx.set('b', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, { db: 'orders' });
+      await waitFor(h, isPaused, 'the gate');
+      await h.pause({ reason: 'maintenance', by: 'ops' });
+      await assert.rejects(
+        h.resume({ by: 'ops' }),
+        (e: unknown) => e instanceof ResumeValidationError && e.message === 'database orders is unhealthy',
+      );
+      let st = await h.status();
+      assert.equal(st.state, 'paused');
+      assert.equal(st.pause?.kind, 'manual');
+      const rejection = st.audit.find((a) => a.action === 'rejected' && a.request === 'resume');
+      assert.equal(rejection?.message, 'database orders is unhealthy');
+      healthy = true;
+      const ok = await h.resume({ by: 'ops', reason: 'db back' });
+      assert.equal(ok.state, 'paused', 'the gate still holds the run');
+      st = await h.status();
+      const resume = st.audit.filter((a) => a.action === 'resume' && a.kind === 'manual');
+      assert.equal(resume.length, 1);
+      assert.match(resume[0]!.message ?? '', /validateResume passed/);
+      // Forced resume skips the hook.
+      healthy = false;
+      await h.pause({ by: 'ops' });
+      const before = checks;
+      await h.resume({ by: 'ops', force: true, reason: 'override' });
+      assert.equal(checks, before, 'the hook did not run');
+      st = await h.status();
+      const forced = st.audit.filter((a) => a.action === 'resume' && a.kind === 'manual')[1];
+      assert.equal(forced?.forced, true);
+      assert.match(forced?.message ?? '', /skipped \(force\)/);
+      await h.approve('a', { by: 'ops' });
+      assert.deepEqual(await h.result(), { db: 'orders', b: true });
+    });
+  });
+
+  it('checks a typed resume input and delivers it to the next task; patches the context', async () => {
+    const seen: unknown[] = [];
+    const wf = defineWorkflow({
+      name: 'resume_input',
+      input: z.object({ threshold: z.number() }),
+      resumeInput: z.object({ approvedVersion: z.string() }),
+      tasks: [
+        task({ id: 'a' }, async (ctx) => ctx.pauseWorkflow('need a version')),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => {
+          seen.push(ctx.get('resumeInput'), ctx.get('threshold'));
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, { threshold: 1 });
+      await waitFor(h, isPaused, 'the programmatic pause');
+      await assert.rejects(
+        h.resume({ input: { approvedVersion: 3 } }),
+        (e: unknown) => e instanceof ResumeValidationError && /approvedVersion/.test(e.message),
+      );
+      await assert.rejects(
+        h.resume({ contextPatch: { threshold: 'high' } }),
+        /Context patch does not match the workflow's input schema: threshold/,
+      );
+      await h.resume({ input: { approvedVersion: 'v2.3.1' }, contextPatch: { threshold: 10 } });
+      await h.result();
+      assert.deepEqual(seen, [{ approvedVersion: 'v2.3.1' }, 10]);
+    });
+  });
+
+  it('refuses to resume when a remaining task is no longer registered on the workers', async () => {
+    const full = defineWorkflow({
+      name: 'registry_check',
+      tasks: [
+        task({ id: 'a' }, (ctx) => ctx.pauseWorkflow('deploy window')),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => void ctx.set('b', 1)),
+      ],
+    });
+    const shrunk = defineWorkflow({ name: 'registry_check', tasks: [task({ id: 'a' }, () => undefined)] });
+    const taskQueue = `registry-${Date.now()}`;
+    const id = await withWorker(
+      [full],
+      async ({ executor }) => {
+        const h = await executor.executeAsync(full, {});
+        await waitFor(h, isPaused, 'the pause');
+        return h.workflowId;
+      },
+      { taskQueue },
+    );
+    await withWorker(
+      [shrunk],
+      async ({ executor }) => {
+        await assert.rejects(
+          executor.resumeWorkflow(id),
+          (e: unknown) =>
+            e instanceof ResumeValidationError && /Tasks `b` are no longer registered/.test(e.message),
+        );
+        assert.equal((await executor.getStatus(id)).state, 'paused');
+      },
+      { taskQueue },
+    );
+    await withWorker(
+      [full],
+      async ({ executor }) => {
+        await executor.resumeWorkflow(id);
+        assert.deepEqual(await executor.result(id), { b: 1 });
+      },
+      { taskQueue },
+    );
+  });
+
+  it('sets a resource up before first use, releases it on pause, sets it up again on resume, tears it down at the end', async () => {
+    const log: string[] = [];
+    let n = 0;
+    const cluster = resource<{ cluster: string }>({
+      id: 'cluster',
+      releaseOnPause: true,
+      setup: ({ reason }) => {
+        n++;
+        log.push(`setup:${reason}:c${n}`);
+        return { cluster: `c${n}` };
+      },
+      teardown: (handle, { reason }) => void log.push(`teardown:${reason}:${handle.cluster}`),
+    });
+    const wf = defineWorkflow({
+      name: 'resources',
+      tasks: [
+        task({ id: 'plain' }, () => void log.push('plain')),
+        task({ id: 'first', dependencies: ['plain'], uses: [cluster] }, async (ctx) => {
+          log.push(`first:${ctx.resource<{ cluster: string }>('cluster').cluster}`);
+          await ctx.pauseWorkflow('overnight');
+        }),
+        task({ id: 'second', dependencies: ['first'], uses: ['cluster'] }, (ctx) => {
+          log.push(`second:${ctx.resource<{ cluster: string }>('cluster').cluster}`);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const paused = await waitFor(
+        h,
+        (s) => s.state === 'paused' && s.resources.cluster?.state === 'released',
+        'the release',
+      );
+      assert.equal(paused.resources.cluster?.setups, 1);
+      assert.equal(paused.resources.cluster?.teardowns, 1);
+      await h.resume();
+      await h.result();
+      assert.deepEqual(log, [
+        'plain',
+        'setup:start:c1',
+        'first:c1',
+        'teardown:pause:c1',
+        'setup:resume:c2',
+        'second:c2',
+        'teardown:end:c2',
+      ]);
+      const st = await h.status();
+      assert.deepEqual({ ...st.resources.cluster }, { state: 'tornDown', setups: 2, teardowns: 2 });
+    });
+  });
+
+  it('tears resources down when the run fails and when it is cancelled', async () => {
+    const log: string[] = [];
+    const db = resource({
+      id: 'db',
+      setup: () => 'conn',
+      teardown: (h, { reason }) => void log.push(`teardown:${String(h)}:${reason}`),
+    });
+    const failing = defineWorkflow({
+      name: 'resource_fail',
+      tasks: [
+        task({ id: 'x', uses: [db], retry: { attempts: 1 } }, () => {
+          throw new Error('boom');
+        }),
+      ],
+    });
+    const hanging = defineWorkflow({
+      name: 'resource_cancel',
+      tasks: [
+        task({ id: 'y', uses: [db] }, async (ctx) => {
+          await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()));
+        }),
+      ],
+    });
+    await withWorker([failing, hanging], async ({ executor }) => {
+      await assert.rejects(executor.execute(failing, {}), WorkflowExecutionError);
+      assert.deepEqual(log, ['teardown:conn:end']);
+      const h = await executor.executeAsync(hanging, {});
+      await waitFor(h, (s) => s.tasks.y?.state === 'running', 'the task to run');
+      await h.cancel();
+      await assert.rejects(h.result(), WorkflowExecutionError);
+      assert.deepEqual(log, ['teardown:conn:end', 'teardown:conn:end']);
+      assert.equal((await h.status()).resources.db?.state, 'tornDown');
+    });
+  });
+
+  it('resumes by itself at resumeAt', async () => {
+    const wf = defineWorkflow({
+      name: 'resume_at',
+      tasks: [
+        task({ id: 'g', pauseBefore: true }, () => undefined),
+        task({ id: 'later' }, async () => {
+          await sleep(300);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const resumeAt = new Date(Date.now() + 2500);
+      await h.pause({ reason: 'window', by: 'ops', resumeAt });
+      let st = await waitFor(h, (s) => s.pause?.kind === 'manual', 'the pause');
+      assert.equal(st.pause?.resumeAt, resumeAt.toISOString());
+      st = await waitFor(
+        h,
+        (s) => s.audit.some((a) => a.action === 'resume' && a.by === 'system:schedule'),
+        'the scheduled resume',
+        15_000,
+      );
+      assert.ok(Date.parse(st.audit.find((a) => a.by === 'system:schedule')!.at) >= resumeAt.getTime());
+      assert.equal(st.pause?.kind, 'gate');
+      await h.cancel();
+    });
+  });
+
+  for (const onExpiry of ['resume', 'fail', 'cancel'] as const) {
+    it(`ends an expired pause with onExpiry '${onExpiry}'`, async () => {
+      const wf2 = defineWorkflow({
+        name: `expiry2_${onExpiry}`,
+        tasks: [task({ id: 'g', pauseBefore: true }, () => undefined)],
+      });
+      await withWorker([wf2], async ({ executor }) => {
+        const h = await executor.executeAsync(wf2, {});
+        await waitFor(h, isPaused, 'the gate');
+        await h.pause({ reason: 'bounded', expiresAfter: 1500, onExpiry });
+        if (onExpiry === 'resume') {
+          const st = await waitFor(h, (s) => s.audit.some((a) => a.action === 'expired'), 'the expiry');
+          assert.equal(st.pause?.kind, 'gate', 'only the manual pause ended');
+          await h.approve('g', { by: 'ops' });
+          await h.result();
+        } else {
+          await assert.rejects(
+            h.result(),
+            (e: unknown) => e instanceof WorkflowExecutionError && /expired/.test(e.message),
+          );
+          const st = await h.status();
+          assert.equal(st.state, onExpiry === 'fail' ? 'failed' : 'cancelled');
+        }
+      });
+    });
+  }
+
+  it('applies a gate timeout (active time) with onTimeout', async () => {
+    const wf = defineWorkflow({
+      name: 'gate_timeout',
+      tasks: [
+        task(
+          { id: 'auto', pauseBefore: { timeout: 1200, onTimeout: 'approve' } },
+          (ctx) => void ctx.set('auto', true),
+        ),
+        task({ id: 'strict', pauseBefore: { timeout: 1200, onTimeout: 'fail' } }, () => undefined),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await assert.rejects(h.result(), /Gate before `strict` rejected by system:timeout/);
+      const st = await h.status();
+      assert.equal(st.tasks.auto?.state, 'completed');
+      assert.equal(st.tasks.strict?.state, 'failed');
+    });
+  });
+
+  it('counts the run deadline in active time only: time spent paused does not count', async () => {
+    const make = (name: string) =>
+      defineWorkflow({
+        name,
+        deadline: 4000,
+        tasks: [
+          task({ id: 'a' }, (ctx) => ctx.pauseWorkflow('hold')),
+          task({ id: 'b', dependencies: ['a'] }, async () => {
+            await sleep(1000);
+          }),
+        ],
+      });
+    const frozen = make('deadline_frozen');
+    const exceeded = defineWorkflow({
+      name: 'deadline_exceeded',
+      deadline: 1500,
+      tasks: [
+        task({ id: 'slow' }, async () => {
+          await sleep(4000);
+        }),
+      ],
+    });
+    await withWorker([frozen, exceeded], async ({ executor }) => {
+      const h = await executor.executeAsync(frozen, {});
+      await waitFor(h, isPaused, 'the pause');
+      await sleep(5000); // longer than the deadline, but paused
+      await h.resume();
+      await h.result();
+      const st = await h.status();
+      assert.ok(st.activeMs < 4000, `active time ${st.activeMs} ms`);
+      await assert.rejects(executor.execute(exceeded, {}), /exceeded its deadline of 1500 ms of active time/);
+    });
+  });
+
+  it('pauses on failure: resume re-runs the task with fresh attempts, or skip skips it', async () => {
+    let calls = 0;
+    let fixed = false;
+    const wf = defineWorkflow({
+      name: 'pause_on_failure',
+      pausePolicy: { onTaskFailure: 'pause' },
+      tasks: [
+        task({ id: 'flaky', retry: { attempts: 2, delay: 10, jitter: false } }, (ctx) => {
+          calls++;
+          if (!fixed) throw new Error('disk full');
+          ctx.set('ok', true);
+        }),
+        task({ id: 'fragile', retry: { attempts: 1 } }, () => {
+          throw new Error('always broken');
+        }),
+        task({ id: 'after', dependencies: ['flaky', 'fragile'] }, (ctx) => void ctx.set('after', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      // `fragile` exhausts its only attempt and pauses the run; `flaky`'s retry is held by that pause.
+      let st = await waitFor(
+        h,
+        (s) => s.state === 'paused' && s.tasks.fragile?.state === 'held',
+        'the failure pause',
+      );
+      assert.equal(st.pause?.kind, 'failure');
+      assert.deepEqual(st.pause?.failedTasks, ['fragile']);
+      assert.match(st.pause?.reason ?? '', /fragile: always broken/);
+      assert.equal(st.tasks.after?.state, 'pending');
+      assert.equal(calls, 1, 'no retry started while paused');
+      assert.equal(st.tasks.flaky?.state, 'retrying');
+      await assert.rejects(
+        h.resume({ skip: ['after'] }),
+        /`skip` names `after`, which no failure pause holds/,
+      );
+      await h.resume({ skip: ['fragile'], reason: 'fragile is optional' });
+      // `flaky` now uses its second attempt, fails again and is held in turn.
+      st = await waitFor(
+        h,
+        (s) => s.state === 'paused' && s.tasks.flaky?.state === 'held',
+        'flaky to be held',
+      );
+      assert.equal(calls, 2);
+      assert.equal(st.tasks.fragile?.state, 'skipped');
+      fixed = true;
+      await h.resume({ reason: 'disk cleaned' });
+      assert.deepEqual(await h.result(), { ok: true, after: true });
+      const done = await h.status();
+      assert.equal(done.tasks.flaky?.attempts, 1, 'fresh attempts after resume');
+      assert.equal(calls, 3);
+      const failurePauses = done.audit.filter((a) => a.action === 'pause' && a.kind === 'failure');
+      assert.deepEqual(
+        failurePauses.map((a) => a.taskId),
+        ['fragile', 'flaky'],
+      );
+    });
+  });
+
+  it('survives 2,000 pause/resume cycles across continue-as-new with its whole audit trail', async function () {
+    this.timeout(600_000);
+    const wf = defineWorkflow({
+      name: 'long_life',
+      pausePolicy: { verifyTasksOnResume: false },
+      tasks: [
+        task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true)),
+        task({ id: 'side' }, (ctx) => void ctx.set('side', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await waitFor(h, isPaused, 'the gate');
+      const cycles = 2000;
+      for (let i = 0; i < cycles; i++) {
+        await h.pause({ reason: `cycle ${i}`, by: 'soak' });
+        await h.resume({ by: 'soak' });
+      }
+      const st = await h.status();
+      assert.ok(st.continuedAsNew >= 5, `continued as new ${st.continuedAsNew} times`);
+      const pauses = st.audit.filter((a) => a.action === 'pause' && a.kind === 'manual');
+      const resumes = st.audit.filter((a) => a.action === 'resume' && a.kind === 'manual');
+      assert.equal(pauses.length, cycles);
+      assert.equal(resumes.length, cycles);
+      assert.equal(pauses[cycles - 1]?.reason, `cycle ${cycles - 1}`);
+      assert.deepEqual(
+        st.audit.map((a) => a.seq),
+        st.audit.map((_, i) => i + 1),
+      );
+      await h.approve('g', { by: 'soak' });
+      // The final context is the output of the last task to complete.
+      assert.deepEqual(await h.result(), { done: true });
+    });
+  });
+});
