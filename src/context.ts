@@ -71,7 +71,8 @@ export class Context {
   /** Sets `key` (insert or overwrite). */
   set(key: string, value: JsonValue): this {
     this.#check(key, value);
-    this.#data[key] = value;
+    // defineProperty, so a key named `__proto__` is stored as a key like any other.
+    Object.defineProperty(this.#data, key, { value, enumerable: true, writable: true, configurable: true });
     return this;
   }
 

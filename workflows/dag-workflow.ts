@@ -224,7 +224,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       reason: pause?.reason ?? null,
       kind: pause?.kind ?? null,
       gates,
-      resumeAt: pm.hold?.resumeAt ?? pm.hold?.expiresAt ?? null,
+      resumeAt: earliest(pm.hold?.resumeAt, pm.hold?.expiresAt) ?? null,
     };
     const key = JSON.stringify(attrs);
     if (key !== lastAttrs) {
@@ -918,6 +918,11 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     nonRetryable: true,
     details: [final],
   });
+}
+
+function earliest(...instants: (string | undefined)[]): string | undefined {
+  const defined = instants.filter((i): i is string => i !== undefined);
+  return defined.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
 }
 
 function structuredCloneJson<T>(v: T): T {

@@ -360,7 +360,9 @@ export function mergeContexts(contexts: JsonObject[]): JsonObject {
   const out: JsonObject = {};
   for (const c of contexts) {
     for (const [k, v] of Object.entries(c)) {
-      out[k] = k in out ? mergeValues(out[k], v) : v;
+      // defineProperty, so a key named `__proto__` stays a key instead of replacing the prototype.
+      const value = Object.prototype.hasOwnProperty.call(out, k) ? mergeValues(out[k], v) : v;
+      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
     }
   }
   return out;

@@ -291,8 +291,17 @@ function withAudit(
   return { ...s, audit: [...s.audit, { seq: s.audit.length + 1, at, ...clean }] };
 }
 
-function remember(s: PauseMachineState, requestId: string | undefined): PauseMachineState {
-  return requestId ? { ...s, requests: { ...s.requests, [requestId]: true } } : s;
+/** Request ids are scoped by request type: a resume may reuse the id of a pause. */
+function requestKey(type: string, requestId: string): string {
+  return `${type === 'resumeBegin' ? 'resume' : type}:${requestId}`;
+}
+
+function seen(s: PauseMachineState, type: string, requestId: string | undefined): boolean {
+  return requestId !== undefined && s.requests[requestKey(type, requestId)] === true;
+}
+
+function remember(s: PauseMachineState, requestId: string | undefined, type: string): PauseMachineState {
+  return requestId ? { ...s, requests: { ...s.requests, [requestKey(type, requestId)]: true } } : s;
 }
 
 function stateName(s: PauseMachineState): string {
@@ -304,7 +313,7 @@ function stateName(s: PauseMachineState): string {
  * request is recorded in the audit trail.
  */
 export function reduce(state: PauseMachineState, event: PauseEvent): Step {
-  const step = apply(state, event);
+  const step = settleDrain(apply(state, event), event.at);
   if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest')
     return step;
   if (
@@ -327,15 +336,41 @@ export function reduce(state: PauseMachineState, event: PauseEvent): Step {
   return step;
 }
 
+/**
+ * A held run with nothing in flight is paused, and a pause that has just reached that point is drained:
+ * `drainedAt` is set, the audit records it and the shell is told (it releases resources). Done after
+ * every event, so no path into `paused` can skip it.
+ */
+function settleDrain(step: Step, at: string): Step {
+  let s = step.state;
+  if (!s.hold || s.inFlight.length > 0 || s.phase === 'resuming') return step;
+  if (s.phase === 'pausing') s = { ...s, phase: 'paused' };
+  if (s.hold!.drainedAt) return s === step.state ? step : { ...step, state: s };
+  s = { ...s, hold: { ...s.hold!, drainedAt: at } };
+  s = withAudit(s, at, { action: 'drained', kind: s.hold!.kind, pauseId: s.hold!.pauseId });
+  return { ...step, state: s, decisions: [...step.decisions, { type: 'drained' }] };
+}
+
 function apply(state: PauseMachineState, event: PauseEvent): Step {
   switch (event.type) {
     case 'pause': {
       const r = event.request;
-      if (r.requestId && state.requests[r.requestId]) return accept(state, [], true);
+      if (seen(state, event.type, r.requestId)) return accept(state, [], true);
       if (state.hold) {
-        // Already paused: the goal holds. Upgrade graceful → immediate while tasks still drain.
-        if (r.mode === 'immediate' && state.hold.mode === 'graceful' && state.phase === 'pausing') {
-          let s: PauseMachineState = { ...state, hold: { ...state.hold, mode: 'immediate' } };
+        // Already paused: the goal holds. A pause wins over a resume still being validated, and an
+        // immediate pause upgrades a graceful one whose tasks are still draining.
+        let s: PauseMachineState = state;
+        const decisions: Decision[] = [];
+        if (s.phase === 'resuming') {
+          s = withAudit({ ...s, phase: s.inFlight.length ? 'pausing' : 'paused' }, event.at, {
+            action: 'rejected',
+            request: 'resume',
+            message: `superseded by a pause from ${r.by}`,
+            by: r.by,
+          });
+        }
+        if (r.mode === 'immediate' && s.hold!.mode === 'graceful' && s.inFlight.length > 0) {
+          s = { ...s, hold: { ...s.hold!, mode: 'immediate' } };
           s = withAudit(s, event.at, {
             action: 'upgrade',
             kind: s.hold!.kind,
@@ -345,19 +380,9 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
             mode: 'immediate',
             requestId: r.requestId,
           });
-          return accept(remember(s, r.requestId), [{ type: 'cancelInFlight', taskIds: [...s.inFlight] }]);
+          decisions.push({ type: 'cancelInFlight', taskIds: [...s.inFlight] });
         }
-        if (state.phase === 'resuming') {
-          // A new pause wins over a resume still being validated.
-          const s = withAudit({ ...state, phase: state.inFlight.length ? 'pausing' : 'paused' }, event.at, {
-            action: 'rejected',
-            request: 'resume',
-            message: `superseded by a pause from ${r.by}`,
-            by: r.by,
-          });
-          return accept(remember(s, r.requestId));
-        }
-        return accept(remember(state, r.requestId));
+        return accept(remember(s, r.requestId, event.type), decisions);
       }
       const pauseId = state.nextPauseId;
       const hold: Hold = {
@@ -392,12 +417,12 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       if (!drained && r.mode === 'immediate')
         decisions.push({ type: 'cancelInFlight', taskIds: [...state.inFlight] });
       if (drained) decisions.push({ type: 'drained' });
-      return accept(remember(s, r.requestId), decisions);
+      return accept(remember(s, r.requestId, event.type), decisions);
     }
 
     case 'resumeBegin': {
       const r = event.request;
-      if (r.requestId && state.requests[r.requestId]) return accept(state, [], true);
+      if (seen(state, event.type, r.requestId)) return accept(state, [], true);
       const refusal = resumeRefusal(state, r);
       if (refusal) return refuse(state, refusal.code, refusal.message);
       if (!state.hold) return accept(state); // gate release: nothing to validate
@@ -406,8 +431,8 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
 
     case 'resume': {
       const r = event.request;
-      if (r.requestId && state.requests[r.requestId]) return accept(state, [], true);
-      if (event.afterBegin && state.hold && state.phase !== 'resuming') {
+      if (seen(state, event.type, r.requestId)) return accept(state, [], true);
+      if (event.afterBegin && (!state.hold || state.phase !== 'resuming')) {
         return refuse(
           state,
           'Superseded',
@@ -434,7 +459,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           });
           decisions.push({ type: 'releaseGate', taskId: g.taskId });
         }
-        return accept(remember(s, r.requestId), decisions);
+        return accept(remember(s, r.requestId, event.type), decisions);
       }
       const hold = state.hold;
       const skip = r.skip ?? [];
@@ -454,7 +479,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       if (skip.length) decisions.push({ type: 'skipTasks', taskIds: skip });
       if (rerun.length) decisions.push({ type: 'rerunTasks', taskIds: rerun });
       decisions.push({ type: 'resumed' });
-      return accept(remember(s, r.requestId), decisions);
+      return accept(remember(s, r.requestId, event.type), decisions);
     }
 
     case 'resumeRejected': {
@@ -489,13 +514,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       const idx = state.inFlight.indexOf(event.taskId);
       if (idx < 0) return accept(state);
       const inFlight = state.inFlight.filter((_, i) => i !== idx);
-      let s: PauseMachineState = { ...state, inFlight };
-      if (s.hold && s.phase === 'pausing' && inFlight.length === 0) {
-        s = { ...s, phase: 'paused', hold: { ...s.hold, drainedAt: event.at } };
-        s = withAudit(s, event.at, { action: 'drained', kind: s.hold!.kind, pauseId: s.hold!.pauseId });
-        return accept(s, [{ type: 'drained' }]);
-      }
-      return accept(s);
+      return accept({ ...state, inFlight });
     }
 
     case 'gateOpened': {
@@ -531,7 +550,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'approve':
     case 'reject': {
       const r = event.request;
-      if (r.requestId && state.requests[r.requestId]) return accept(state, [], true);
+      if (seen(state, event.type, r.requestId)) return accept(state, [], true);
       const gate = state.gates[r.taskId];
       if (!gate) {
         const waiting = Object.keys(state.gates);
@@ -563,11 +582,12 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           requestId: r.requestId,
           taskId: r.taskId,
         });
-        return accept(remember(s, r.requestId), [
+        return accept(remember(s, r.requestId, event.type), [
           { type: 'rejectGate', taskId: r.taskId, by: r.by, comment: r.comment },
         ]);
       }
-      if (gate.approvals.some((a) => a.by === r.by)) return accept(remember(state, r.requestId), [], true);
+      if (gate.approvals.some((a) => a.by === r.by))
+        return accept(remember(state, r.requestId, event.type), [], true);
       const approvals = [
         ...gate.approvals,
         { by: r.by, at: event.at, ...(r.comment ? { comment: r.comment } : {}) },
@@ -582,7 +602,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         requestId: r.requestId,
         taskId: r.taskId,
       });
-      if (approvals.length < gate.requiredApprovals) return accept(remember(s, r.requestId));
+      if (approvals.length < gate.requiredApprovals) return accept(remember(s, r.requestId, event.type));
       delete s.gates[r.taskId];
       s = withAudit(s, event.at, {
         action: 'resume',
@@ -592,7 +612,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         reason: `${approvals.length} of ${gate.requiredApprovals} approvals`,
         taskId: r.taskId,
       });
-      return accept(remember(s, r.requestId), [{ type: 'releaseGate', taskId: r.taskId }]);
+      return accept(remember(s, r.requestId, event.type), [{ type: 'releaseGate', taskId: r.taskId }]);
     }
 
     case 'gateTimedOut': {
@@ -675,7 +695,16 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'expired': {
       if (!state.hold) return accept(state);
       const hold = state.hold;
-      let s = withAudit(state, event.at, {
+      let s: PauseMachineState = state;
+      if (s.phase === 'resuming') {
+        s = withAudit({ ...s, phase: s.inFlight.length ? 'pausing' : 'paused' }, event.at, {
+          action: 'rejected',
+          request: 'resume',
+          message: 'superseded by the pause expiring',
+          by: 'system:expiry',
+        });
+      }
+      s = withAudit(s, event.at, {
         action: 'expired',
         kind: hold.kind,
         pauseId: hold.pauseId,

@@ -1,0 +1,530 @@
+// Unit tests of task(), resource(), defineWorkflow() and trigger.* in src/definitions.ts (no Temporal server).
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { defineWorkflow, resource, task, trigger, type TaskOptions } from '../../src/definitions';
+import { CloacinaError, DefinitionError } from '../../src/errors';
+import type { TriggerRule } from '../../workflows/dag';
+
+const noop = () => undefined;
+
+/** The listed keys of `obj` (spec fields may grow; tests check the ones they are about). */
+function pick<T extends object>(obj: T, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    keys.filter((k) => k in obj).map((k) => [k, (obj as Record<string, unknown>)[k]]),
+  );
+}
+
+/** Runs `fn`, expects a DefinitionError, and checks every expected text is in one of its problems. */
+function expectDefinitionError(fn: () => unknown, ...expected: (string | RegExp)[]): DefinitionError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof DefinitionError, `expected a DefinitionError, got ${String(caught)}`);
+  assert.ok(caught instanceof CloacinaError);
+  assert.equal(caught.name, 'DefinitionError');
+  for (const e of expected) {
+    const hit = caught.problems.some((p) => (typeof e === 'string' ? p.includes(e) : e.test(p)));
+    assert.ok(hit, `no problem matches ${String(e)}; problems:\n${caught.problems.join('\n')}`);
+    assert.ok(typeof e === 'string' ? caught.message.includes(e) : e.test(caught.message));
+  }
+  return caught;
+}
+
+describe('definitions: task() option checks', () => {
+  const bad = (options: unknown) => () => task(options as TaskOptions, noop);
+
+  it('names the field and the value: retry.attempts', () => {
+    const err = expectDefinitionError(
+      bad({ id: 't', retry: { attempts: 0 } }),
+      'expected `retry.attempts` to be an integer from 1 and up, got `0` (number)',
+    );
+    assert.equal(
+      err.message,
+      'Task `t`: expected `retry.attempts` to be an integer from 1 and up, got `0` (number)',
+    );
+    assert.deepEqual(err.problems, [err.message]);
+    expectDefinitionError(
+      bad({ id: 't', retry: { attempts: 1.5 } }),
+      'expected `retry.attempts` to be an integer from 1 and up, got `1.5` (number)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { attempts: '3' } }),
+      'expected `retry.attempts` to be an integer from 1 and up, got `"3"` (string)',
+    );
+  });
+
+  it('names the field and the value: retry.backoff and retry.condition', () => {
+    expectDefinitionError(
+      bad({ id: 't', retry: { backoff: 'quadratic' } }),
+      "expected `retry.backoff` to be one of 'fixed', 'linear', 'exponential', got `\"quadratic\"` (string)",
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { condition: 'sometimes' } }),
+      "expected `retry.condition` to be one of 'all', 'never', 'transient', got `\"sometimes\"` (string)",
+    );
+    expectDefinitionError(bad({ id: 't', retry: { condition: ['ok', ''] } }), 'expected `retry.condition`');
+  });
+
+  it('names the field and the value: durations', () => {
+    expectDefinitionError(
+      bad({ id: 't', timeout: 0 }),
+      "expected `timeout` to be a duration of at least 1 ms (a number of ms or a string like '30s'), got `0` (number)",
+    );
+    expectDefinitionError(
+      bad({ id: 't', timeout: 'soon' }),
+      'expected `timeout` to be a duration',
+      '`"soon"` (string)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', heartbeatTimeout: 500 }),
+      'expected `heartbeatTimeout` to be a duration of at least 1000 ms',
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { delay: -1 } }),
+      'expected `retry.delay` to be a duration of at least 0 ms',
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { delay: '10s', maxDelay: '1s' } }),
+      'expected `retry.maxDelay` to be at least retry.delay (10000 ms), got `"1s"` (string)',
+    );
+  });
+
+  it('names the field and the value: id, fn, dependencies, onTaskFailure, pauseBefore', () => {
+    expectDefinitionError(
+      bad({ id: 'has space' }),
+      'Task `has space`: expected `id` to be a non-empty id of letters, digits and `_.:-` (like \'deploy_app\'), got `"has space"` (string)',
+    );
+    expectDefinitionError(bad({ id: 42 }), 'task(): expected `id` to be a non-empty id', '`42` (number)');
+    expectDefinitionError(
+      () => task({ id: 't' }, 'not a function' as never),
+      'expected `fn (the second argument)` to be an async function (ctx) => { ... }, got `"not a function"` (string)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', dependencies: 'a' }),
+      'expected `dependencies` to be an array of tasks or task ids',
+    );
+    expectDefinitionError(
+      bad({ id: 't', dependencies: [7] }),
+      'expected `dependencies[]` to be a task or a task id, got `7` (number)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', onTaskFailure: 'explode' }),
+      "expected `onTaskFailure` to be one of 'fail', 'pause', got `\"explode\"` (string)",
+    );
+    expectDefinitionError(bad({ id: 't', pauseBefore: 'yes' }), 'expected `pauseBefore` to be true or {');
+    expectDefinitionError(
+      bad({ id: 't', pauseBefore: { approvers: [] } }),
+      'expected `pauseBefore.approvers` to be a non-empty array of identities, got `[]` (array)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', pauseBefore: { timeout: '1h', onTimeout: 'shrug' } }),
+      "expected `pauseBefore.onTimeout` to be one of 'approve', 'reject', 'fail'",
+    );
+  });
+
+  it('rejects non-object options', () => {
+    expectDefinitionError(bad(null), 'task(): expected options to be an object, got `null` (null)');
+  });
+
+  it('collects every problem into one error', () => {
+    const err = expectDefinitionError(
+      bad({ id: 't', retry: { attempts: 0, backoff: 'nope' }, timeout: -5 }),
+      '`retry.attempts`',
+      '`retry.backoff`',
+      '`timeout`',
+    );
+    assert.equal(err.problems.length, 3);
+    assert.match(err.message, /^3 problems:\n- /);
+  });
+});
+
+describe('definitions: task() specs and defaults', () => {
+  it('applies defaults: 3 attempts, exponential from 1 s, 60 s cap, jitter, all errors, 5 min timeout', () => {
+    const t = task({ id: 'build' }, noop);
+    assert.equal(t.id, 'build');
+    assert.equal(t.fn, noop);
+    assert.ok(Object.isFrozen(t));
+    const keys = ['id', 'dependencies', 'retry', 'timeoutMs', 'heartbeatTimeoutMs', 'triggerRule', 'uses'];
+    assert.deepEqual(pick(t.spec, [...keys, 'pauseBefore', 'onTaskFailure']), {
+      id: 'build',
+      dependencies: [],
+      retry: {
+        attempts: 3,
+        backoff: 'exponential',
+        delayMs: 1000,
+        maxDelayMs: 60_000,
+        jitter: true,
+        condition: 'all',
+      },
+      timeoutMs: 5 * 60_000,
+      heartbeatTimeoutMs: 30_000,
+      triggerRule: { kind: 'always' },
+      uses: [],
+    });
+  });
+
+  it('turns options into a spec (durations as strings or ms)', () => {
+    const t = task(
+      {
+        id: 'deploy',
+        retry: {
+          attempts: 5,
+          backoff: 'linear',
+          delay: '2s',
+          maxDelay: 10_000,
+          jitter: false,
+          condition: ['503'],
+        },
+        timeout: '1m',
+        heartbeatTimeout: '5s',
+        onTaskFailure: 'pause',
+      },
+      noop,
+    );
+    assert.deepEqual(t.spec.retry, {
+      attempts: 5,
+      backoff: 'linear',
+      delayMs: 2000,
+      maxDelayMs: 10_000,
+      jitter: false,
+      condition: ['503'],
+    });
+    assert.equal(t.spec.timeoutMs, 60_000);
+    assert.equal(t.spec.heartbeatTimeoutMs, 5000);
+    assert.equal(t.spec.onTaskFailure, 'pause');
+  });
+
+  it('gives the same spec for dependencies given as objects or ids (deduplicated)', () => {
+    const a = task({ id: 'a' }, noop);
+    const b = task({ id: 'b' }, noop);
+    const byObject = task({ id: 'c', dependencies: [a, b] }, noop);
+    const byId = task({ id: 'c', dependencies: ['a', 'b'] }, noop);
+    const mixed = task({ id: 'c', dependencies: [a, 'b', 'a'] }, noop);
+    assert.deepEqual(byObject.spec, byId.spec);
+    assert.deepEqual(mixed.spec, byId.spec);
+    assert.deepEqual(byId.spec.dependencies, ['a', 'b']);
+    assert.deepEqual(
+      defineWorkflow({ name: 'w', tasks: [a, b, byObject] }).spec,
+      defineWorkflow({ name: 'w', tasks: [a, b, byId] }).spec,
+    );
+  });
+
+  it('pauseBefore: true opens a default gate', () => {
+    const t = task({ id: 'deploy', pauseBefore: true }, noop);
+    assert.deepEqual(t.spec.pauseBefore, {
+      reason: 'approval required before `deploy`',
+      requiredApprovals: 1,
+    });
+    assert.equal(task({ id: 'x', pauseBefore: false }, noop).spec.pauseBefore, undefined);
+  });
+
+  it('pauseBefore object form: approvers deduplicated, timeout in ms, onTimeout default fail', () => {
+    const t = task(
+      {
+        id: 'deploy',
+        pauseBefore: {
+          reason: 'prod change',
+          approvers: ['alice', 'bob', 'alice'],
+          requiredApprovals: 2,
+          timeout: '1h',
+        },
+      },
+      noop,
+    );
+    assert.deepEqual(t.spec.pauseBefore, {
+      reason: 'prod change',
+      approvers: ['alice', 'bob'],
+      requiredApprovals: 2,
+      timeoutMs: 3_600_000,
+      onTimeout: 'fail',
+    });
+    const u = task({ id: 'u', pauseBefore: { timeout: 5000, onTimeout: 'approve' } }, noop);
+    assert.deepEqual(u.spec.pauseBefore, {
+      reason: 'approval required before `u`',
+      requiredApprovals: 1,
+      timeoutMs: 5000,
+      onTimeout: 'approve',
+    });
+  });
+
+  it('rejects requiredApprovals larger than the distinct approvers', () => {
+    expectDefinitionError(
+      () =>
+        task(
+          { id: 'deploy', pauseBefore: { approvers: ['alice', 'bob', 'bob'], requiredApprovals: 3 } },
+          noop,
+        ),
+      'expected `pauseBefore.requiredApprovals` to be at most the number of distinct approvers (2), got `3` (number)',
+    );
+    expectDefinitionError(
+      () => task({ id: 'deploy', pauseBefore: { requiredApprovals: 0 } }, noop),
+      'expected `pauseBefore.requiredApprovals` to be an integer from 1 and up, got `0` (number)',
+    );
+    // Without approvers anyone may approve, so any count is allowed.
+    assert.equal(
+      task({ id: 'd', pauseBefore: { requiredApprovals: 3 } }, noop).spec.pauseBefore!.requiredApprovals,
+      3,
+    );
+  });
+});
+
+describe('definitions: trigger builders', () => {
+  it('build rule data', () => {
+    const a = task({ id: 'a' }, noop);
+    assert.deepEqual(trigger.always(), { kind: 'always' });
+    assert.deepEqual(trigger.taskSuccess(a), { kind: 'taskSuccess', task: 'a' });
+    assert.deepEqual(trigger.taskSuccess('a'), { kind: 'taskSuccess', task: 'a' });
+    assert.deepEqual(trigger.taskFailed(a), { kind: 'taskFailed', task: 'a' });
+    assert.deepEqual(trigger.taskSkipped('a'), { kind: 'taskSkipped', task: 'a' });
+    assert.deepEqual(trigger.contextValue('env', 'equals', 'prod'), {
+      kind: 'contextValue',
+      key: 'env',
+      op: 'equals',
+      value: 'prod',
+    });
+    assert.deepEqual(trigger.contextValue('n', 'greaterThan', 0), {
+      kind: 'contextValue',
+      key: 'n',
+      op: 'greaterThan',
+      value: 0,
+    });
+    const exists = trigger.contextValue('flag', 'exists');
+    assert.deepEqual(exists, { kind: 'contextValue', key: 'flag', op: 'exists' });
+    assert.ok(!('value' in exists));
+    assert.deepEqual(trigger.all(), { kind: 'all', rules: [] });
+    assert.deepEqual(trigger.any(trigger.always(), trigger.taskFailed('a')), {
+      kind: 'any',
+      rules: [{ kind: 'always' }, { kind: 'taskFailed', task: 'a' }],
+    });
+    assert.deepEqual(trigger.none(trigger.contextValue('x', 'notExists')), {
+      kind: 'none',
+      rules: [{ kind: 'contextValue', key: 'x', op: 'notExists' }],
+    });
+  });
+
+  it('puts the rule in the task spec', () => {
+    const a = task({ id: 'a' }, noop);
+    const rule = trigger.all(trigger.taskSuccess(a), trigger.contextValue('go', 'equals', true));
+    const b = task({ id: 'b', dependencies: [a], triggerRule: rule }, noop);
+    assert.deepEqual(b.spec.triggerRule, rule);
+    defineWorkflow({ name: 'w', tasks: [a, b] });
+  });
+});
+
+describe('definitions: defineWorkflow()', () => {
+  const a = task({ id: 'a' }, noop);
+
+  it('builds the spec with defaults', () => {
+    const b = task({ id: 'b', dependencies: [a] }, noop);
+    const wf = defineWorkflow({ name: 'pipeline', description: 'two steps', tasks: [a, b] });
+    assert.equal(wf.name, 'pipeline');
+    assert.ok(Object.isFrozen(wf));
+    assert.deepEqual(
+      pick(wf.spec, ['name', 'description', 'tasks', 'resources', 'hasResumeValidator', 'deadlineMs']),
+      {
+        name: 'pipeline',
+        description: 'two steps',
+        tasks: [a.spec, b.spec],
+        resources: [],
+        hasResumeValidator: false,
+      },
+    );
+    assert.deepEqual(
+      pick(wf.spec.pausePolicy, ['drainTimeoutMs', 'onTaskFailure', 'maxPauseMs', 'onMaxPause']),
+      {
+        drainTimeoutMs: 30_000,
+        onTaskFailure: 'fail',
+      },
+    );
+    assert.deepEqual([...wf.tasks.keys()], ['a', 'b']);
+    assert.equal(wf.tasks.get('b'), b);
+  });
+
+  it('turns the pause policy, deadline and validators into the spec', () => {
+    const wf = defineWorkflow({
+      name: 'w',
+      tasks: [a],
+      pausePolicy: { maxPause: '2h', onMaxPause: 'cancel', drainTimeout: '10s', onTaskFailure: 'pause' },
+      deadline: '1d',
+      validateResume: () => true,
+    });
+    assert.deepEqual(
+      pick(wf.spec.pausePolicy, ['maxPauseMs', 'onMaxPause', 'drainTimeoutMs', 'onTaskFailure']),
+      {
+        maxPauseMs: 7_200_000,
+        onMaxPause: 'cancel',
+        drainTimeoutMs: 10_000,
+        onTaskFailure: 'pause',
+      },
+    );
+    assert.equal(wf.spec.deadlineMs, 86_400_000);
+    assert.equal(wf.spec.hasResumeValidator, true);
+    assert.equal(
+      defineWorkflow({ name: 'w2', tasks: [a], resumeInput: z.object({}) }).spec.hasResumeValidator,
+      true,
+    );
+  });
+
+  it('rejects an empty workflow', () => {
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'empty', tasks: [] }),
+      'Workflow `empty` has no tasks',
+    );
+  });
+
+  it('rejects duplicate task ids', () => {
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [a, task({ id: 'a' }, noop)] }),
+      'Workflow `w` has two tasks with id `a`',
+    );
+  });
+
+  it('rejects an unknown dependency and suggests the nearest id', () => {
+    const build = task({ id: 'build' }, noop);
+    const deploy = task({ id: 'deploy', dependencies: ['bulid'] }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [build, deploy] }),
+      'Task `deploy` depends on unknown task `bulid` — did you mean `build`?',
+    );
+  });
+
+  it('rejects a cycle and names it', () => {
+    const x = task({ id: 'x', dependencies: ['z'] }, noop);
+    const y = task({ id: 'y', dependencies: ['x'] }, noop);
+    const zz = task({ id: 'z', dependencies: ['y'] }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'loop', tasks: [x, y, zz] }),
+      /Workflow `loop` has a dependency cycle: `[xyz]` → `[xyz]` → `[xyz]` → `[xyz]`/,
+    );
+  });
+
+  it('rejects a self dependency', () => {
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [task({ id: 's', dependencies: ['s'] }, noop)] }),
+      'Task `s` depends on itself',
+    );
+  });
+
+  it('rejects a trigger rule on a task that is not a dependency', () => {
+    const b = task({ id: 'b', triggerRule: trigger.taskSuccess(a) }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [a, b] }),
+      'Task `b` has a trigger rule on `a`, which is not one of its dependencies',
+    );
+  });
+
+  it('rejects malformed trigger rules', () => {
+    const noValue = task({ id: 'b', triggerRule: { kind: 'contextValue', key: 'k', op: 'equals' } }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [noValue] }),
+      'expected `tasks[0].triggerRule.value` to be a JSON value to compare with (`equals`)',
+    );
+    const badOp = task(
+      {
+        id: 'b',
+        triggerRule: {
+          kind: 'all',
+          rules: [{ kind: 'contextValue', key: 'k', op: 'like' as never, value: 1 }],
+        },
+      },
+      noop,
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [badOp] }),
+      'expected `tasks[0].triggerRule.rules[0].op`',
+    );
+    const badKind = task({ id: 'b', triggerRule: { kind: 'sometimes' } as unknown as TriggerRule }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [badKind] }),
+      'expected `tasks[0].triggerRule` to be a rule built with trigger.*',
+    );
+  });
+
+  it('rejects a bad name, non-task entries and bad policy options', () => {
+    expectDefinitionError(
+      () => defineWorkflow({ name: '', tasks: [a] }),
+      'expected `name` to be a non-empty id',
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: 'a' as never }),
+      'expected `tasks` to be an array of task() definitions, got `"a"` (string)',
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [{} as never] }),
+      'expected `tasks[0]` to be a task() definition',
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [a], pausePolicy: { onMaxPause: 'explode' as never } }),
+      "expected `pausePolicy.onMaxPause` to be one of 'resume', 'fail', 'cancel'",
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [a], validateResume: 'yes' as never }),
+      'expected `validateResume` to be a function',
+    );
+  });
+
+  it('reports several DAG problems together', () => {
+    const err = expectDefinitionError(
+      () =>
+        defineWorkflow({
+          name: 'w',
+          tasks: [a, task({ id: 'a' }, noop), task({ id: 'b', dependencies: ['nope'] }, noop)],
+        }),
+      'two tasks with id `a`',
+      'unknown task `nope`',
+    );
+    assert.equal(err.problems.length, 2);
+  });
+});
+
+describe('definitions: resources', () => {
+  const db = resource({ id: 'db', setup: () => ({ url: 'x' }), teardown: noop });
+
+  it('rejects a task that uses an unknown resource id', () => {
+    const t = task({ id: 't', uses: ['db'] }, noop);
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [t] }),
+      'Task `t` uses unknown resource `db`: pass it in `resources` or as an object in `uses`',
+    );
+  });
+
+  it('accepts resources given in `resources` or as objects in `uses`', () => {
+    const byId = task({ id: 't', uses: ['db'] }, noop);
+    const wf1 = defineWorkflow({ name: 'w', tasks: [byId], resources: [db] });
+    assert.deepEqual(wf1.spec.resources, [{ id: 'db', releaseOnPause: false }]);
+    assert.deepEqual(byId.spec.uses, ['db']);
+    const byObject = task({ id: 't', uses: [db] }, noop);
+    assert.deepEqual(byObject.spec.uses, ['db']);
+    assert.deepEqual(byObject.resourceObjects, [db]);
+    const wf2 = defineWorkflow({ name: 'w', tasks: [byObject] });
+    assert.deepEqual(wf2.spec, wf1.spec);
+    assert.equal(wf2.resources.get('db'), db);
+  });
+
+  it('rejects two different resources with one id', () => {
+    const other = resource({ id: 'db', setup: () => null, teardown: noop, releaseOnPause: true });
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [task({ id: 't', uses: [other] }, noop)], resources: [db] }),
+      'Workflow `w` has two different resources with id `db`',
+    );
+  });
+
+  it('checks resource options', () => {
+    assert.equal(
+      resource({ id: 'r', setup: () => null, teardown: noop, releaseOnPause: true }).releaseOnPause,
+      true,
+    );
+    expectDefinitionError(
+      () => resource({ id: 'r', setup: 'x' as never, teardown: noop }),
+      'Resource `r`: expected `setup` to be a function returning a JSON handle, got `"x"` (string)',
+    );
+    expectDefinitionError(
+      () => resource({ id: 'bad id', setup: () => null, teardown: undefined as never }),
+      'expected `id` to be a non-empty id',
+      'expected `teardown` to be a function (handle) => void, got `undefined` (undefined)',
+    );
+  });
+});
