@@ -19,7 +19,7 @@ import type { Context } from './context';
 import { DefinitionError } from './errors';
 
 /** A task body: reads and writes the context; throw (ideally a TaskError) to fail the attempt. */
-export type TaskFunction = (ctx: Context) => Promise<void> | void;
+export type TaskFunction = (ctx: Context) => unknown;
 
 /** Retry options of a task. Defaults: 3 attempts, exponential back-off from 1 s up to 60 s, jitter, all errors. */
 export interface RetryOptions {
@@ -92,7 +92,7 @@ export interface ResourceOptions<H extends JsonValue = JsonValue> {
     workflowId: string;
   }) => Promise<H> | H;
   /** Releases it. Always runs when the run ends; also on pause with `releaseOnPause`. */
-  teardown(handle: H, info: { reason: string; workflowId: string }): Promise<void> | void;
+  teardown(this: void, handle: H, info: { reason: string; workflowId: string }): Promise<void> | void;
   /** Tear down while the run is paused and set up again on resume. */
   releaseOnPause?: boolean;
 }

@@ -696,7 +696,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           context: currentContext(),
           pause: currentPause(pm)!,
           ...(r.input !== undefined ? { input: r.input } : {}),
-          ...(r.contextPatch !== undefined ? { contextPatch: r.contextPatch as JsonObject } : {}),
+          ...(r.contextPatch !== undefined ? { contextPatch: r.contextPatch } : {}),
           force: r.force ?? false,
         });
       } catch (err) {

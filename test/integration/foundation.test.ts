@@ -95,4 +95,43 @@ describe('foundation: real Temporal server', () => {
       assert.equal(described.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
     });
   });
+
+  it('accepts the server-native workflow pause (frontend.WorkflowPauseEnabled)', async () => {
+    await withWorker([gated], async ({ executor }) => {
+      const h = await executor.executeAsync(gated, {});
+      await eventually(async () => (await h.status()).gates.length === 1);
+      await temporalCli([
+        'workflow',
+        'pause',
+        '--workflow-id',
+        h.workflowId,
+        '--reason',
+        'native pause check',
+      ]);
+      const paused = await eventually(
+        async () => {
+          const d = JSON.parse(
+            await temporalCli(['workflow', 'describe', '--workflow-id', h.workflowId, '-o', 'json']),
+          ) as { workflowExecutionInfo: { status: string } };
+          return d.workflowExecutionInfo.status === 'WORKFLOW_EXECUTION_STATUS_PAUSED' ? d : undefined;
+        },
+        15_000,
+        'the native pause',
+      );
+      assert.equal(paused.workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_PAUSED');
+      await temporalCli(['workflow', 'unpause', '--workflow-id', h.workflowId]);
+      await eventually(
+        async () => {
+          const d = JSON.parse(
+            await temporalCli(['workflow', 'describe', '--workflow-id', h.workflowId, '-o', 'json']),
+          );
+          return d.workflowExecutionInfo.status === 'WORKFLOW_EXECUTION_STATUS_RUNNING';
+        },
+        15_000,
+        'the native unpause',
+      );
+      await h.approve('ship', { by: 'ops' });
+      assert.deepEqual(await h.result(), { prepared: true, shipped: true });
+    });
+  });
 });
