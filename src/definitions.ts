@@ -95,13 +95,17 @@ export interface ResourceOptions<H extends JsonValue = JsonValue> {
   teardown(this: void, handle: H, info: { reason: string; workflowId: string }): Promise<void> | void;
   /** Tear down while the run is paused and set up again on resume. */
   releaseOnPause?: boolean;
+  /** Attempts (default 5) and first back-off (default 1 s, doubling) of each setup and teardown. */
+  retry?: { attempts?: number; delay?: Duration };
 }
 
 /** A resource definition. */
 export interface ResourceDefinition<H extends JsonValue = JsonValue> extends Required<
-  Omit<ResourceOptions<H>, 'releaseOnPause'>
+  Omit<ResourceOptions<H>, 'releaseOnPause' | 'retry'>
 > {
   readonly releaseOnPause: boolean;
+  /** Attempts and first back-off (ms) of each setup and teardown. */
+  readonly retry: { attempts: number; delayMs: number };
 }
 
 /** What `validateResume` may return: true/undefined to allow, false or a string (the reason) to refuse. */
@@ -329,12 +333,15 @@ export function resource<H extends JsonValue>(options: ResourceOptions<H>): Reso
     c.fail('setup', 'a function returning a JSON handle', options.setup);
   if (typeof options.teardown !== 'function')
     c.fail('teardown', 'a function (handle) => void', options.teardown);
+  const attempts = c.int('retry.attempts', options.retry?.attempts, 1) ?? 5;
+  const delayMs = c.duration('retry.delay', options.retry?.delay) ?? 1000;
   c.throwIfAny();
   return Object.freeze({
     id: options.id,
     setup: options.setup,
     teardown: options.teardown,
     releaseOnPause: options.releaseOnPause ?? false,
+    retry: { attempts, delayMs },
   });
 }
 
@@ -449,7 +456,11 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
     name,
     ...(options.description ? { description: options.description } : {}),
     tasks: options.tasks.map((t) => t.spec),
-    resources: [...resources.values()].map((r) => ({ id: r.id, releaseOnPause: r.releaseOnPause })),
+    resources: [...resources.values()].map((r) => ({
+      id: r.id,
+      releaseOnPause: r.releaseOnPause,
+      retry: r.retry,
+    })),
     pausePolicy: {
       ...(maxPauseMs ? { maxPauseMs } : {}),
       ...(onMaxPause ? { onMaxPause } : {}),

@@ -269,9 +269,24 @@ export async function ensureSearchAttributes(address: string, namespace: string)
 }
 
 const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
+let exitHooks = false;
+
+/** Servers started here never outlive this process: killed on exit, stopped on SIGINT/SIGTERM. */
+function installExitHooks(): void {
+  if (exitHooks) return;
+  exitHooks = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      for (const child of running) child.kill('SIGTERM');
+      // Leave the exit to other handlers (e.g. the dev-server CLI waits for a clean stop); otherwise exit.
+      if (process.listenerCount(signal) === 1)
+        process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+    });
+  }
+}
 
 /**
  * Starts (or reuses) a Temporal dev server on loopback with the Web UI, this project's search attributes and
@@ -314,6 +329,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   running.add(child);
+  installExitHooks();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => running.delete(child));
   const address = `127.0.0.1:${port}`;

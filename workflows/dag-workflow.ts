@@ -317,6 +317,20 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 5, initialInterval: '1s', maximumInterval: '30s' },
   });
+  const resourceSpecs = new Map(spec.resources.map((r) => [r.id, r]));
+  const resourceProxy = (rid: string) => {
+    // Specs from older starts have no retry: use the former fixed policy.
+    const retry = resourceSpecs.get(rid)?.retry ?? { attempts: 5, delayMs: 1000 };
+    return proxyActivities<CloacinaActivities>({
+      startToCloseTimeout: '5 minutes',
+      summary: rid,
+      retry: {
+        maximumAttempts: retry.attempts,
+        initialInterval: Math.max(1, retry.delayMs),
+        maximumInterval: '30s',
+      },
+    });
+  };
 
   let resourceOps = 0;
   const withResourceLock = async (id: string, fn: () => Promise<void>) => {
@@ -340,7 +354,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         const r = resources[rid]!;
         if (r.state === 'ready') return;
         try {
-          r.handle = await resourceActs['cloacina.setupResource']({
+          r.handle = await resourceProxy(rid)['cloacina.setupResource']({
             workflowName: spec.name,
             resourceId: rid,
             context: currentContext(),
@@ -351,7 +365,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           delete r.error;
         } catch (err) {
           r.state = 'failed';
-          r.error = failureMessage(err);
+          r.error = `setup failed: ${failureMessage(err)}`;
           throw err;
         } finally {
           publish();
@@ -365,7 +379,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       const r = resources[rid]!;
       if (r.state !== 'ready') return;
       try {
-        await resourceActs['cloacina.teardownResource']({
+        await resourceProxy(rid)['cloacina.teardownResource']({
           workflowName: spec.name,
           resourceId: rid,
           context: currentContext(),
@@ -377,7 +391,9 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         delete r.handle;
         delete r.error;
       } catch (err) {
-        r.error = failureMessage(err);
+        // Recorded and reported; never loses the run's result.
+        r.error = `teardown (${reason}) failed: ${failureMessage(err)}`;
+        if (reason !== 'pause') r.state = 'failed';
         log.error('Resource teardown failed', { resourceId: rid, error: r.error });
       }
     });
@@ -541,7 +557,15 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         delete retryRemainingMs[t.id];
       }
       await condition(() => canStart(pm));
-      await ensureResources(t);
+      try {
+        await ensureResources(t);
+      } catch (err) {
+        if (isCancellation(err) && !isActivityTimeout(err)) throw err;
+        finish(t.id, 'failed', inputContext(t), {
+          error: { type: 'ResourceSetupFailed', message: `resource setup failed: ${failureMessage(err)}` },
+        });
+        return;
+      }
       if (!canStart(pm)) continue; // a pause arrived during resource setup
       // Start: the check above and this event run in one synchronous step, so no pause can slip between.
       feed({ type: 'taskStarted', at: now(), taskId: t.id });

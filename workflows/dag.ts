@@ -82,6 +82,8 @@ export interface TaskSpec {
 export interface ResourceSpec {
   id: string;
   releaseOnPause: boolean;
+  /** Attempts and first back-off of each setup and teardown (the back-off doubles, up to 30 s). */
+  retry: { attempts: number; delayMs: number };
 }
 
 /** Pause policy of a workflow. */

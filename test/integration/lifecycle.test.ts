@@ -237,6 +237,54 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
     });
   });
 
+  it('shows setup failures in status and fails the task; a teardown failure never loses the result', async () => {
+    let setups = 0;
+    const flaky = resource({
+      id: 'flaky_db',
+      retry: { attempts: 3, delay: 100 },
+      setup: () => {
+        setups++;
+        if (setups < 3) throw new Error(`connection refused (${setups})`);
+        return 'conn';
+      },
+      teardown: () => {
+        throw new Error('cannot drop connection');
+      },
+    });
+    const broken = resource({
+      id: 'broken',
+      retry: { attempts: 2, delay: 100 },
+      setup: () => {
+        throw new Error('quota exceeded');
+      },
+      teardown: () => undefined,
+    });
+    const ok = defineWorkflow({
+      name: 'resource_retry',
+      tasks: [task({ id: 'use', uses: [flaky] }, (ctx) => void ctx.set('used', ctx.resource('flaky_db')))],
+    });
+    const bad = defineWorkflow({
+      name: 'resource_broken',
+      tasks: [task({ id: 'use', uses: [broken] }, () => undefined)],
+    });
+    await withWorker([ok, bad], async ({ executor }) => {
+      const h = await executor.executeAsync(ok, {});
+      assert.deepEqual(await h.result(), { used: 'conn' }, 'the result survives the teardown failure');
+      assert.equal(setups, 3, 'setup retried by its own policy');
+      const st = await h.status();
+      assert.equal(st.state, 'completed');
+      assert.equal(st.resources.flaky_db?.state, 'failed');
+      assert.match(st.resources.flaky_db?.error ?? '', /teardown \(end\) failed: cannot drop connection/);
+      const h2 = await executor.executeAsync(bad, {});
+      await assert.rejects(h2.result(), WorkflowExecutionError);
+      const st2 = await h2.status();
+      assert.equal(st2.tasks.use?.error?.type, 'ResourceSetupFailed');
+      assert.match(st2.tasks.use?.error?.message ?? '', /quota exceeded/);
+      assert.equal(st2.resources.broken?.state, 'failed');
+      assert.match(st2.resources.broken?.error ?? '', /setup failed: quota exceeded/);
+    });
+  });
+
   it('resumes by itself at resumeAt', async () => {
     const wf = defineWorkflow({
       name: 'resume_at',
