@@ -144,6 +144,43 @@ export interface WorkflowSummary {
   closeTime?: Date;
 }
 
+/** Options of the bulk operations {@link UnifiedExecutor.pauseAll} and {@link UnifiedExecutor.resumeAll}. */
+export interface BulkOptions {
+  /** Requests in flight at once (default 20). */
+  concurrency?: number;
+  /**
+   * Names the operation: every workflow gets the request id `bulk:<bulkId>:<workflowId>`, so re-running
+   * the same operation changes nothing twice. Default: a new id.
+   */
+  bulkId?: string;
+  /** Called after each workflow, for progress display. */
+  onProgress?: (done: number, total: number, outcome: BulkOutcome) => void;
+}
+
+/** One workflow's outcome in a bulk operation. */
+export interface BulkOutcome {
+  workflowId: string;
+  ok: boolean;
+  /** The state after the request (when ok). */
+  state?: RunState;
+  /** The request id had been served before (a re-run). */
+  duplicate?: boolean;
+  /** Why it failed (when not ok). */
+  error?: string;
+  code?: string;
+}
+
+/** Result of a bulk operation. */
+export interface BulkResult {
+  bulkId: string;
+  /** The visibility query that selected the workflows. */
+  query: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  outcomes: BulkOutcome[];
+}
+
 /** A started run. */
 export interface ExecutionHandle {
   readonly workflowId: string;
@@ -502,6 +539,79 @@ export class UnifiedExecutor {
     }
   }
 
+  /**
+   * Pauses every open run selected by a visibility query or list filter (kind `bulk`), with bounded
+   * concurrency; reports each workflow's outcome. Idempotent when re-run with the same `bulkId`.
+   */
+  async pauseAll(
+    selection: string | ListOptions,
+    options: PauseOptions & BulkOptions = {},
+  ): Promise<BulkResult> {
+    const { concurrency, bulkId, onProgress, ...pause } = options;
+    return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
+      this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId }),
+    );
+  }
+
+  /** Resumes every open run selected by a visibility query or list filter; reports each outcome. */
+  async resumeAll(
+    selection: string | ListOptions,
+    options: ResumeOptions & BulkOptions = {},
+  ): Promise<BulkResult> {
+    const { concurrency, bulkId, onProgress, ...resume } = options;
+    return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
+      this.resumeWorkflow(id, { ...resume, requestId }),
+    );
+  }
+
+  async #bulk(
+    selection: string | ListOptions,
+    options: BulkOptions,
+    request: (workflowId: string, requestId: string) => Promise<ControlResult>,
+  ): Promise<BulkResult> {
+    const concurrency = options.concurrency ?? 20;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new InvalidInputError(
+        `Expected \`concurrency\` to be an integer from 1 and up, got \`${String(concurrency)}\``,
+      );
+    }
+    const bulkId = options.bulkId ?? randomUUID();
+    const filter = typeof selection === 'string' ? { query: selection } : selection;
+    const open: ListOptions = {
+      ...filter,
+      query: [filter.query, "ExecutionStatus = 'Running'"].filter(Boolean).join(' AND '),
+      limit: filter.limit ?? 100_000,
+    };
+    const query = buildListQuery(open);
+    const targets = await this.listWorkflows(open);
+    let done = 0;
+    const outcomes = await pool(targets, concurrency, async (t): Promise<BulkOutcome> => {
+      let outcome: BulkOutcome;
+      try {
+        const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
+        outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
+      } catch (err) {
+        outcome = {
+          workflowId: t.workflowId,
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+          ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
+        };
+      }
+      options.onProgress?.(++done, targets.length, outcome);
+      return outcome;
+    });
+    const succeeded = outcomes.filter((o) => o.ok).length;
+    return {
+      bulkId,
+      query,
+      total: outcomes.length,
+      succeeded,
+      failed: outcomes.length - succeeded,
+      outcomes,
+    };
+  }
+
   /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
   async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
     const client = await this.client();
@@ -527,6 +637,20 @@ export class UnifiedExecutor {
     }
     return out;
   }
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight. */
+async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
 }
 
 /** Cloacina's current name for the executor. */

@@ -38,6 +38,9 @@ export type {
   GateOptions,
   ListOptions,
   WorkflowSummary,
+  BulkOptions,
+  BulkOutcome,
+  BulkResult,
 } from './executor';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';

@@ -444,6 +444,60 @@ describe('pause and resume on a real server', () => {
     });
   });
 
+  it('pauses and resumes many runs by visibility query, idempotently, reporting each outcome', async () => {
+    const wf = defineWorkflow({
+      name: 'bulk',
+      tasks: [task({ id: 'g', pauseBefore: true }, () => undefined)],
+    });
+    await withWorker([wf], async ({ executor, taskQueue }) => {
+      const runs = await Promise.all(Array.from({ length: 12 }, () => executor.executeAsync(wf, {})));
+      const selection = { workflow: 'bulk', query: `TaskQueue = '${taskQueue}'` };
+      await eventually(async () => (await executor.listWorkflows(selection)).length === 12);
+      const progress: number[] = [];
+      const first = await executor.pauseAll(selection, {
+        reason: 'maintenance',
+        by: 'ops',
+        bulkId: 'mw-1',
+        concurrency: 4,
+        onProgress: (d) => progress.push(d),
+      });
+      assert.equal(first.total, 12);
+      assert.equal(first.succeeded, 12);
+      assert.deepEqual(
+        progress,
+        Array.from({ length: 12 }, (_, i) => i + 1),
+      );
+      assert.ok(first.outcomes.every((o) => o.ok && o.state === 'paused' && !o.duplicate));
+      const again = await executor.pauseAll(selection, { reason: 'maintenance', by: 'ops', bulkId: 'mw-1' });
+      assert.ok(
+        again.outcomes.every((o) => o.ok && o.duplicate),
+        're-running the same bulk operation changes nothing',
+      );
+      const st = await runs[0]!.status();
+      assert.equal(st.pause?.kind, 'bulk');
+      assert.equal(st.audit.filter((a) => a.action === 'pause').length, 1);
+      const paused = await eventually(async () => {
+        const r = await executor.listWorkflows({
+          ...selection,
+          paused: true,
+          query: `${selection.query} AND CloacinaPauseKind = 'bulk'`,
+        });
+        return r.length === 12 ? r : undefined;
+      });
+      assert.equal(paused.length, 12);
+      const resumed = await executor.resumeAll(selection, { by: 'ops', bulkId: 'mw-1-end' });
+      assert.equal(resumed.succeeded, 12);
+      // The gates still hold every run; a second resume is refused per workflow (release needs approve).
+      await Promise.all(runs.map((r) => r.approve('g', { by: 'ops' })));
+      await Promise.all(runs.map((r) => r.result()));
+      await eventually(
+        async () => (await executor.listWorkflows({ ...selection, state: 'completed' })).length === 12,
+      );
+      const after = await executor.resumeAll(selection, { by: 'ops' });
+      assert.equal(after.total, 0, 'closed runs are not selected');
+    });
+  });
+
   describe('bad input', () => {
     const hold = latch();
     const wf = defineWorkflow({
