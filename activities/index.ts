@@ -118,7 +118,6 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
     });
     const beat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      activity.heartbeat();
       await t.fn(ctx);
       ctx.assertSize(`context returned by task \`${input.taskId}\``);
     } catch (err) {

@@ -211,8 +211,21 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   };
 
   let lastAttrs = '';
+  let flushQueued = false;
+  /**
+   * Records a transition: the active clock now, the search attributes and current details once the
+   * present step is over, so several transitions in one step cost one upsert (one history event).
+   */
   const publish = () => {
     tickClock();
+    if (flushQueued) return;
+    flushQueued = true;
+    void Promise.resolve().then(() => {
+      flushQueued = false;
+      flushVisibility();
+    });
+  };
+  const flushVisibility = () => {
     const pause = currentPause(pm);
     const state = currentState();
     const gates = Object.keys(pm.gates);
