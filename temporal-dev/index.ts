@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, accessSync, constants as fsConstants, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, accessSync, constants as fsConstants, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -313,7 +313,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const logDir = path.join(PROJECT_ROOT, '.temporal');
   mkdirSync(logDir, { recursive: true });
   const logFile = options.logFile ?? path.join(logDir, `server-${port}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
+  // The server writes its log straight to the file: a busy or blocked Node event loop never stalls it.
+  const log = openSync(logFile, 'a');
   const child = spawn(
     cli,
     devServerArgs({
@@ -324,10 +325,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       namespace,
       dynamicConfig: options.dynamicConfig,
     }),
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', log, log] },
   );
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  closeSync(log);
   running.add(child);
   installExitHooks();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
