@@ -470,7 +470,10 @@ async function main(): Promise<void> {
   }
 
   const widths = ['figure', 'ours', 'baseline', 'ratio', 'goal'].map((k) =>
-    Math.max(k.length, ...figures.map((f) => f[k as 'figure' | 'ours' | 'baseline' | 'ratio' | 'goal'].length)),
+    Math.max(
+      k.length,
+      ...figures.map((f) => f[k as 'figure' | 'ours' | 'baseline' | 'ratio' | 'goal'].length),
+    ),
   );
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(['figure', 'ours', 'baseline', 'ratio', 'goal']));
