@@ -45,6 +45,7 @@ import {
 import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
 import type { WorkflowDefinition } from './definitions';
 import {
+  CloacinaError,
   InvalidInputError,
   RequestRejectedError,
   ResumeValidationError,
@@ -194,6 +195,11 @@ export interface ExecutionHandle {
   approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
   reject(taskId: string, options?: GateOptions): Promise<ControlResult>;
   cancel(): Promise<void>;
+  /** Waits until the run reaches `state` (or `predicate(status)` holds); see {@link UnifiedExecutor.waitUntil}. */
+  waitUntil(
+    condition: RunState | ((status: RunStatus) => boolean),
+    options?: { timeout?: number },
+  ): Promise<RunStatus>;
 }
 
 function parseUrl(url: string): Partial<ExecutorOptions> {
@@ -362,6 +368,7 @@ export class UnifiedExecutor {
       approve: (taskId, o) => this.approve(workflowId, taskId, o),
       reject: (taskId, o) => this.reject(workflowId, taskId, o),
       cancel: () => this.cancelExecution(workflowId),
+      waitUntil: (condition, o) => this.waitUntil(workflowId, condition, o),
     };
   }
 
@@ -514,6 +521,35 @@ export class UnifiedExecutor {
       const mapped = this.#mapResultError(workflowId, err);
       if (mapped instanceof WorkflowExecutionError && mapped.status) return mapped.status;
       return handle.query(statusQuery);
+    }
+  }
+
+  /**
+   * Polls a run's status until it reaches `state` (or `predicate(status)` holds) and returns that status;
+   * rejects after `timeout` ms (default 60 s), or at once if the run closed in another state.
+   */
+  async waitUntil(
+    workflowId: string,
+    condition: RunState | ((status: RunStatus) => boolean),
+    options: { timeout?: number; interval?: number } = {},
+  ): Promise<RunStatus> {
+    const matches = typeof condition === 'string' ? (s: RunStatus) => s.state === condition : condition;
+    const deadline = Date.now() + (options.timeout ?? 60_000);
+    for (;;) {
+      const status = await this.getStatus(workflowId);
+      if (matches(status)) return status;
+      if (status.closedAt) {
+        throw new WorkflowClosedError(
+          workflowId,
+          `Workflow \`${workflowId}\` ${status.state} before the awaited condition held`,
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new CloacinaError(
+          `Timed out after ${options.timeout ?? 60_000} ms waiting on workflow \`${workflowId}\` (state ${status.state})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, options.interval ?? 100));
     }
   }
 

@@ -268,25 +268,13 @@ export async function ensureSearchAttributes(address: string, namespace: string)
   }
 }
 
-const running = new Set<ChildProcess>();
-let exitHooks = false;
-
-/** Servers started here never outlive this process: killed on exit, stopped on SIGINT/SIGTERM. */
-function installExitHooks(): void {
-  if (exitHooks) return;
-  exitHooks = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      for (const child of running) child.kill('SIGTERM');
-      // Leave the exit to other handlers (e.g. the dev-server CLI waits for a clean stop); otherwise exit.
-      if (process.listenerCount(signal) === 1)
-        process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
-    });
-  }
-}
+/**
+ * Runs the server under a watchdog shell that holds the read end of a pipe from this process: when this
+ * process ends in any way (exit, a signal, even SIGKILL) or calls stop(), the pipe closes and the watchdog
+ * stops the server. No signal handler of this process is touched.
+ */
+const WATCHDOG =
+  'exec 3<&0; "$@" </dev/null 3<&- & pid=$!; (read -r _ <&3; kill -TERM "$pid" 2>/dev/null) & exec 3<&-; wait "$pid"';
 
 /**
  * Starts (or reuses) a Temporal dev server on loopback with the Web UI, this project's search attributes and
@@ -316,27 +304,37 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   // The server writes its log straight to the file: a busy or blocked Node event loop never stalls it.
   const log = openSync(logFile, 'a');
   const child = spawn(
-    cli,
-    devServerArgs({
-      port,
-      uiPort,
-      headless,
-      dbFilename: options.dbFilename,
-      namespace,
-      dynamicConfig: options.dynamicConfig,
-    }),
-    { stdio: ['ignore', log, log] },
+    'sh',
+    [
+      '-c',
+      WATCHDOG,
+      'temporal-dev',
+      cli,
+      ...devServerArgs({
+        port,
+        uiPort,
+        headless,
+        dbFilename: options.dbFilename,
+        namespace,
+        dynamicConfig: options.dynamicConfig,
+      }),
+    ],
+    // Its own process group, so stop() can end the watchdog and the server together.
+    { stdio: ['pipe', log, log], detached: true },
   );
   closeSync(log);
-  running.add(child);
-  installExitHooks();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => running.delete(child));
   const address = `127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.stdin?.end(); // the watchdog sends SIGTERM to the server
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 10_000);
     await exited;
     clearTimeout(timer);
   };

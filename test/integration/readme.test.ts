@@ -25,6 +25,7 @@ describe('README quick start', () => {
       const run = await executor.executeAsync(release, { version: '1.4.2' });
       await executor.pauseWorkflow(run.workflowId, { reason: 'DB maintenance', by: 'ops' });
       await executor.resumeWorkflow(run.workflowId, { by: 'ops' });
+      await run.waitUntil((s) => s.gates.some((g) => g.taskId === 'deploy')); // the gate holds `deploy`
       await run.approve('deploy', { by: 'alice' });
       await run.approve('deploy', { by: 'bob' });
       assert.deepEqual(await run.result(), {

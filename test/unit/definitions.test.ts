@@ -494,7 +494,9 @@ describe('definitions: resources', () => {
   it('accepts resources given in `resources` or as objects in `uses`', () => {
     const byId = task({ id: 't', uses: ['db'] }, noop);
     const wf1 = defineWorkflow({ name: 'w', tasks: [byId], resources: [db] });
-    assert.deepEqual(wf1.spec.resources, [{ id: 'db', releaseOnPause: false }]);
+    assert.deepEqual(wf1.spec.resources, [
+      { id: 'db', releaseOnPause: false, retry: { attempts: 5, delayMs: 1000 } },
+    ]);
     assert.deepEqual(byId.spec.uses, ['db']);
     const byObject = task({ id: 't', uses: [db] }, noop);
     assert.deepEqual(byObject.spec.uses, ['db']);

@@ -1,0 +1,165 @@
+// Debugging with breakpoints: `pauseBefore: true` on a task acts as a breakpoint. While the run is held
+// there, an engineer pauses the run (so a resume may carry a context patch), inspects the context, fixes a
+// bad value with `resumeWorkflow(id, { contextPatch })`, and steps past the breakpoint with `approve`. The
+// next task sees the patched value.
+//
+//   node dist/examples/debugging.js      (starts its own dev server)
+import {
+  createWorker,
+  defineWorkflow,
+  task,
+  UnifiedExecutor,
+  type ExecutionHandle,
+  type RunStatus,
+} from '../src';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startDevServer } from '../temporal-dev';
+
+/** Where an example runs. */
+export interface ExampleEnv {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Scores readings above a threshold; the threshold it is started with is wrong. */
+export const scoringWorkflow = defineWorkflow({
+  name: 'score_readings',
+  description: 'load readings, keep those over a threshold, report',
+  tasks: [
+    task({ id: 'load_readings' }, async (ctx) => {
+      await sleep(200);
+      ctx.set('readings', [3, 8, 12, 15, 21]);
+    }),
+    // The breakpoint: the run stops before `filter` starts.
+    task({ id: 'filter', dependencies: ['load_readings'], pauseBefore: true }, (ctx) => {
+      const threshold = ctx.get<number>('threshold') ?? 0;
+      const readings = ctx.get<number[]>('readings') ?? [];
+      ctx.set('usedThreshold', threshold);
+      ctx.set(
+        'selected',
+        readings.filter((r) => r > threshold),
+      );
+    }),
+    task({ id: 'report', dependencies: ['filter'] }, (ctx) => {
+      ctx.set(
+        'report',
+        `${(ctx.get<number[]>('selected') ?? []).length} readings over ${ctx.get<number>('usedThreshold')}`,
+      );
+    }),
+  ],
+});
+
+async function waitForStatus(
+  h: ExecutionHandle,
+  pred: (s: RunStatus) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<RunStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await h.status();
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Runs the scenario; resolves to facts about it. */
+export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
+  const log = env.log ?? (() => undefined);
+  const worker = await createWorker({
+    workflows: [scoringWorkflow],
+    taskQueue: env.taskQueue,
+    address: env.address,
+    namespace: env.namespace,
+  });
+  const executor = await UnifiedExecutor.connect({
+    address: env.address,
+    namespace: env.namespace,
+    taskQueue: env.taskQueue,
+    identity: 'developer',
+  });
+  try {
+    return await worker.runUntil(async () => {
+      const h = await executor.executeAsync(scoringWorkflow, { threshold: 100 });
+      const id = h.workflowId;
+
+      // 1. The breakpoint holds the run before `filter`.
+      const atBreakpoint = await waitForStatus(
+        h,
+        (s) => s.state === 'paused' && s.tasks.filter?.state === 'waiting',
+        'the breakpoint before filter',
+      );
+      log(`Stopped at the breakpoint before filter (${atBreakpoint.pause?.kind} pause)`);
+
+      // 2. Pause the run itself, so that the resume below may patch the context.
+      const pause = await executor.pauseWorkflow(id, { reason: 'inspecting the threshold', by: 'developer' });
+      log(`Run paused by developer: ${pause.state}, ${pause.pause?.kind}`);
+
+      // 3. Inspect.
+      const inspected = await executor.getContext(id);
+      log(`Context at the breakpoint: ${JSON.stringify(inspected)}`);
+
+      // 4. Fix the threshold and resume; the breakpoint still holds `filter`.
+      const resumed = await executor.resumeWorkflow(id, {
+        by: 'developer',
+        reason: 'threshold 100 filters everything out; use 10',
+        contextPatch: { threshold: 10 },
+      });
+      const afterResume = await h.status();
+      log(
+        `Resumed with a context patch: run is ${resumed.state}, filter is ${afterResume.tasks.filter?.state}`,
+      );
+      const patched = await executor.getContext(id);
+
+      // 5. Step past the breakpoint.
+      const stepped = await executor.approve(id, 'filter', { by: 'developer', comment: 'continue' });
+      log(`Stepped past the breakpoint: run is ${stepped.state}`);
+      const context = await h.result();
+      const final = await h.status();
+      log(`Result: ${JSON.stringify(context)}`);
+      return {
+        breakpointTask: atBreakpoint.pause?.taskId ?? atBreakpoint.gates[0]?.taskId,
+        breakpointKind: atBreakpoint.pause?.kind,
+        manualPause: { state: pause.state, kind: pause.pause?.kind },
+        inspectedContext: inspected,
+        thresholdAtBreakpoint: inspected.threshold,
+        afterResume: { state: resumed.state, filter: afterResume.tasks.filter?.state },
+        patchedContext: patched,
+        afterStep: stepped.state,
+        usedThreshold: context.usedThreshold,
+        selected: context.selected,
+        report: context.report,
+        finalState: final.state,
+        audit: final.audit.map((e) => `${e.action}:${e.kind ?? ''}:${e.by ?? ''}`),
+      };
+    });
+  } finally {
+    await executor.close();
+  }
+}
+
+if (require.main === module) {
+  void (async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    const server = await startDevServer({ port: 0, uiPort: 0 });
+    try {
+      const summary = await main({
+        address: server.address,
+        namespace: server.namespace,
+        taskQueue: `debugging-${process.pid}`,
+        log: (line) => console.log(line),
+      });
+      console.log(JSON.stringify(summary, null, 2));
+    } catch (err) {
+      console.error(err);
+      process.exitCode = 1;
+    } finally {
+      await server.stop();
+    }
+  })();
+}
