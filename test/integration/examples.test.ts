@@ -25,10 +25,11 @@ describe('examples', () => {
     const e = env('ex-maintenance');
     const s = await maintenanceWindow(e);
     assert.equal(s.started, 5);
-    assert.equal(s.pauseAcks.length, 5);
+    const acks = s.pauseAcks as string[];
+    assert.equal(acks.length, 5);
     assert.ok(
-      s.pauseAcks.every((a) => a === 'pausing' || a === 'paused'),
-      `acks: ${s.pauseAcks.join(', ')}`,
+      acks.every((a) => a === 'pausing' || a === 'paused'),
+      `acks: ${acks.join(', ')}`,
     );
     assert.equal(s.paused, 5);
     assert.equal(s.listedPaused, 5, 'listWorkflows({ paused: true }) lists every paused run');
