@@ -13,21 +13,11 @@ import {
   type Context,
   type RunStatus,
 } from '../src';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startDevServer } from '../temporal-dev';
-
-/** Where an example runs. */
-export interface ExampleEnv {
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  log?: (line: string) => void;
-}
+import { type ExampleEnv, runAsScript, sleep, waitFor } from './shared';
+export type { ExampleEnv } from './shared';
 
 const RUNS = 5;
 const WINDOW_MS = 3000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Connection pools opened and closed, per run (what a real pool would cost while a run waits). */
 const pools = { opened: 0, closed: 0 };
@@ -68,16 +58,6 @@ export const nightlyEtl = defineWorkflow({
   description: 'extract, transform and load one partition',
   tasks: [extract, transform, load],
 });
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Runs the scenario; resolves to facts about it. */
 export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
@@ -185,23 +165,4 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
   }
 }
 
-if (require.main === module) {
-  void (async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    const server = await startDevServer({ port: 0, uiPort: 0 });
-    try {
-      const summary = await main({
-        address: server.address,
-        namespace: server.namespace,
-        taskQueue: `maintenance-window-${process.pid}`,
-        log: (line) => console.log(line),
-      });
-      console.log(JSON.stringify(summary, null, 2));
-    } catch (err) {
-      console.error(err);
-      process.exitCode = 1;
-    } finally {
-      await server.stop();
-    }
-  })();
-}
+if (require.main === module) runAsScript('maintenance-window', main);

@@ -4,26 +4,9 @@
 // A second run, started under normal load, never pauses.
 //
 //   node dist/examples/overload-pause.js      (starts its own dev server)
-import {
-  createWorker,
-  defineWorkflow,
-  task,
-  UnifiedExecutor,
-  type ExecutionHandle,
-  type RunStatus,
-} from '../src';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startDevServer } from '../temporal-dev';
-
-/** Where an example runs. */
-export interface ExampleEnv {
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  log?: (line: string) => void;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { createWorker, defineWorkflow, task, UnifiedExecutor } from '../src';
+import { type ExampleEnv, runAsScript, sleep, waitForStatus } from './shared';
+export type { ExampleEnv } from './shared';
 
 /** Load above which the import holds itself. */
 const MAX_LOAD = 0.8;
@@ -52,21 +35,6 @@ export const importWorkflow = defineWorkflow({
     }),
   ],
 });
-
-async function waitForStatus(
-  h: ExecutionHandle,
-  pred: (s: RunStatus) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<RunStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await h.status();
-    if (pred(s)) return s;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Runs the scenario; resolves to facts about it. */
 export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
@@ -134,23 +102,4 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
   }
 }
 
-if (require.main === module) {
-  void (async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    const server = await startDevServer({ port: 0, uiPort: 0 });
-    try {
-      const summary = await main({
-        address: server.address,
-        namespace: server.namespace,
-        taskQueue: `overload-pause-${process.pid}`,
-        log: (line) => console.log(line),
-      });
-      console.log(JSON.stringify(summary, null, 2));
-    } catch (err) {
-      console.error(err);
-      process.exitCode = 1;
-    } finally {
-      await server.stop();
-    }
-  })();
-}
+if (require.main === module) runAsScript('overload-pause', main);
