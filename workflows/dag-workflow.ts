@@ -326,9 +326,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   };
 
   // ---- resources ---------------------------------------------------------------------------------------
-  const resourceActs = proxyActivities<CloacinaActivities>({
-    startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 5, initialInterval: '1s', maximumInterval: '30s' },
+  // Resume validation (the hook and the task registry check) while the resume caller waits.
+  const validationActs = proxyActivities<CloacinaActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
   });
   const resourceSpecs = new Map(spec.resources.map((r) => [r.id, r]));
   const resourceProxy = (rid: string) => {
@@ -727,7 +728,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     ) {
       let result;
       try {
-        result = await resourceActs['cloacina.validateResume']({
+        result = await validationActs['cloacina.validateResume']({
           workflowName: spec.name,
           remainingTasks: spec.tasks.filter((t) => !isTerminal(tasks[t.id]!.state)).map((t) => t.id),
           context: currentContext(),
