@@ -149,15 +149,20 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
     return { context: ctx.toJSON() };
   }
 
-  async function setupResource(input: ResourceInput): Promise<JsonValue> {
-    const def = lookup(registry, input.workflowName);
-    const r = def.resources.get(input.resourceId);
-    if (!r)
+  function lookupResource(input: ResourceInput) {
+    const r = lookup(registry, input.workflowName).resources.get(input.resourceId);
+    if (!r) {
       throw ApplicationFailure.create({
         type: 'UnknownResource',
-        message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``,
+        message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\` on this worker`,
         nonRetryable: true,
       });
+    }
+    return r;
+  }
+
+  async function setupResource(input: ResourceInput): Promise<JsonValue> {
+    const r = lookupResource(input);
     const handle = await r.setup({
       context: input.context,
       reason: input.reason,
@@ -167,14 +172,7 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
   }
 
   async function teardownResource(input: ResourceInput): Promise<void> {
-    const def = lookup(registry, input.workflowName);
-    const r = def.resources.get(input.resourceId);
-    if (!r)
-      throw ApplicationFailure.create({
-        type: 'UnknownResource',
-        message: `Resource \`${input.resourceId}\` is not registered for \`${input.workflowName}\``,
-        nonRetryable: true,
-      });
+    const r = lookupResource(input);
     await r.teardown(input.handle ?? null, {
       reason: input.reason,
       workflowId: ActivityContext.current().info.workflowExecution?.workflowId ?? '',

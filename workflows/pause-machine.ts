@@ -351,6 +351,17 @@ function settleDrain(step: Step, at: string): Step {
   return { ...step, state: s, decisions: [...step.decisions, { type: 'drained' }] };
 }
 
+/** Ends a resume still being validated: back to pausing/paused, with the reason audited. */
+function preemptResume(state: PauseMachineState, at: string, by: string, message: string): PauseMachineState {
+  if (state.phase !== 'resuming') return state;
+  return withAudit({ ...state, phase: state.inFlight.length ? 'pausing' : 'paused' }, at, {
+    action: 'rejected',
+    request: 'resume',
+    message,
+    by,
+  });
+}
+
 function apply(state: PauseMachineState, event: PauseEvent): Step {
   switch (event.type) {
     case 'pause': {
@@ -359,16 +370,8 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       if (state.hold) {
         // Already paused: the goal holds. A pause wins over a resume still being validated, and an
         // immediate pause upgrades a graceful one whose tasks are still draining.
-        let s: PauseMachineState = state;
+        let s = preemptResume(state, event.at, r.by, `superseded by a pause from ${r.by}`);
         const decisions: Decision[] = [];
-        if (s.phase === 'resuming') {
-          s = withAudit({ ...s, phase: s.inFlight.length ? 'pausing' : 'paused' }, event.at, {
-            action: 'rejected',
-            request: 'resume',
-            message: `superseded by a pause from ${r.by}`,
-            by: r.by,
-          });
-        }
         if (r.mode === 'immediate' && s.hold!.mode === 'graceful' && s.inFlight.length > 0) {
           s = { ...s, hold: { ...s.hold!, mode: 'immediate' } };
           s = withAudit(s, event.at, {
@@ -695,15 +698,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'expired': {
       if (!state.hold) return accept(state);
       const hold = state.hold;
-      let s: PauseMachineState = state;
-      if (s.phase === 'resuming') {
-        s = withAudit({ ...s, phase: s.inFlight.length ? 'pausing' : 'paused' }, event.at, {
-          action: 'rejected',
-          request: 'resume',
-          message: 'superseded by the pause expiring',
-          by: 'system:expiry',
-        });
-      }
+      let s = preemptResume(state, event.at, 'system:expiry', 'superseded by the pause expiring');
       s = withAudit(s, event.at, {
         action: 'expired',
         kind: hold.kind,
