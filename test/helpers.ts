@@ -85,6 +85,11 @@ export async function temporalCli(args: string[]): Promise<string> {
   return stdout;
 }
 
+/** Sends a signal with a raw JSON payload through the real `temporal` CLI. */
+export async function signalCli(workflowId: string, name: string, input: string): Promise<void> {
+  await temporalCli(['workflow', 'signal', '--workflow-id', workflowId, '--name', name, '--input', input]);
+}
+
 /** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
 export async function eventually<T>(
   fn: () => Promise<T | undefined | false>,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, task } from '../../src';
 import { approveSignal, statusQuery } from '../../workflows/messages';
-import { eventually, temporalCli, testServer, withWorker } from '../helpers';
+import { eventually, temporalCli, testServer, withWorker, signalCli } from '../helpers';
 
 // The stack end to end: a worker running the generic workflow, a run that waits on a signal (a gate) and
 // answers a query, the signal sent through the SDK and through the real `temporal` CLI, and a search
@@ -76,16 +76,7 @@ describe('foundation: real Temporal server', () => {
         'the run to be listed as paused',
       );
       assert.ok(listed.includes(h.workflowId));
-      await temporalCli([
-        'workflow',
-        'signal',
-        '--workflow-id',
-        h.workflowId,
-        '--name',
-        'cloacina.approve',
-        '--input',
-        JSON.stringify({ taskId: 'ship', by: 'cli-user' }),
-      ]);
+      await signalCli(h.workflowId, 'cloacina.approve', JSON.stringify({ taskId: 'ship', by: 'cli-user' }));
       assert.deepEqual(await h.result(), { prepared: true, shipped: true });
       const status = await h.status();
       assert.ok(status.audit.some((a) => a.action === 'approve' && a.by === 'cli-user'));

@@ -9,22 +9,20 @@ import {
   type ExecutionHandle,
   type RunStatus,
 } from '../../src';
-import { eventually, sleep, withWorker } from '../helpers';
+import { sleep, withWorker } from '../helpers';
 
+/** Waits until `pred(status)` holds; `what` names the wait in the failure message. */
 async function waitFor(
   h: ExecutionHandle,
   pred: (s: RunStatus) => boolean,
   what: string,
   timeoutMs = 20_000,
 ) {
-  return eventually(
-    async () => {
-      const s = await h.status();
-      return pred(s) ? s : undefined;
-    },
-    timeoutMs,
-    what,
-  );
+  try {
+    return await h.waitUntil(pred, { timeout: timeoutMs });
+  } catch (err) {
+    throw new Error(`Waiting for ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 const isPaused = (s: RunStatus) => s.state === 'paused';

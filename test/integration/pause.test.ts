@@ -11,7 +11,7 @@ import {
 } from '../../src';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { pauseUpdate } from '../../workflows/messages';
-import { eventually, sleep, temporalCli, withWorker } from '../helpers';
+import { eventually, sleep, temporalCli, withWorker, signalCli } from '../helpers';
 
 /** A gate the test opens by hand, to hold a task in flight. */
 function latch() {
@@ -20,15 +20,8 @@ function latch() {
   return { open, opened };
 }
 
-async function waitForState(h: ExecutionHandle, state: RunStatus['state'], what = `state ${state}`) {
-  return eventually(
-    async () => {
-      const s = await h.status();
-      return s.state === state ? s : undefined;
-    },
-    20_000,
-    what,
-  );
+async function waitForState(h: ExecutionHandle, state: RunStatus['state']) {
+  return h.waitUntil(state, { timeout: 20_000 });
 }
 
 function isRejected(code: string) {
@@ -166,7 +159,7 @@ describe('pause and resume on a real server', () => {
     });
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
-      const waiting = await waitForState(h, 'paused', 'the gate to hold the run');
+      const waiting = await waitForState(h, 'paused');
       assert.equal(waiting.tasks.docs?.state, 'completed', 'the other branch ran');
       assert.equal(waiting.tasks.critical_operation?.state, 'waiting');
       assert.equal(waiting.pause?.kind, 'gate');
@@ -314,16 +307,7 @@ describe('pause and resume on a real server', () => {
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
       await eventually(async () => (await h.status()).tasks.a?.state === 'running');
-      await temporalCli([
-        'workflow',
-        'signal',
-        '--workflow-id',
-        h.workflowId,
-        '--name',
-        'cloacina.pause',
-        '--input',
-        '{"reason":"db failover","by":"oncall"}',
-      ]);
+      await signalCli(h.workflowId, 'cloacina.pause', '{"reason":"db failover","by":"oncall"}');
       hold.open();
       await waitForState(h, 'paused');
       const listed = await eventually(async () => {
@@ -539,26 +523,8 @@ describe('pause and resume on a real server', () => {
         await assert.rejects(h.approve('a', { by: 'alice' }), isRejected('GateNotWaiting'));
         await assert.rejects(h.approve('nope', { by: 'alice' }), isRejected('UnknownTask'));
         // A malformed signal through the real CLI is recorded, never fails the run.
-        await temporalCli([
-          'workflow',
-          'signal',
-          '--workflow-id',
-          h.workflowId,
-          '--name',
-          'cloacina.pause',
-          '--input',
-          '{"mode":"sideways","by":"cli"}',
-        ]);
-        await temporalCli([
-          'workflow',
-          'signal',
-          '--workflow-id',
-          h.workflowId,
-          '--name',
-          'cloacina.approve',
-          '--input',
-          '"not an object"',
-        ]);
+        await signalCli(h.workflowId, 'cloacina.pause', '{"mode":"sideways","by":"cli"}');
+        await signalCli(h.workflowId, 'cloacina.approve', '"not an object"');
         const st = await eventually(async () => {
           const s = await h.status();
           return s.audit.filter((e) => e.action === 'rejected').length >= 5 ? s : undefined;

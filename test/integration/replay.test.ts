@@ -3,9 +3,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { defineWorkflow, task, type ExecutionHandle } from '../../src';
+import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../../src';
 import { bundleWorkflows } from '../../src/worker';
-import { eventually, temporalCli, testClient, withWorker } from '../helpers';
+import { eventually, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -21,8 +21,7 @@ async function replay(name: string, h: History): Promise<void> {
   await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, h, name);
 }
 
-const waitState = (h: ExecutionHandle, state: string) =>
-  eventually(async () => (await h.status()).state === state);
+const waitState = (h: ExecutionHandle, state: RunState) => h.waitUntil(state, { timeout: 20_000 });
 
 describe('replay of recorded histories', () => {
   it('replays every recorded history with the current workflow code', async () => {
@@ -99,16 +98,7 @@ describe('replay of recorded histories', () => {
       // programmatic pause, bad signal, gate rejected
       h = await executor.executeAsync(wf, { selfPause: true });
       await waitState(h, 'paused');
-      await temporalCli([
-        'workflow',
-        'signal',
-        '--workflow-id',
-        h.workflowId,
-        '--name',
-        'cloacina.pause',
-        '--input',
-        '{"mode":"bogus"}',
-      ]);
+      await signalCli(h.workflowId, 'cloacina.pause', '{"mode":"bogus"}');
       await h.resume({ by: 'ops' });
       await eventually(async () => (await h.status()).gates.length === 1);
       await h.reject('ship', { by: 'alice', comment: 'no' });
