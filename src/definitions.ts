@@ -3,6 +3,7 @@
 import { msToNumber, type Duration } from '@temporalio/common';
 import type { z } from 'zod';
 import {
+  nearest,
   validateDag,
   type Backoff,
   type ContextOperator,
@@ -159,6 +160,112 @@ export interface WorkflowDefinition<I extends z.ZodType = z.ZodType> {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 
+/** `unknown` when `K` lists every key of `T`, else an object type naming the missing keys (a compile error). */
+type EveryKeyOf<T, K extends readonly PropertyKey[]> = [Exclude<keyof T, K[number]>] extends [never]
+  ? unknown
+  : { missingOptionKeys: Exclude<keyof T, K[number]> };
+
+/**
+ * Declares the known keys of an options type once: a key the type lacks, or one of its keys left out, fails
+ * to compile, so these tables cannot drift from the interfaces above.
+ */
+const optionKeys =
+  <T>() =>
+  <const K extends readonly (keyof T & string)[]>(keys: K & EveryKeyOf<T, K>): K =>
+    keys;
+
+// The known keys of each options object, in the order messages list them.
+const RETRY_KEYS = optionKeys<RetryOptions>()([
+  'attempts',
+  'backoff',
+  'delay',
+  'maxDelay',
+  'jitter',
+  'condition',
+]);
+const GATE_KEYS = optionKeys<GateOptions>()([
+  'reason',
+  'approvers',
+  'requiredApprovals',
+  'timeout',
+  'onTimeout',
+]);
+const TASK_KEYS = optionKeys<TaskOptions>()([
+  'id',
+  'dependencies',
+  'retry',
+  'timeout',
+  'heartbeatTimeout',
+  'triggerRule',
+  'onSuccess',
+  'onFailure',
+  'pauseBefore',
+  'uses',
+  'onTaskFailure',
+]);
+const RESOURCE_KEYS = optionKeys<ResourceOptions>()(['id', 'setup', 'teardown', 'releaseOnPause', 'retry']);
+const RESOURCE_RETRY_KEYS = optionKeys<NonNullable<ResourceOptions['retry']>>()(['attempts', 'delay']);
+const PAUSE_POLICY_KEYS = optionKeys<PausePolicy>()([
+  'maxPause',
+  'onMaxPause',
+  'drainTimeout',
+  'onTaskFailure',
+  'verifyTasksOnResume',
+]);
+const WORKFLOW_KEYS = optionKeys<WorkflowOptions>()([
+  'name',
+  'description',
+  'tasks',
+  'input',
+  'resumeInput',
+  'resources',
+  'pausePolicy',
+  'validateResume',
+  'deadline',
+]);
+
+/** Hints for keys written at the wrong level, by key (the hint names where the key belongs). */
+type Elsewhere = ReadonlyMap<string, string>;
+
+const has = (keys: readonly string[], key: string): boolean => keys.includes(key);
+
+/** Hints for `keys` of the option object `parent` written one level up. */
+function belongsIn(parent: string, keys: readonly string[]): [string, string][] {
+  return keys.map((k) => [k, `\`${k}\` belongs in \`${parent}\`: did you mean \`${parent}.${k}\`?`]);
+}
+
+const TASK_ELSEWHERE: Elsewhere = new Map([
+  ...belongsIn('retry', RETRY_KEYS),
+  // `timeout` is a task option as well as a gate option.
+  ...belongsIn(
+    'pauseBefore',
+    GATE_KEYS.filter((k) => !has(TASK_KEYS, k)),
+  ),
+  ['fn', 'the task function is the second argument: task({ id, ... }, fn)'],
+]);
+const RESOURCE_ELSEWHERE: Elsewhere = new Map(belongsIn('retry', RESOURCE_RETRY_KEYS));
+const WORKFLOW_ELSEWHERE: Elsewhere = new Map([
+  ...TASK_KEYS.filter((k) => !has(WORKFLOW_KEYS, k)).map((k): [string, string] => [
+    k,
+    `\`${k}\` belongs to task(): set it on each task, task({ id, ${k} }, fn)`,
+  ]),
+  // Later entries win: `onTaskFailure` here is the pause policy's (a task may also override it).
+  ...belongsIn('pausePolicy', PAUSE_POLICY_KEYS),
+  ['id', 'did you mean `name`?'],
+  ['timeout', "a task's `timeout` belongs to task(); for the whole run, did you mean `deadline`?"],
+]);
+
+/** A non-null object that is not an array: what every options argument must be. */
+function isRecord<T>(value: T): value is Exclude<T, readonly unknown[]> & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Throws unless the options argument of `fn` is an object (before anything reads its fields). */
+function requireObject(fn: string, options: unknown): void {
+  if (!isRecord(options))
+    throw new DefinitionError([`${fn}: expected options to be an object, got ${describe(options)}`]);
+}
+
 function describe(value: unknown): string {
   const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
   let shown: string;
@@ -206,6 +313,34 @@ class Checker {
     }
     return value as T;
   }
+  /**
+   * Reports every key of `value` (the option object at `path`, '' for the top level) that is not in `known`,
+   * with a hint: where the key belongs, else the nearest known key, else the known keys.
+   */
+  keys(path: string, value: object, known: readonly string[], elsewhere: Elsewhere = new Map()): void {
+    const at = (k: string) => (path ? `${path}.${k}` : k);
+    for (const key of Object.keys(value)) {
+      if (has(known, key)) continue;
+      const near = elsewhere.has(key) ? key : nearest(key, [...known, ...elsewhere.keys()]);
+      const hint =
+        near === undefined
+          ? `the options${path ? ` of \`${path}\`` : ''} are { ${known.join(', ')} }`
+          : has(known, near)
+            ? `did you mean \`${at(near)}\`?`
+            : elsewhere.get(near)!;
+      this.problems.push(`${this.where}: unknown option \`${at(key)}\` — ${hint}`);
+    }
+  }
+  /** A nested option object: undefined, or an object whose keys are all in `known`. */
+  object<T extends object>(field: string, value: T | undefined, known: readonly string[]): T | undefined {
+    if (value === undefined) return undefined;
+    if (!isRecord(value)) {
+      this.fail(field, `an object { ${known.join(', ')} }`, value);
+      return undefined;
+    }
+    this.keys(field, value, known);
+    return value;
+  }
   throwIfAny(): void {
     if (this.problems.length) throw new DefinitionError(this.problems);
   }
@@ -223,10 +358,9 @@ function idOf(x: TaskDefinition | ResourceDefinition | string): string {
 
 /** Defines a task: `task({ id, dependencies, retry, pauseBefore, ... }, async (ctx) => { ... })`. */
 export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
-  const where = typeof options?.id === 'string' ? `Task \`${options.id}\`` : 'task()';
-  const c = new Checker(where);
-  if (typeof options !== 'object' || options === null)
-    throw new DefinitionError([`task(): expected options to be an object, got ${describe(options)}`]);
+  requireObject('task()', options);
+  const c = new Checker(typeof options.id === 'string' ? `Task \`${options.id}\`` : 'task()');
+  c.keys('', options, TASK_KEYS, TASK_ELSEWHERE);
   checkId(c, 'id', options.id);
   if (typeof fn !== 'function') c.fail('fn (the second argument)', 'an async function (ctx) => { ... }', fn);
   const deps = options.dependencies ?? [];
@@ -237,7 +371,7 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
       dependencies.push(idOf(d));
     else c.fail('dependencies[]', 'a task or a task id', d);
   }
-  const r = options.retry ?? {};
+  const r = c.object('retry', options.retry, RETRY_KEYS) ?? {};
   const retry: RetrySpec = {
     attempts: c.int('retry.attempts', r.attempts, 1) ?? 3,
     backoff:
@@ -261,8 +395,9 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
   let pauseBefore: GateSpec | undefined;
   if (options.pauseBefore === true) {
     pauseBefore = { reason: `approval required before \`${options.id}\``, requiredApprovals: 1 };
-  } else if (typeof options.pauseBefore === 'object' && options.pauseBefore !== null) {
+  } else if (isRecord(options.pauseBefore)) {
     const g = options.pauseBefore;
+    c.keys('pauseBefore', g, GATE_KEYS);
     const approvers = g.approvers;
     if (
       approvers !== undefined &&
@@ -294,11 +429,7 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
         : {}),
     };
   } else if (options.pauseBefore !== undefined && options.pauseBefore !== false) {
-    c.fail(
-      'pauseBefore',
-      'true or { reason, approvers, requiredApprovals, timeout, onTimeout }',
-      options.pauseBefore,
-    );
+    c.fail('pauseBefore', `true or { ${GATE_KEYS.join(', ')} }`, options.pauseBefore);
   }
   const uses = options.uses ?? [];
   const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object' && u !== null);
@@ -327,14 +458,17 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
 
 /** Defines a resource set up before the first task that uses it and torn down when the run ends. */
 export function resource<H extends JsonValue>(options: ResourceOptions<H>): ResourceDefinition<H> {
-  const c = new Checker(typeof options?.id === 'string' ? `Resource \`${options.id}\`` : 'resource()');
+  requireObject('resource()', options);
+  const c = new Checker(typeof options.id === 'string' ? `Resource \`${options.id}\`` : 'resource()');
+  c.keys('', options, RESOURCE_KEYS, RESOURCE_ELSEWHERE);
   checkId(c, 'id', options.id);
   if (typeof options.setup !== 'function')
     c.fail('setup', 'a function returning a JSON handle', options.setup);
   if (typeof options.teardown !== 'function')
     c.fail('teardown', 'a function (handle) => void', options.teardown);
-  const attempts = c.int('retry.attempts', options.retry?.attempts, 1) ?? 5;
-  const delayMs = c.duration('retry.delay', options.retry?.delay) ?? 1000;
+  const retry = c.object('retry', options.retry, RESOURCE_RETRY_KEYS);
+  const attempts = c.int('retry.attempts', retry?.attempts, 1) ?? 5;
+  const delayMs = c.duration('retry.delay', retry?.delay) ?? 1000;
   c.throwIfAny();
   return Object.freeze({
     id: options.id,
@@ -409,8 +543,11 @@ function checkRule(c: Checker, field: string, rule: TriggerRule): void {
 export function defineWorkflow<I extends z.ZodType = z.ZodType>(
   options: WorkflowOptions<I>,
 ): WorkflowDefinition<I> {
-  const name = options?.name;
+  requireObject('defineWorkflow()', options);
+  const name = options.name;
   const c = new Checker(typeof name === 'string' ? `Workflow \`${name}\`` : 'defineWorkflow()');
+  c.keys('', options, WORKFLOW_KEYS, WORKFLOW_ELSEWHERE);
+  const p = c.object('pausePolicy', options.pausePolicy, PAUSE_POLICY_KEYS) ?? {};
   checkId(c, 'name', name);
   if (!Array.isArray(options.tasks)) {
     c.fail('tasks', 'an array of task() definitions', options.tasks);
@@ -440,7 +577,6 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
         );
     }
   }
-  const p = options.pausePolicy ?? {};
   const maxPauseMs = c.duration('pausePolicy.maxPause', p.maxPause);
   const drainTimeoutMs = c.duration('pausePolicy.drainTimeout', p.drainTimeout) ?? 30_000;
   const onMaxPause = c.oneOf('pausePolicy.onMaxPause', p.onMaxPause, ['resume', 'fail', 'cancel'] as const);

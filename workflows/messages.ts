@@ -4,7 +4,15 @@
 // the SDK's synchronous updates.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { AuditEntry, CurrentPause, GateStatus, RunState } from './pause-machine';
+import {
+  EXPIRY_ACTIONS,
+  PAUSE_MODES,
+  REQUEST_PAUSE_KINDS,
+  type AuditEntry,
+  type CurrentPause,
+  type GateStatus,
+  type RunState,
+} from './pause-machine';
 import type { TaskRecord, JsonObject, ResourceRecord } from './dag';
 
 /** Longest accepted pause/resume reason or approval comment, in characters. */
@@ -14,13 +22,13 @@ export const MAX_IDENTITY_LENGTH = 200;
 /** Largest accepted context patch or resume input, as JSON bytes. */
 export const MAX_PATCH_BYTES = 256 * 1024;
 
-/** Pause modes for in-flight tasks. */
-export const PauseMode = { graceful: 'graceful', immediate: 'immediate' } as const;
-export type PauseMode = (typeof PauseMode)[keyof typeof PauseMode];
-
-/** What to do when a pause's `expiresAfter` elapses. */
-export const ExpiryAction = { resume: 'resume', fail: 'fail', cancel: 'cancel' } as const;
-export type ExpiryAction = (typeof ExpiryAction)[keyof typeof ExpiryAction];
+/**
+ * Longest accepted duration (expiries, timeouts, `maxPause`, deadlines), ms: ten years. Every duration
+ * that reaches the workflow is bounded so that a timer and a date can always represent it.
+ */
+export const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
+/** Latest accepted instant (`resumeAt`). */
+export const MAX_INSTANT = '2200-01-01T00:00:00Z';
 
 const identity = z
   .string()
@@ -29,10 +37,12 @@ const identity = z
   .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
 const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
 const jsonSize = (max: number) => (v: unknown) => JSON.stringify(v ?? null).length <= max;
-const isoInstant = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z',
-});
+const isoInstant = z.iso
+  .datetime({
+    offset: true,
+    message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z',
+  })
+  .refine((v) => Date.parse(v) < Date.parse(MAX_INSTANT), `must be before ${MAX_INSTANT}`);
 
 /** Payload of the pause update and signal. */
 export const PauseRequest = z.strictObject({
@@ -41,14 +51,19 @@ export const PauseRequest = z.strictObject({
   reason: reason.optional(),
   /** Who asks (defaults to the client identity in the executor, `anonymous` for bare signals). */
   by: identity.optional(),
-  mode: z.enum(['graceful', 'immediate']).optional(),
+  mode: z.enum(PAUSE_MODES).optional(),
   /** `task` is used by `ctx.pauseWorkflow`, `bulk` by `pauseAll`. */
-  kind: z.enum(['manual', 'task', 'bulk']).optional(),
+  kind: z.enum(REQUEST_PAUSE_KINDS).optional(),
   /** Scheduled resume (maintenance windows). */
   resumeAt: isoInstant.optional(),
   /** The pause ends after this many milliseconds of pause, with `onExpiry`. */
-  expiresAfterMs: z.number().int().positive().optional(),
-  onExpiry: z.enum(['resume', 'fail', 'cancel']).optional(),
+  expiresAfterMs: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_DURATION_MS, `must be at most ${MAX_DURATION_MS} ms (ten years)`)
+    .optional(),
+  onExpiry: z.enum(EXPIRY_ACTIONS).optional(),
 });
 export type PauseRequest = z.infer<typeof PauseRequest>;
 
@@ -109,7 +124,10 @@ export interface RunStatus {
   tasks: Record<string, TaskRecord>;
   pause: CurrentPause | null;
   gates: GateStatus[];
+  /** The newest audit lines (at most `AUDIT_TAIL`); `getAudit` reads the whole trail. */
   audit: AuditEntry[];
+  /** Audit lines written over the run's life. */
+  auditCount: number;
   resources: Record<string, ResourceRecord>;
   startedAt: string;
   closedAt?: string;
@@ -117,6 +135,11 @@ export interface RunStatus {
   activeMs: number;
   error?: { type: string; message: string };
   continuedAsNew: number;
+  /**
+   * Present while the run lets its in-flight attempts settle before continuing as new (Temporal
+   * suggested it): no task starts meanwhile. Not a pause.
+   */
+  draining?: { reason: 'continueAsNew'; since: string };
 }
 
 /** Pause the run (manual, task or bulk kind). */

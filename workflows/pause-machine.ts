@@ -1,6 +1,9 @@
 // The pause/resume state machine as a pure reducer: (state, event) → { state, decisions, outcome }.
-// The workflow shell feeds it every inbound request and every task start/settle, and carries out its
-// decisions; tests drive it directly with random interleavings. It never reads a clock: events carry `at`.
+// The workflow shell feeds it every inbound request, every task start/settle and every timer that fires,
+// and carries out its decisions; tests drive it directly with random interleavings and a fake clock.
+// It never reads a clock: events carry `at`. It owns every clock of the run: the active (unpaused) time,
+// gate timeouts, retry back-offs, scheduled resumes, expiries, `maxPause` and the run deadline are due
+// times in its state, so continue-as-new carries them and nothing restarts.
 import type { GateSpec } from './dag';
 
 /** Run states. `paused` is not terminal. */
@@ -13,6 +16,8 @@ export const RunState = {
   completed: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',
+  terminated: 'terminated',
+  timedOut: 'timedOut',
 } as const;
 export type RunState = (typeof RunState)[keyof typeof RunState];
 
@@ -26,8 +31,31 @@ export const PauseKind = {
 } as const;
 export type PauseKind = (typeof PauseKind)[keyof typeof PauseKind];
 
+/** Kinds a pause request may carry (gates and failures are opened by the run itself). */
+export const REQUEST_PAUSE_KINDS = ['manual', 'task', 'bulk'] as const;
+export type RequestPauseKind = (typeof REQUEST_PAUSE_KINDS)[number];
+
+/** How in-flight tasks are treated by a pause. */
+export const PAUSE_MODES = ['graceful', 'immediate'] as const;
+export type PauseMode = (typeof PAUSE_MODES)[number];
+
+/** What happens when a pause's expiry (or `maxPause`) is reached. */
+export const EXPIRY_ACTIONS = ['resume', 'fail', 'cancel'] as const;
+export type ExpiryAction = (typeof EXPIRY_ACTIONS)[number];
+
+/** What happens when a gate's timeout is reached. */
+export const GATE_TIMEOUT_ACTIONS = ['approve', 'reject', 'fail'] as const;
+export type GateTimeoutAction = (typeof GATE_TIMEOUT_ACTIONS)[number];
+
 /** Phase of the workflow-level hold. */
 export type HoldPhase = 'running' | 'pausing' | 'paused' | 'resuming';
+
+/** Entries kept in workflow state (the full trail is in the event history: see `getAudit`). */
+export const AUDIT_TAIL = 200;
+/** Request ids remembered for idempotency, per run (older ids may be served again). */
+export const REMEMBERED_REQUESTS = 1000;
+/** Longest text kept in an audit line's `reason` or `message`. */
+export const MAX_AUDIT_TEXT = 2000;
 
 /** A workflow-level pause (every kind but `gate`). */
 export interface Hold {
@@ -36,11 +64,11 @@ export interface Hold {
   by: string;
   at: string;
   reason: string;
-  mode: 'graceful' | 'immediate';
+  mode: PauseMode;
   requestId?: string;
   resumeAt?: string;
   expiresAt?: string;
-  onExpiry?: 'resume' | 'fail' | 'cancel';
+  onExpiry?: ExpiryAction;
   /** When the last in-flight task settled and the pause took full effect. */
   drainedAt?: string;
 }
@@ -55,7 +83,11 @@ export interface Gate {
   requiredApprovals: number;
   approvals: { by: string; at: string; comment?: string }[];
   timeoutMs?: number;
-  onTimeout?: 'approve' | 'reject' | 'fail';
+  onTimeout?: GateTimeoutAction;
+  /** Active time (ms on the run's clock) at which the gate times out. */
+  dueActiveMs?: number;
+  /** When `maxPause` ends the wait (wall time). */
+  expiresAt?: string;
 }
 
 /** The current pause as reported by status. */
@@ -65,12 +97,12 @@ export interface CurrentPause {
   by: string;
   at: string;
   reason: string;
-  mode: 'graceful' | 'immediate';
+  mode: PauseMode;
   phase: HoldPhase;
   requestId?: string;
   resumeAt?: string;
   expiresAt?: string;
-  onExpiry?: 'resume' | 'fail' | 'cancel';
+  onExpiry?: ExpiryAction;
   drainedAt?: string;
   /** Tasks held by a failure pause. */
   failedTasks?: string[];
@@ -87,18 +119,34 @@ export interface GateStatus {
   approvers?: string[];
   requiredApprovals: number;
   approvals: { by: string; at: string; comment?: string }[];
+  /** Active time left before the gate's timeout applies. */
+  timeoutRemainingMs?: number;
+  expiresAt?: string;
 }
+
+/** Audit actions. */
+export type AuditAction =
+  | 'pause'
+  | 'resume'
+  | 'gate'
+  | 'approve'
+  | 'reject'
+  | 'drained'
+  | 'upgrade'
+  | 'expired'
+  | 'rejected';
 
 /** One line of the audit trail. */
 export interface AuditEntry {
+  /** 1-based, over the whole life of the run (across continue-as-new). */
   seq: number;
   at: string;
-  action: 'pause' | 'resume' | 'gate' | 'approve' | 'reject' | 'drained' | 'upgrade' | 'expired' | 'rejected';
+  action: AuditAction;
   kind?: PauseKind;
   pauseId?: number;
   by?: string;
   reason?: string;
-  mode?: 'graceful' | 'immediate';
+  mode?: PauseMode;
   requestId?: string;
   taskId?: string;
   forced?: boolean;
@@ -108,7 +156,15 @@ export interface AuditEntry {
   request?: string;
 }
 
-/** The reducer's state: part of workflow state, carried across continue-as-new. */
+/** The run's clock: active (unpaused) time, frozen while a workflow-level pause holds or once closed. */
+export interface RunClock {
+  /** Active ms accumulated up to `activeSince` (or in all, when frozen). */
+  activeMs: number;
+  /** Epoch ms since which the clock runs; null while frozen. */
+  activeSince: number | null;
+}
+
+/** The reducer's state: part of workflow state, carried across continue-as-new. Bounded in size. */
 export interface PauseMachineState {
   hold: Hold | null;
   phase: HoldPhase;
@@ -117,22 +173,38 @@ export interface PauseMachineState {
   inFlight: string[];
   /** Tasks that exhausted their retries under `onTaskFailure: 'pause'`, waiting for resume. */
   failedTasks: string[];
+  /** The newest {@link AUDIT_TAIL} audit lines. */
   audit: AuditEntry[];
-  /** Accepted request ids (idempotency). */
-  requests: Record<string, true>;
+  /** Audit lines written over the run's life (the `seq` of the newest). */
+  auditCount: number;
+  /** The newest {@link REMEMBERED_REQUESTS} served request keys (`type:requestId`), oldest first. */
+  requests: string[];
   nextPauseId: number;
+  clock: RunClock;
+  /** Tasks waiting out a retry back-off: the active time at which each may start again. */
+  retries: Record<string, number>;
+  /** Active time at which the run fails for exceeding its deadline. */
+  deadlineActiveMs?: number;
+  /** Policy applied to every pause. */
+  policy: { maxPauseMs?: number; onMaxPause: ExpiryAction };
+  /** The resume being validated: only the request that began it may end it. */
+  resuming?: { token: number; by: string; requestId?: string };
+  nextToken: number;
+  /** The run has ended: the clock is frozen, timers are off. */
+  closed: boolean;
 }
 
-/** A pause request after defaults are applied (identity resolved, deadlines made absolute). */
+/** A pause request after defaults are applied (identity resolved). */
 export interface PauseInput {
   requestId?: string;
   by: string;
   reason: string;
-  mode: 'graceful' | 'immediate';
+  mode: PauseMode;
   kind: Exclude<PauseKind, 'gate'>;
   resumeAt?: string;
-  expiresAt?: string;
-  onExpiry?: 'resume' | 'fail' | 'cancel';
+  /** The pause ends after this many ms (wall time), with `onExpiry`. */
+  expiresAfterMs?: number;
+  onExpiry?: ExpiryAction;
 }
 
 /** A resume request after defaults are applied. */
@@ -158,16 +230,19 @@ export interface GateDecisionInput {
 export type PauseEvent =
   | { type: 'pause'; at: string; request: PauseInput }
   | { type: 'resumeBegin'; at: string; request: ResumeInput }
-  | { type: 'resume'; at: string; request: ResumeInput; afterBegin?: boolean }
-  | { type: 'resumeRejected'; at: string; request: ResumeInput; message: string }
+  /** `token`: the one `resumeBegin` answered with (absent when nothing needed validating). */
+  | { type: 'resume'; at: string; request: ResumeInput; token?: number }
+  | { type: 'resumeRejected'; at: string; request: ResumeInput; token: number; message: string }
   | { type: 'taskStarted'; at: string; taskId: string }
   | { type: 'taskSettled'; at: string; taskId: string }
+  | { type: 'retryScheduled'; at: string; taskId: string; delayMs: number }
   | { type: 'gateOpened'; at: string; taskId: string; gate: GateSpec }
   | { type: 'approve'; at: string; request: GateDecisionInput }
   | { type: 'reject'; at: string; request: GateDecisionInput }
-  | { type: 'gateTimedOut'; at: string; taskId: string }
   | { type: 'taskFailed'; at: string; taskId: string; message: string }
-  | { type: 'expired'; at: string; action: 'resume' | 'fail' | 'cancel' }
+  /** The shell's timer for {@link nextDue} fired (or any later instant): everything due applies. */
+  | { type: 'timerFired'; at: string }
+  | { type: 'closed'; at: string }
   | { type: 'invalidRequest'; at: string; request: string; message: string; by?: string; requestId?: string };
 
 /** What the shell must do after an event. */
@@ -179,19 +254,28 @@ export type Decision =
   | { type: 'rerunTasks'; taskIds: string[] }
   | { type: 'skipTasks'; taskIds: string[] }
   | { type: 'resumed' }
+  /** A `resumeAt` came: resume through validation, as `system:schedule`. */
+  | { type: 'scheduledResume'; pauseId: number; resumeAt: string }
   | { type: 'endRun'; action: 'fail' | 'cancel'; reason: string };
+
+/** Every code a refused request carries (`RequestRejectedError.code` on the client). */
+export const REFUSAL_CODES = [
+  'NotPaused',
+  'AlreadyResuming',
+  'GateNotWaiting',
+  'NotAnApprover',
+  'UnknownTask',
+  'ValidationRejected',
+  'Superseded',
+  'InvalidRequest',
+  'WorkflowClosed',
+  'InternalError',
+] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 /** Why a request was refused: a stable code for callers and a message that says what to do. */
 export interface Refusal {
-  code:
-    | 'NotPaused'
-    | 'AlreadyResuming'
-    | 'GateNotWaiting'
-    | 'NotAnApprover'
-    | 'UnknownTask'
-    | 'ValidationRejected'
-    | 'Superseded'
-    | 'InvalidRequest';
+  code: RefusalCode;
   message: string;
 }
 
@@ -201,10 +285,22 @@ export interface Step {
   decisions: Decision[];
   /** For requests: accepted (maybe as a duplicate of an earlier id) or refused. */
   outcome: { accepted: true; duplicate: boolean } | { accepted: false; refusal: Refusal };
+  /** For an accepted `resumeBegin` that needs validation: the token its `resume` must carry. */
+  token?: number;
+}
+
+/** Options of a new run's reducer state. */
+export interface InitialOptions {
+  /** When the run starts (epoch ms): its clock runs from then. */
+  startMs: number;
+  maxPauseMs?: number;
+  onMaxPause?: ExpiryAction;
+  /** Active-time deadline of the run, ms. */
+  deadlineMs?: number;
 }
 
 /** The state a new run starts with. */
-export function initialPauseState(): PauseMachineState {
+export function initialPauseState(o: InitialOptions = { startMs: 0 }): PauseMachineState {
   return {
     hold: null,
     phase: 'running',
@@ -212,14 +308,61 @@ export function initialPauseState(): PauseMachineState {
     inFlight: [],
     failedTasks: [],
     audit: [],
-    requests: {},
+    auditCount: 0,
+    requests: [],
     nextPauseId: 1,
+    clock: { activeMs: 0, activeSince: o.startMs },
+    retries: {},
+    ...(o.deadlineMs !== undefined ? { deadlineActiveMs: o.deadlineMs } : {}),
+    policy: {
+      ...(o.maxPauseMs !== undefined ? { maxPauseMs: o.maxPauseMs } : {}),
+      onMaxPause: o.onMaxPause ?? 'fail',
+    },
+    nextToken: 1,
+    closed: false,
   };
 }
 
-/** Whether a new task attempt (or retry) may start now. */
+/** Whether a new task attempt (or retry) may start now, as far as pauses go. */
 export function canStart(s: PauseMachineState): boolean {
-  return s.hold === null && s.phase === 'running';
+  return s.hold === null && s.phase === 'running' && !s.closed;
+}
+
+/** Whether the run's clock runs (no workflow-level pause, not closed). Gates do not stop it. */
+export function isActive(s: PauseMachineState): boolean {
+  return canStart(s);
+}
+
+/** Active (unpaused) ms of the run at epoch ms `nowMs`. */
+export function activeAt(s: PauseMachineState, nowMs: number): number {
+  const c = s.clock;
+  return c.activeMs + (c.activeSince !== null ? Math.max(0, nowMs - c.activeSince) : 0);
+}
+
+/**
+ * The next instant (epoch ms) at which something is due — a scheduled resume, an expiry, a gate's
+ * `maxPause`, and while the clock runs a gate timeout, a retry back-off or the deadline — or undefined.
+ * The shell arms one timer for it and feeds `timerFired` when it fires.
+ */
+export function nextDue(s: PauseMachineState): number | undefined {
+  if (s.closed) return undefined;
+  let due = Infinity;
+  const wall = (iso: string | undefined) => {
+    if (iso !== undefined) due = Math.min(due, Date.parse(iso));
+  };
+  if (s.hold) {
+    wall(s.hold.expiresAt);
+    if (s.phase !== 'resuming') wall(s.hold.resumeAt);
+  }
+  for (const g of Object.values(s.gates)) wall(g.expiresAt);
+  if (s.clock.activeSince !== null) {
+    let active = Infinity;
+    for (const g of Object.values(s.gates)) if (g.dueActiveMs !== undefined) active = Math.min(active, g.dueActiveMs);
+    for (const d of Object.values(s.retries)) active = Math.min(active, d);
+    if (s.deadlineActiveMs !== undefined) active = Math.min(active, s.deadlineActiveMs);
+    if (active !== Infinity) due = Math.min(due, s.clock.activeSince + Math.max(0, active - s.clock.activeMs));
+  }
+  return due === Infinity ? undefined : due;
 }
 
 /** The current pause (workflow-level hold first, else the oldest waiting gate). */
@@ -231,7 +374,7 @@ export function currentPause(s: PauseMachineState): CurrentPause | null {
       ...(s.failedTasks.length ? { failedTasks: [...s.failedTasks] } : {}),
     };
   }
-  const gate = Object.values(s.gates).sort((a, b) => a.pauseId - b.pauseId)[0];
+  const gate = oldestGate(s);
   if (!gate) return null;
   return {
     pauseId: gate.pauseId,
@@ -242,11 +385,18 @@ export function currentPause(s: PauseMachineState): CurrentPause | null {
     mode: 'graceful',
     phase: 'paused',
     taskId: gate.taskId,
+    ...(gate.expiresAt ? { expiresAt: gate.expiresAt, onExpiry: s.policy.onMaxPause } : {}),
   };
 }
 
-/** Waiting gates, oldest first. */
-export function gateStatuses(s: PauseMachineState): GateStatus[] {
+function oldestGate(s: PauseMachineState): Gate | undefined {
+  let oldest: Gate | undefined;
+  for (const g of Object.values(s.gates)) if (!oldest || g.pauseId < oldest.pauseId) oldest = g;
+  return oldest;
+}
+
+/** Waiting gates, oldest first. `nowMs` gives the time left before each gate's timeout. */
+export function gateStatuses(s: PauseMachineState, nowMs?: number): GateStatus[] {
   return Object.values(s.gates)
     .sort((a, b) => a.pauseId - b.pauseId)
     .map((g) => ({
@@ -257,6 +407,10 @@ export function gateStatuses(s: PauseMachineState): GateStatus[] {
       ...(g.approvers ? { approvers: [...g.approvers] } : {}),
       requiredApprovals: g.requiredApprovals,
       approvals: g.approvals.map((a) => ({ ...a })),
+      ...(g.dueActiveMs !== undefined && nowMs !== undefined
+        ? { timeoutRemainingMs: Math.max(0, g.dueActiveMs - activeAt(s, nowMs)) }
+        : {}),
+      ...(g.expiresAt ? { expiresAt: g.expiresAt } : {}),
     }));
 }
 
@@ -271,7 +425,7 @@ export function liveRunState(s: PauseMachineState, idle: boolean): RunState {
   return 'running';
 }
 
-function refuse(state: PauseMachineState, code: Refusal['code'], message: string): Step {
+function refuse(state: PauseMachineState, code: RefusalCode, message: string): Step {
   return { state, decisions: [], outcome: { accepted: false, refusal: { code, message } } };
 }
 
@@ -279,16 +433,23 @@ function accept(state: PauseMachineState, decisions: Decision[] = [], duplicate 
   return { state, decisions, outcome: { accepted: true, duplicate } };
 }
 
+const clip = (text: string | undefined) =>
+  text !== undefined && text.length > MAX_AUDIT_TEXT ? `${text.slice(0, MAX_AUDIT_TEXT - 1)}…` : text;
+
 function withAudit(
   s: PauseMachineState,
   at: string,
   entry: Omit<AuditEntry, 'seq' | 'at'>,
 ): PauseMachineState {
-  const clean = Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as Omit<
-    AuditEntry,
-    'seq' | 'at'
-  >;
-  return { ...s, audit: [...s.audit, { seq: s.audit.length + 1, at, ...clean }] };
+  const clean = Object.fromEntries(
+    Object.entries({ ...entry, reason: clip(entry.reason), message: clip(entry.message) }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  ) as Omit<AuditEntry, 'seq' | 'at'>;
+  const seq = s.auditCount + 1;
+  const audit = [...s.audit, { seq, at, ...clean }];
+  if (audit.length > AUDIT_TAIL) audit.splice(0, audit.length - AUDIT_TAIL);
+  return { ...s, audit, auditCount: seq };
 }
 
 /** Request ids are scoped by request type: a resume may reuse the id of a pause. */
@@ -297,23 +458,29 @@ function requestKey(type: string, requestId: string): string {
 }
 
 function seen(s: PauseMachineState, type: string, requestId: string | undefined): boolean {
-  return requestId !== undefined && s.requests[requestKey(type, requestId)] === true;
+  return requestId !== undefined && s.requests.includes(requestKey(type, requestId));
 }
 
 function remember(s: PauseMachineState, requestId: string | undefined, type: string): PauseMachineState {
-  return requestId ? { ...s, requests: { ...s.requests, [requestKey(type, requestId)]: true } } : s;
+  if (!requestId) return s;
+  const requests = [...s.requests, requestKey(type, requestId)];
+  if (requests.length > REMEMBERED_REQUESTS) requests.splice(0, requests.length - REMEMBERED_REQUESTS);
+  return { ...s, requests };
 }
 
 function stateName(s: PauseMachineState): string {
   return s.hold ? (s.phase === 'running' ? 'paused' : s.phase) : s.phase;
 }
 
+const plus = (at: string, ms: number) => new Date(Date.parse(at) + ms).toISOString();
+
 /**
  * Applies one event. Never throws for a request: bad requests come back as refusals, and every refused
  * request is recorded in the audit trail.
  */
 export function reduce(state: PauseMachineState, event: PauseEvent): Step {
-  const step = settleDrain(apply(state, event), event.at);
+  let step = settleDrain(apply(state, event), event.at);
+  step = { ...step, state: settleClock(state, step.state, Date.parse(event.at)) };
   if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest')
     return step;
   if (
@@ -336,6 +503,19 @@ export function reduce(state: PauseMachineState, event: PauseEvent): Step {
   return step;
 }
 
+/** Starts or stops the clock when the event changed whether the run is active. */
+function settleClock(before: PauseMachineState, after: PauseMachineState, atMs: number): PauseMachineState {
+  const running = after.clock.activeSince !== null;
+  const active = isActive(after);
+  if (running === active) return after;
+  const c = after.clock;
+  if (running) {
+    return { ...after, clock: { activeMs: c.activeMs + Math.max(0, atMs - c.activeSince!), activeSince: null } };
+  }
+  void before;
+  return { ...after, clock: { activeMs: c.activeMs, activeSince: atMs } };
+}
+
 /**
  * A held run with nothing in flight is paused, and a pause that has just reached that point is drained:
  * `drainedAt` is set, the audit records it and the shell is told (it releases resources). Done after
@@ -352,14 +532,32 @@ function settleDrain(step: Step, at: string): Step {
 }
 
 /** Ends a resume still being validated: back to pausing/paused, with the reason audited. */
-function preemptResume(state: PauseMachineState, at: string, by: string, message: string): PauseMachineState {
-  if (state.phase !== 'resuming') return state;
-  return withAudit({ ...state, phase: state.inFlight.length ? 'pausing' : 'paused' }, at, {
+function preemptResume(state: PauseMachineState, at: string, message: string): PauseMachineState {
+  if (state.phase !== 'resuming' || !state.resuming) return state;
+  const r = state.resuming;
+  const { resuming: _dropped, ...rest } = state;
+  void _dropped;
+  return withAudit({ ...rest, phase: state.inFlight.length ? 'pausing' : 'paused' }, at, {
     action: 'rejected',
     request: 'resume',
     message,
-    by,
+    by: r.by,
+    requestId: r.requestId,
   });
+}
+
+/** The expiry of a new hold: the requested one, bounded by `maxPause`. */
+function holdExpiry(
+  s: PauseMachineState,
+  at: string,
+  expiresAfterMs: number | undefined,
+  onExpiry: ExpiryAction | undefined,
+): Pick<Hold, 'expiresAt' | 'onExpiry'> {
+  const max = s.policy.maxPauseMs;
+  if (max !== undefined && (expiresAfterMs === undefined || expiresAfterMs > max))
+    return { expiresAt: plus(at, max), onExpiry: s.policy.onMaxPause };
+  if (expiresAfterMs !== undefined) return { expiresAt: plus(at, expiresAfterMs), onExpiry: onExpiry ?? 'resume' };
+  return {};
 }
 
 function apply(state: PauseMachineState, event: PauseEvent): Step {
@@ -367,24 +565,29 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'pause': {
       const r = event.request;
       if (seen(state, event.type, r.requestId)) return accept(state, [], true);
+      if (state.closed) return refuse(state, 'WorkflowClosed', 'The run has ended');
       if (state.hold) {
-        // Already paused: the goal holds. A pause wins over a resume still being validated, and an
-        // immediate pause upgrades a graceful one whose tasks are still draining.
-        let s = preemptResume(state, event.at, r.by, `superseded by a pause from ${r.by}`);
+        // Already paused: the goal holds, and the request is recorded. A pause wins over a resume still
+        // being validated, and an immediate pause upgrades a graceful one whose tasks are still draining.
+        let s = preemptResume(state, event.at, `superseded by a pause from ${r.by}`);
         const decisions: Decision[] = [];
-        if (r.mode === 'immediate' && s.hold!.mode === 'graceful' && s.inFlight.length > 0) {
+        const upgrade = r.mode === 'immediate' && s.hold!.mode === 'graceful' && s.inFlight.length > 0;
+        if (upgrade) {
           s = { ...s, hold: { ...s.hold!, mode: 'immediate' } };
-          s = withAudit(s, event.at, {
-            action: 'upgrade',
-            kind: s.hold!.kind,
-            pauseId: s.hold!.pauseId,
-            by: r.by,
-            reason: r.reason,
-            mode: 'immediate',
-            requestId: r.requestId,
-          });
           decisions.push({ type: 'cancelInFlight', taskIds: [...s.inFlight] });
         }
+        s = withAudit(s, event.at, {
+          action: upgrade ? 'upgrade' : 'pause',
+          kind: r.kind,
+          pauseId: s.hold!.pauseId,
+          by: r.by,
+          reason: r.reason,
+          mode: r.mode,
+          requestId: r.requestId,
+          message: upgrade
+            ? `graceful pause ${s.hold!.pauseId} made immediate`
+            : `already paused (pause ${s.hold!.pauseId} by ${s.hold!.by}): joined it`,
+        });
         return accept(remember(s, r.requestId, event.type), decisions);
       }
       const pauseId = state.nextPauseId;
@@ -397,7 +600,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         mode: r.mode,
         ...(r.requestId ? { requestId: r.requestId } : {}),
         ...(r.resumeAt ? { resumeAt: r.resumeAt } : {}),
-        ...(r.expiresAt ? { expiresAt: r.expiresAt, onExpiry: r.onExpiry ?? 'resume' } : {}),
+        ...holdExpiry(state, event.at, r.expiresAfterMs, r.onExpiry),
       };
       const drained = state.inFlight.length === 0;
       if (drained) hold.drainedAt = event.at;
@@ -426,23 +629,32 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'resumeBegin': {
       const r = event.request;
       if (seen(state, event.type, r.requestId)) return accept(state, [], true);
+      if (state.closed) return refuse(state, 'WorkflowClosed', 'The run has ended');
       const refusal = resumeRefusal(state, r);
       if (refusal) return refuse(state, refusal.code, refusal.message);
       if (!state.hold) return accept(state); // gate release: nothing to validate
-      return accept({ ...state, phase: 'resuming' });
+      const token = state.nextToken;
+      const s: PauseMachineState = {
+        ...state,
+        phase: 'resuming',
+        resuming: { token, by: r.by, ...(r.requestId ? { requestId: r.requestId } : {}) },
+        nextToken: token + 1,
+      };
+      return { ...accept(s), token };
     }
 
     case 'resume': {
       const r = event.request;
       if (seen(state, event.type, r.requestId)) return accept(state, [], true);
-      if (event.afterBegin && (!state.hold || state.phase !== 'resuming')) {
+      if (state.closed) return refuse(state, 'WorkflowClosed', 'The run has ended');
+      if (event.token !== undefined && (!state.hold || state.resuming?.token !== event.token)) {
         return refuse(
           state,
           'Superseded',
           'A new pause arrived while this resume was being validated: send it again',
         );
       }
-      const refusal = resumeRefusal(event.afterBegin ? { ...state, phase: 'paused' } : state, r);
+      const refusal = resumeRefusal(event.token !== undefined ? { ...state, phase: 'paused' } : state, r);
       if (refusal) return refuse(state, refusal.code, refusal.message);
       if (!state.hold) {
         // No workflow-level pause: release every gate that has no approver constraints.
@@ -464,33 +676,18 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         }
         return accept(remember(s, r.requestId, event.type), decisions);
       }
-      const hold = state.hold;
-      const skip = r.skip ?? [];
-      const rerun = state.failedTasks.filter((t) => !skip.includes(t));
-      let s: PauseMachineState = { ...state, hold: null, phase: 'running', failedTasks: [] };
-      s = withAudit(s, event.at, {
-        action: 'resume',
-        kind: hold.kind,
-        pauseId: hold.pauseId,
-        by: r.by,
-        reason: r.reason,
-        requestId: r.requestId,
-        forced: r.force || undefined,
-        message: r.validation,
-      });
-      const decisions: Decision[] = [];
-      if (skip.length) decisions.push({ type: 'skipTasks', taskIds: skip });
-      if (rerun.length) decisions.push({ type: 'rerunTasks', taskIds: rerun });
-      decisions.push({ type: 'resumed' });
-      return accept(remember(s, r.requestId, event.type), decisions);
+      return accept(...endHold(state, event.at, r));
     }
 
     case 'resumeRejected': {
       const r = event.request;
-      let s: PauseMachineState =
-        state.phase === 'resuming'
-          ? { ...state, phase: state.inFlight.length ? 'pausing' : 'paused' }
-          : state;
+      const mine = state.resuming?.token === event.token;
+      let s: PauseMachineState = state;
+      if (mine && state.phase === 'resuming') {
+        const { resuming: _r, ...rest } = state;
+        void _r;
+        s = { ...rest, phase: state.inFlight.length ? 'pausing' : 'paused' };
+      }
       s = withAudit(s, event.at, {
         action: 'rejected',
         request: 'resume',
@@ -520,6 +717,11 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       return accept({ ...state, inFlight });
     }
 
+    case 'retryScheduled': {
+      const due = activeAt(state, Date.parse(event.at)) + Math.max(0, event.delayMs);
+      return accept({ ...state, retries: { ...state.retries, [event.taskId]: due } });
+    }
+
     case 'gateOpened': {
       if (state.gates[event.taskId]) return accept(state);
       const g = event.gate;
@@ -532,7 +734,16 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         ...(g.approvers ? { approvers: [...g.approvers] } : {}),
         requiredApprovals: g.requiredApprovals,
         approvals: [],
-        ...(g.timeoutMs ? { timeoutMs: g.timeoutMs, onTimeout: g.onTimeout ?? 'fail' } : {}),
+        ...(g.timeoutMs
+          ? {
+              timeoutMs: g.timeoutMs,
+              onTimeout: g.onTimeout ?? 'fail',
+              dueActiveMs: activeAt(state, Date.parse(event.at)) + g.timeoutMs,
+            }
+          : {}),
+        ...(state.policy.maxPauseMs !== undefined
+          ? { expiresAt: plus(event.at, state.policy.maxPauseMs) }
+          : {}),
       };
       let s: PauseMachineState = {
         ...state,
@@ -554,6 +765,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'reject': {
       const r = event.request;
       if (seen(state, event.type, r.requestId)) return accept(state, [], true);
+      if (state.closed) return refuse(state, 'WorkflowClosed', 'The run has ended');
       const gate = state.gates[r.taskId];
       if (!gate) {
         const waiting = Object.keys(state.gates);
@@ -562,7 +774,10 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           'GateNotWaiting',
           `Task \`${r.taskId}\` is not waiting at a gate` +
             (waiting.length
-              ? `; waiting: ${waiting.map((w) => `\`${w}\``).join(', ')}`
+              ? `; waiting: ${waiting
+                  .slice(0, 20)
+                  .map((w) => `\`${w}\``)
+                  .join(', ')}${waiting.length > 20 ? ` and ${waiting.length - 20} more` : ''}`
               : '; no gate is waiting'),
         );
       }
@@ -589,8 +804,19 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           { type: 'rejectGate', taskId: r.taskId, by: r.by, comment: r.comment },
         ]);
       }
-      if (gate.approvals.some((a) => a.by === r.by))
-        return accept(remember(state, r.requestId, event.type), [], true);
+      if (gate.approvals.some((a) => a.by === r.by)) {
+        const s = withAudit(state, event.at, {
+          action: 'approve',
+          kind: 'gate',
+          pauseId: gate.pauseId,
+          by: r.by,
+          reason: r.comment,
+          requestId: r.requestId,
+          taskId: r.taskId,
+          message: `\`${r.by}\` had already approved: counted once`,
+        });
+        return accept(remember(s, r.requestId, event.type), [], true);
+      }
       const approvals = [
         ...gate.approvals,
         { by: r.by, at: event.at, ...(r.comment ? { comment: r.comment } : {}) },
@@ -618,49 +844,6 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       return accept(remember(s, r.requestId, event.type), [{ type: 'releaseGate', taskId: r.taskId }]);
     }
 
-    case 'gateTimedOut': {
-      const gate = state.gates[event.taskId];
-      if (!gate) return accept(state);
-      const action = gate.onTimeout ?? 'fail';
-      let s: PauseMachineState = { ...state, gates: { ...state.gates } };
-      delete s.gates[event.taskId];
-      s = withAudit(s, event.at, {
-        action: 'expired',
-        kind: 'gate',
-        pauseId: gate.pauseId,
-        by: 'system:timeout',
-        taskId: event.taskId,
-        message: `gate timed out: ${action}`,
-      });
-      if (action === 'approve') {
-        s = withAudit(s, event.at, {
-          action: 'resume',
-          kind: 'gate',
-          pauseId: gate.pauseId,
-          by: 'system:timeout',
-          reason: 'gate timeout approved',
-          taskId: event.taskId,
-        });
-        return accept(s, [{ type: 'releaseGate', taskId: event.taskId }]);
-      }
-      s = withAudit(s, event.at, {
-        action: 'resume',
-        kind: 'gate',
-        pauseId: gate.pauseId,
-        by: 'system:timeout',
-        reason: `gate timeout: ${action}`,
-        taskId: event.taskId,
-      });
-      return accept(s, [
-        {
-          type: 'rejectGate',
-          taskId: event.taskId,
-          by: 'system:timeout',
-          comment: `gate timed out (${action})`,
-        },
-      ]);
-    }
-
     case 'taskFailed': {
       if (state.failedTasks.includes(event.taskId)) return accept(state);
       let s: PauseMachineState = { ...state, failedTasks: [...state.failedTasks, event.taskId] };
@@ -678,6 +861,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
             at: event.at,
             reason: event.message,
             mode: 'graceful',
+            ...holdExpiry(s, event.at, undefined, undefined),
             ...(drained ? { drainedAt: event.at } : {}),
           },
         };
@@ -695,39 +879,13 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       return accept(s);
     }
 
-    case 'expired': {
-      if (!state.hold) return accept(state);
-      const hold = state.hold;
-      let s = preemptResume(state, event.at, 'system:expiry', 'superseded by the pause expiring');
-      s = withAudit(s, event.at, {
-        action: 'expired',
-        kind: hold.kind,
-        pauseId: hold.pauseId,
-        by: 'system:expiry',
-        message: `pause expired: ${event.action}`,
-      });
-      if (event.action === 'resume') {
-        return apply(s, {
-          type: 'resume',
-          at: event.at,
-          request: { by: 'system:expiry', reason: 'pause expired', force: true },
-        });
-      }
-      s = { ...s, hold: null, phase: 'running' };
-      s = withAudit(s, event.at, {
-        action: 'resume',
-        kind: hold.kind,
-        pauseId: hold.pauseId,
-        by: 'system:expiry',
-        reason: `pause expired: ${event.action}`,
-      });
-      return accept(s, [
-        {
-          type: 'endRun',
-          action: event.action,
-          reason: `pause ${hold.pauseId} (${hold.reason || hold.kind}) expired`,
-        },
-      ]);
+    case 'timerFired':
+      return fireTimers(state, event.at);
+
+    case 'closed': {
+      const { resuming: _r, ...rest } = state;
+      void _r;
+      return accept({ ...rest, closed: true, retries: {} });
     }
 
     case 'invalidRequest': {
@@ -741,6 +899,136 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
       return refuse(s, 'InvalidRequest', event.message);
     }
   }
+}
+
+/** Ends the workflow-level hold: failed tasks re-run (or are skipped), the clock starts again. */
+function endHold(state: PauseMachineState, at: string, r: ResumeInput): [PauseMachineState, Decision[]] {
+  const hold = state.hold!;
+  const skip = r.skip ?? [];
+  const rerun = state.failedTasks.filter((t) => !skip.includes(t));
+  const { resuming: _r, ...rest } = state;
+  void _r;
+  let s: PauseMachineState = { ...rest, hold: null, phase: 'running', failedTasks: [] };
+  s = withAudit(s, at, {
+    action: 'resume',
+    kind: hold.kind,
+    pauseId: hold.pauseId,
+    by: r.by,
+    reason: r.reason,
+    requestId: r.requestId,
+    forced: r.force || undefined,
+    message: r.validation,
+  });
+  const decisions: Decision[] = [];
+  if (skip.length) decisions.push({ type: 'skipTasks', taskIds: skip });
+  if (rerun.length) decisions.push({ type: 'rerunTasks', taskIds: rerun });
+  decisions.push({ type: 'resumed' });
+  return [remember(s, r.requestId, 'resume'), decisions];
+}
+
+/** Applies everything due at `at`: expiries, scheduled resumes, gate timeouts, back-offs, the deadline. */
+function fireTimers(state: PauseMachineState, at: string): Step {
+  const t = Date.parse(at);
+  let s = state;
+  const decisions: Decision[] = [];
+  if (s.closed) return accept(s);
+  // A pause's expiry (or maxPause) first: it ends the hold whatever else is pending.
+  if (s.hold?.expiresAt && Date.parse(s.hold.expiresAt) <= t) {
+    const hold = s.hold;
+    const action = hold.onExpiry ?? 'resume';
+    s = preemptResume(s, at, 'superseded by the pause expiring');
+    s = withAudit(s, at, {
+      action: 'expired',
+      kind: hold.kind,
+      pauseId: hold.pauseId,
+      by: 'system:expiry',
+      message: `pause expired: ${action}`,
+    });
+    if (action === 'resume') {
+      const [next, d] = endHold(s, at, { by: 'system:expiry', reason: 'pause expired', force: true });
+      s = next;
+      decisions.push(...d);
+    } else {
+      s = { ...s, hold: null, phase: 'running', failedTasks: [] };
+      s = withAudit(s, at, {
+        action: 'resume',
+        kind: hold.kind,
+        pauseId: hold.pauseId,
+        by: 'system:expiry',
+        reason: `pause expired: ${action}`,
+      });
+      decisions.push({
+        type: 'endRun',
+        action,
+        reason: `pause ${hold.pauseId} (${hold.reason || hold.kind}) expired`,
+      });
+    }
+  } else if (s.hold?.resumeAt && s.phase !== 'resuming' && Date.parse(s.hold.resumeAt) <= t) {
+    const { resumeAt, ...hold } = s.hold;
+    s = { ...s, hold };
+    decisions.push({ type: 'scheduledResume', pauseId: hold.pauseId, resumeAt });
+  }
+  // Gates: maxPause (wall time), then timeouts (active time).
+  const activeNow = activeAt(s, t);
+  for (const g of Object.values(s.gates).sort((a, b) => a.pauseId - b.pauseId)) {
+    const maxed = g.expiresAt !== undefined && Date.parse(g.expiresAt) <= t;
+    const timedOut = s.clock.activeSince !== null && g.dueActiveMs !== undefined && g.dueActiveMs <= activeNow;
+    if (!maxed && !timedOut) continue;
+    const action: GateTimeoutAction = maxed
+      ? s.policy.onMaxPause === 'resume'
+        ? 'approve'
+        : 'fail'
+      : (g.onTimeout ?? 'fail');
+    const by = maxed ? 'system:maxPause' : 'system:timeout';
+    const what = maxed ? 'maxPause' : 'gate timeout';
+    s = { ...s, gates: { ...s.gates } };
+    delete s.gates[g.taskId];
+    s = withAudit(s, at, {
+      action: 'expired',
+      kind: 'gate',
+      pauseId: g.pauseId,
+      by,
+      taskId: g.taskId,
+      message: `${maxed ? 'gate reached maxPause' : 'gate timed out'}: ${maxed ? s.policy.onMaxPause : action}`,
+    });
+    s = withAudit(s, at, {
+      action: 'resume',
+      kind: 'gate',
+      pauseId: g.pauseId,
+      by,
+      reason: action === 'approve' ? `${what}: approved` : `${what}: ${maxed ? s.policy.onMaxPause : action}`,
+      taskId: g.taskId,
+    });
+    if (action === 'approve') decisions.push({ type: 'releaseGate', taskId: g.taskId });
+    else if (maxed && s.policy.onMaxPause !== 'resume')
+      decisions.push({
+        type: 'endRun',
+        action: s.policy.onMaxPause === 'cancel' ? 'cancel' : 'fail',
+        reason: `the gate before \`${g.taskId}\` waited longer than maxPause (${s.policy.maxPauseMs} ms)`,
+      });
+    else
+      decisions.push({ type: 'rejectGate', taskId: g.taskId, by, comment: `gate timed out (${action})` });
+  }
+  if (s.clock.activeSince !== null) {
+    const due = Object.entries(s.retries).filter(([, d]) => d <= activeNow);
+    if (due.length) {
+      const retries = { ...s.retries };
+      for (const [id] of due) delete retries[id];
+      s = { ...s, retries };
+    }
+    if (s.deadlineActiveMs !== undefined && s.deadlineActiveMs <= activeNow) {
+      const limit = s.deadlineActiveMs;
+      const { deadlineActiveMs: _d, ...rest } = s;
+      void _d;
+      s = rest;
+      decisions.push({
+        type: 'endRun',
+        action: 'fail',
+        reason: `The run exceeded its deadline of ${limit} ms of active time`,
+      });
+    }
+  }
+  return accept(s, decisions);
 }
 
 function resumeRefusal(state: PauseMachineState, r: ResumeInput): Refusal | undefined {
@@ -767,12 +1055,64 @@ function resumeRefusal(state: PauseMachineState, r: ResumeInput): Refusal | unde
     return {
       code: 'NotPaused',
       message:
-        `The run is not paused; gates ${gates.map((g) => `\`${g.taskId}\``).join(', ')} need approvals: ` +
-        'use approve (with an approver identity) instead of resume',
+        `The run is not paused; gates ${gates
+          .slice(0, 20)
+          .map((g) => `\`${g.taskId}\``)
+          .join(', ')} need approvals: ` + 'use approve (with an approver identity) instead of resume',
     };
   }
   return {
     code: 'NotPaused',
     message: `The run is not paused (state ${stateName(state)}): nothing to resume`,
+  };
+}
+
+/** The reducer state of release 0.1.0, as carried by its continue-as-new. */
+export interface PauseMachineStateV1 {
+  hold: Hold | null;
+  phase: HoldPhase;
+  gates: Record<string, Omit<Gate, 'dueActiveMs' | 'expiresAt'>>;
+  inFlight: string[];
+  failedTasks: string[];
+  audit: AuditEntry[];
+  requests: Record<string, true>;
+  nextPauseId: number;
+}
+
+/**
+ * Upgrades a state carried by release 0.1.0 (or any earlier shape of this one): bounded audit and
+ * request window, the clock and due times. `activeMs` is the run's active time at `atMs`; gate timeouts
+ * restart at the upgrade (0.1.0 kept no due time), retry back-offs start from `retryRemainingMs`.
+ */
+export function upgradePauseState(
+  old: PauseMachineStateV1,
+  o: InitialOptions & { activeMs: number; retryRemainingMs?: Record<string, number> },
+): PauseMachineState {
+  const fresh = initialPauseState(o);
+  const active = old.hold === null && old.phase === 'running';
+  const gates: Record<string, Gate> = {};
+  for (const [id, g] of Object.entries(old.gates)) {
+    gates[id] = {
+      ...g,
+      ...(g.timeoutMs ? { dueActiveMs: o.activeMs + g.timeoutMs } : {}),
+      ...(o.maxPauseMs !== undefined ? { expiresAt: plus(g.openedAt, o.maxPauseMs) } : {}),
+    };
+  }
+  const retries: Record<string, number> = {};
+  for (const [id, ms] of Object.entries(o.retryRemainingMs ?? {})) retries[id] = o.activeMs + ms;
+  const audit = old.audit.slice(-AUDIT_TAIL);
+  return {
+    ...fresh,
+    hold: old.hold,
+    phase: old.phase === 'resuming' ? 'paused' : old.phase,
+    gates,
+    inFlight: [],
+    failedTasks: [...old.failedTasks],
+    audit,
+    auditCount: old.audit.length,
+    requests: Object.keys(old.requests).slice(-REMEMBERED_REQUESTS),
+    nextPauseId: old.nextPauseId,
+    clock: { activeMs: o.activeMs, activeSince: active ? o.startMs : null },
+    retries,
   };
 }

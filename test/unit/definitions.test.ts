@@ -530,3 +530,257 @@ describe('definitions: resources', () => {
     );
   });
 });
+
+describe('definitions: unknown option keys', () => {
+  const a = task({ id: 'a' }, noop);
+  const setup = () => null;
+  const workflow = (options: object) => () => defineWorkflow({ name: 'deploy', tasks: [a], ...options });
+  const taskWith = (options: object) => () => task({ id: 't', ...options }, noop);
+  const resourceWith = (options: object) => () => resource({ id: 'db', setup, teardown: noop, ...options });
+
+  it('defineWorkflow: a pause-policy key at the top level points to pausePolicy', () => {
+    const err = expectDefinitionError(workflow({ onTaskFailure: 'pause' }));
+    assert.equal(
+      err.message,
+      'Workflow `deploy`: unknown option `onTaskFailure` — `onTaskFailure` belongs in `pausePolicy`: ' +
+        'did you mean `pausePolicy.onTaskFailure`?',
+    );
+    for (const key of ['maxPause', 'onMaxPause', 'drainTimeout', 'verifyTasksOnResume']) {
+      expectDefinitionError(
+        workflow({ [key]: undefined }),
+        `Workflow \`deploy\`: unknown option \`${key}\` — \`${key}\` belongs in \`pausePolicy\`: ` +
+          `did you mean \`pausePolicy.${key}\`?`,
+      );
+    }
+    // A typo of a key that belongs elsewhere gets the same hint.
+    expectDefinitionError(
+      workflow({ onTaskFailur: 'pause' }),
+      'unknown option `onTaskFailur` — `onTaskFailure` belongs in `pausePolicy`',
+    );
+  });
+
+  it('defineWorkflow: a task key at the top level points to task()', () => {
+    expectDefinitionError(
+      workflow({ dependencies: ['a'] }),
+      'Workflow `deploy`: unknown option `dependencies` — `dependencies` belongs to task(): ' +
+        'set it on each task, task({ id, dependencies }, fn)',
+    );
+    expectDefinitionError(workflow({ id: 'deploy' }), 'unknown option `id` — did you mean `name`?');
+    expectDefinitionError(
+      workflow({ timeout: '1h' }),
+      'unknown option `timeout` — ',
+      'did you mean `deadline`?',
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'deploy', tasks: 'a', onTaskFailure: 'pause' } as never),
+      'unknown option `onTaskFailure`',
+      'expected `tasks` to be an array',
+    );
+  });
+
+  it('task(): a typo suggests the nearest key', () => {
+    const err = expectDefinitionError(taskWith({ dependecies: [a] }));
+    assert.equal(err.message, 'Task `t`: unknown option `dependecies` — did you mean `dependencies`?');
+    expectDefinitionError(
+      () => task({ dependecies: [] } as never, noop),
+      'task(): unknown option `dependecies` — did you mean `dependencies`?',
+    );
+  });
+
+  it('task(): a retry or gate key at task level points to retry or pauseBefore', () => {
+    const err = expectDefinitionError(taskWith({ attempts: 5 }));
+    assert.equal(
+      err.message,
+      'Task `t`: unknown option `attempts` — `attempts` belongs in `retry`: did you mean `retry.attempts`?',
+    );
+    for (const key of ['backoff', 'delay', 'maxDelay', 'jitter', 'condition']) {
+      expectDefinitionError(
+        taskWith({ [key]: undefined }),
+        `Task \`t\`: unknown option \`${key}\` — \`${key}\` belongs in \`retry\`: did you mean \`retry.${key}\`?`,
+      );
+    }
+    for (const key of ['approvers', 'requiredApprovals']) {
+      expectDefinitionError(
+        taskWith({ pauseBefore: true, [key]: undefined }),
+        `Task \`t\`: unknown option \`${key}\` — \`${key}\` belongs in \`pauseBefore\`: ` +
+          `did you mean \`pauseBefore.${key}\`?`,
+      );
+    }
+    expectDefinitionError(
+      taskWith({ fn: noop }),
+      'unknown option `fn` — the task function is the second argument: task({ id, ... }, fn)',
+    );
+  });
+
+  it('task(): rejects an unknown key in retry', () => {
+    const err = expectDefinitionError(taskWith({ retry: { attempt: 5 } }));
+    assert.equal(err.message, 'Task `t`: unknown option `retry.attempt` — did you mean `retry.attempts`?');
+  });
+
+  it('task(): rejects an unknown key in pauseBefore', () => {
+    const err = expectDefinitionError(taskWith({ pauseBefore: { approver: ['alice'] } }));
+    assert.equal(
+      err.message,
+      'Task `t`: unknown option `pauseBefore.approver` — did you mean `pauseBefore.approvers`?',
+    );
+  });
+
+  it('defineWorkflow: rejects an unknown key in pausePolicy', () => {
+    const err = expectDefinitionError(workflow({ pausePolicy: { maxPauses: '1h' } }));
+    assert.equal(
+      err.message,
+      'Workflow `deploy`: unknown option `pausePolicy.maxPauses` — did you mean `pausePolicy.maxPause`?',
+    );
+  });
+
+  it('resource(): rejects unknown keys, at the top level and in retry', () => {
+    expectDefinitionError(
+      resourceWith({ teardwon: noop }),
+      'Resource `db`: unknown option `teardwon` — did you mean `teardown`?',
+    );
+    expectDefinitionError(
+      resourceWith({ attempts: 3 }),
+      'Resource `db`: unknown option `attempts` — `attempts` belongs in `retry`: did you mean `retry.attempts`?',
+    );
+    const err = expectDefinitionError(resourceWith({ retry: { atempts: 3 } }));
+    assert.equal(
+      err.message,
+      'Resource `db`: unknown option `retry.atempts` — did you mean `retry.attempts`?',
+    );
+  });
+
+  it('an unknown key with no close match names the key and lists the known options, suggesting none', () => {
+    const messages = [
+      expectDefinitionError(taskWith({ colour: 'red' })).message,
+      expectDefinitionError(taskWith({ retry: { colour: 'red' } })).message,
+      expectDefinitionError(workflow({ owner: 'ops' })).message,
+      expectDefinitionError(resourceWith({ retry: { backoff: 'linear' } })).message,
+    ];
+    assert.deepEqual(messages, [
+      'Task `t`: unknown option `colour` — the options are { id, dependencies, retry, timeout, ' +
+        'heartbeatTimeout, triggerRule, onSuccess, onFailure, pauseBefore, uses, onTaskFailure }',
+      'Task `t`: unknown option `retry.colour` — the options of `retry` are ' +
+        '{ attempts, backoff, delay, maxDelay, jitter, condition }',
+      'Workflow `deploy`: unknown option `owner` — the options are { name, description, tasks, input, ' +
+        'resumeInput, resources, pausePolicy, validateResume, deadline }',
+      'Resource `db`: unknown option `retry.backoff` — the options of `retry` are { attempts, delay }',
+    ]);
+    for (const m of messages) {
+      assert.doesNotMatch(m, /did you mean|belongs/);
+    }
+  });
+
+  it('reports unknown keys together with the other problems', () => {
+    const err = expectDefinitionError(
+      taskWith({ dependecies: [], retry: { attempts: 0, delays: 5 } }),
+      'unknown option `dependecies`',
+      'unknown option `retry.delays` — did you mean `retry.delay`?',
+      'expected `retry.attempts` to be an integer',
+    );
+    assert.equal(err.problems.length, 3);
+  });
+
+  it('accepts every known key (undefined values included)', () => {
+    const db = resource({
+      id: 'db',
+      setup,
+      teardown: noop,
+      releaseOnPause: true,
+      retry: { attempts: 2, delay: '1s' },
+    });
+    const b = task(
+      {
+        id: 'b',
+        dependencies: [a],
+        retry: {
+          attempts: 2,
+          backoff: 'fixed',
+          delay: 10,
+          maxDelay: 20,
+          jitter: false,
+          condition: 'transient',
+        },
+        timeout: '1m',
+        heartbeatTimeout: '10s',
+        triggerRule: trigger.always(),
+        onSuccess: noop,
+        onFailure: noop,
+        pauseBefore: {
+          reason: 'r',
+          approvers: ['alice'],
+          requiredApprovals: 1,
+          timeout: '1h',
+          onTimeout: 'reject',
+        },
+        uses: [db],
+        onTaskFailure: 'pause',
+      },
+      noop,
+    );
+    const wf = defineWorkflow({
+      name: 'w',
+      description: 'd',
+      tasks: [a, b],
+      input: z.object({}),
+      resumeInput: z.object({}),
+      resources: [db],
+      pausePolicy: {
+        maxPause: '1d',
+        onMaxPause: 'resume',
+        drainTimeout: '5s',
+        onTaskFailure: 'fail',
+        verifyTasksOnResume: false,
+      },
+      validateResume: () => true,
+      deadline: '2d',
+    });
+    assert.equal(wf.spec.pausePolicy.verifyTasksOnResume, false);
+    assert.equal(
+      task({ id: 'u', retry: undefined, pauseBefore: undefined }, noop).spec.pauseBefore,
+      undefined,
+    );
+  });
+});
+
+describe('definitions: undefined and non-object options', () => {
+  it('defineWorkflow(), task() and resource() reject undefined, null, arrays and primitives', () => {
+    const cases: [unknown, string][] = [
+      [undefined, '`undefined` (undefined)'],
+      [null, '`null` (null)'],
+      [[], '`[]` (array)'],
+      ['deploy', '`"deploy"` (string)'],
+      [42, '`42` (number)'],
+    ];
+    for (const [value, shown] of cases) {
+      for (const [fn, call] of [
+        ['defineWorkflow()', () => defineWorkflow(value as never)],
+        ['task()', () => task(value as never, noop)],
+        ['resource()', () => resource(value as never)],
+      ] as const) {
+        const err = expectDefinitionError(call);
+        assert.equal(err.message, `${fn}: expected options to be an object, got ${shown}`);
+      }
+    }
+  });
+
+  it('nested option objects must be objects', () => {
+    expectDefinitionError(
+      () => task({ id: 't', retry: 3 as never }, noop),
+      'Task `t`: expected `retry` to be an object { attempts, backoff, delay, maxDelay, jitter, condition }, ' +
+        'got `3` (number)',
+    );
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [task({ id: 'a' }, noop)], pausePolicy: 'pause' as never }),
+      'Workflow `w`: expected `pausePolicy` to be an object { maxPause, onMaxPause, drainTimeout, ' +
+        'onTaskFailure, verifyTasksOnResume }, got `"pause"` (string)',
+    );
+    expectDefinitionError(
+      () => resource({ id: 'db', setup: () => null, teardown: noop, retry: null as never }),
+      'Resource `db`: expected `retry` to be an object { attempts, delay }, got `null` (null)',
+    );
+    expectDefinitionError(
+      () => task({ id: 't', pauseBefore: ['alice'] as never }, noop),
+      'Task `t`: expected `pauseBefore` to be true or { reason, approvers, requiredApprovals, timeout, onTimeout }',
+    );
+  });
+});

@@ -1,0 +1,296 @@
+// Request handlers: pause, resume, approve and reject as updates (validated at the door) and as signals
+// (refusals audited), the status and context queries, and the scheduled resume. Every request becomes a
+// reducer event; no request can fail a workflow task: an unexpected error fails the request alone.
+import {
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { CloacinaActivities } from './activity-contract';
+import { isTerminal, nearest, type JsonObject } from './dag';
+import { failureMessage } from './failures';
+import {
+  approveSignal,
+  approveUpdate,
+  ApproveRequest,
+  contextQuery,
+  describeIssues,
+  pauseSignal,
+  pauseUpdate,
+  PauseRequest,
+  rejectSignal,
+  rejectUpdate,
+  RejectRequest,
+  resumeSignal,
+  resumeUpdate,
+  ResumeRequest,
+  statusQuery,
+  type ControlResult,
+} from './messages';
+import { currentPause, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
+import type { Run } from './run';
+import { MAX_IDENTITY_LENGTH } from './messages';
+
+/** Signals and updates arriving without `by` are recorded under this identity. */
+export const ANONYMOUS = 'anonymous';
+
+const refusal = (code: RefusalCode, message: string) => ApplicationFailure.create({ type: code, message, nonRetryable: true });
+
+export class Handlers {
+  /** System operations under way (a scheduled resume): continue-as-new waits for none. */
+  ops = 0;
+
+  readonly #validation = proxyActivities<CloacinaActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
+  });
+
+  constructor(private readonly run: Run) {}
+
+  #control(duplicate: boolean): ControlResult {
+    return { state: this.run.state(), pause: currentPause(this.run.pm), duplicate };
+  }
+
+  #assertOpen(): void {
+    if (this.run.closedAt) {
+      throw refusal(
+        'WorkflowClosed',
+        `The run has already ${this.run.endState ?? 'ended'}: it cannot be paused, resumed or approved`,
+      );
+    }
+  }
+
+  #failure(step: Step): ApplicationFailure | undefined {
+    return step.outcome.accepted ? undefined : refusal(step.outcome.refusal.code, step.outcome.refusal.message);
+  }
+
+  pause(raw: unknown): ControlResult {
+    this.#assertOpen();
+    const r = PauseRequest.parse(raw);
+    const step = this.run.feed({
+      type: 'pause',
+      at: this.run.now(),
+      request: {
+        requestId: r.requestId,
+        by: r.by ?? ANONYMOUS,
+        reason: r.reason ?? '',
+        mode: r.mode ?? 'graceful',
+        kind: r.kind ?? 'manual',
+        resumeAt: r.resumeAt ? new Date(r.resumeAt).toISOString() : undefined,
+        expiresAfterMs: r.expiresAfterMs,
+        onExpiry: r.onExpiry,
+      },
+    });
+    const f = this.#failure(step);
+    if (f) throw f;
+    return this.#control(step.outcome.accepted && step.outcome.duplicate);
+  }
+
+  async resume(raw: unknown, source: 'request' | 'system'): Promise<ControlResult> {
+    this.#assertOpen();
+    const run = this.run;
+    const spec = run.spec;
+    const r = ResumeRequest.parse(raw);
+    const req: ResumeInput = {
+      requestId: r.requestId,
+      by: r.by ?? (source === 'system' ? 'system' : ANONYMOUS),
+      reason: r.reason ?? '',
+      force: r.force,
+      skip: r.skip,
+    };
+    const begin = run.feed({ type: 'resumeBegin', at: run.now(), request: req });
+    const refused = this.#failure(begin);
+    if (refused) throw refused;
+    if (begin.outcome.accepted && begin.outcome.duplicate) return this.#control(true);
+    if (begin.token === undefined) {
+      // Only gates were waiting: release the unconstrained ones.
+      const step = run.feed({ type: 'resume', at: run.now(), request: req });
+      const f = this.#failure(step);
+      if (f) throw f;
+      return this.#control(false);
+    }
+    // From here on, this request's outcome applies only while its token is the one being validated.
+    const token = begin.token;
+    const hold = run.pm.hold!;
+    const failValidation = (message: string) => {
+      run.feed({ type: 'resumeRejected', at: run.now(), request: req, token, message });
+      return refusal('ValidationRejected', message);
+    };
+    const max = spec.pausePolicy.maxPauseMs;
+    if (max && !r.force && Date.now() - Date.parse(hold.at) > max) {
+      throw failValidation(`The pause is older than maxPause (${max} ms): resume with force to continue anyway`);
+    }
+    let validation = 'no checks';
+    const remaining = spec.tasks.filter((t) => !isTerminal(run.tasks[t.id]!.state)).map((t) => t.id);
+    if (
+      r.contextPatch !== undefined ||
+      r.input !== undefined ||
+      spec.hasResumeValidator ||
+      (spec.pausePolicy.verifyTasksOnResume !== false && remaining.length > 0)
+    ) {
+      let result;
+      try {
+        result = await this.#validation['cloacina.validateResume']({
+          workflowName: spec.name,
+          remainingTasks: remaining,
+          context: run.currentContext(),
+          pause: currentPause(run.pm)!,
+          ...(r.input !== undefined ? { input: r.input } : {}),
+          ...(r.contextPatch !== undefined ? { contextPatch: r.contextPatch } : {}),
+          force: r.force ?? false,
+        });
+      } catch (err) {
+        throw failValidation(`Resume validation could not run: ${failureMessage(err)}`);
+      }
+      if (!result.ok) throw failValidation(result.reason);
+      validation = result.checks.join('; ') + (r.force ? '; forced' : '');
+    }
+    if (run.pm.resuming?.token !== token) {
+      throw refusal('Superseded', 'A new pause arrived while this resume was being validated: send it again');
+    }
+    const patch: JsonObject = { ...r.contextPatch };
+    if (r.input !== undefined) patch.resumeInput = r.input;
+    if (Object.keys(patch).length) run.applyContextPatch(patch);
+    const step = run.feed({ type: 'resume', at: run.now(), request: { ...req, validation }, token });
+    const f = this.#failure(step);
+    if (f) throw f;
+    return this.#control(false);
+  }
+
+  gate(kind: 'approve' | 'reject', raw: unknown): ControlResult {
+    this.#assertOpen();
+    const run = this.run;
+    const r = (kind === 'approve' ? ApproveRequest : RejectRequest).parse(raw);
+    if (!run.specs.has(r.taskId)) {
+      const hint = nearest(r.taskId, run.specs.keys());
+      const message =
+        `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` + (hint ? ` — did you mean \`${hint}\`?` : '');
+      run.feed({ type: 'invalidRequest', at: run.now(), request: kind, message, by: r.by, requestId: r.requestId });
+      throw refusal('UnknownTask', message);
+    }
+    const step = run.feed({
+      type: kind,
+      at: run.now(),
+      request: { requestId: r.requestId, taskId: r.taskId, by: r.by, comment: r.comment },
+    });
+    const f = this.#failure(step);
+    if (f) throw f;
+    return this.#control(step.outcome.accepted && step.outcome.duplicate);
+  }
+
+  /** A `resumeAt` came: resume through validation; a refusal leaves the run paused (and audited). */
+  scheduledResume(resumeAt: string): void {
+    this.ops++;
+    this.resume({ by: 'system:schedule', reason: `scheduled resume at ${resumeAt}` }, 'system')
+      .catch((err: unknown) => {
+        log.warn('Scheduled resume was refused; the run stays paused', { error: failureMessage(err) });
+      })
+      .finally(() => {
+        this.ops--;
+        this.run.touch();
+      });
+  }
+
+  /** A refused or malformed signal: audited (signals have no caller to answer). */
+  #signalRefused(name: string, raw: unknown, err: unknown): void {
+    if (err instanceof ApplicationFailure) {
+      // Refusals the reducer made are audited already.
+      log.warn(`${name} signal refused`, { message: err.message });
+      return;
+    }
+    if (err instanceof Error && err.name === 'CancelledFailure') throw err;
+    const message =
+      err instanceof Error && 'issues' in err
+        ? describeIssues(err as z.ZodError)
+        : `the request failed inside the workflow: ${failureMessage(err)}`;
+    log.warn('Rejected signal', { signal: name, message });
+    this.#auditInvalid(name, raw, message);
+  }
+
+  #auditInvalid(name: string, raw: unknown, message: string): void {
+    if (this.run.closedAt) return;
+    const by =
+      typeof raw === 'object' && raw && typeof (raw as { by?: unknown }).by === 'string'
+        ? (raw as { by: string }).by.slice(0, MAX_IDENTITY_LENGTH)
+        : undefined;
+    this.run.feed({ type: 'invalidRequest', at: this.run.now(), request: name, message, by });
+  }
+
+  /** Registers every handler. */
+  install(): void {
+    const validator = (schema: z.ZodType) => (raw: unknown) => {
+      this.#assertOpen();
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error)}`);
+    };
+    setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), { validator: validator(PauseRequest) });
+    setHandler(resumeUpdate, (raw) => guardedAsync(() => this.resume(raw, 'request')), {
+      validator: validator(ResumeRequest),
+    });
+    setHandler(approveUpdate, (raw) => guarded(() => this.gate('approve', raw)), {
+      validator: validator(ApproveRequest),
+    });
+    setHandler(rejectUpdate, (raw) => guarded(() => this.gate('reject', raw)), {
+      validator: validator(RejectRequest),
+    });
+
+    setHandler(pauseSignal, (raw) => {
+      try {
+        this.pause(raw);
+      } catch (err) {
+        this.#signalRefused('pause', raw, err);
+      }
+    });
+    // Async, so that continue-as-new (which waits for every handler) waits for its validation too.
+    setHandler(resumeSignal, async (raw) => {
+      try {
+        await this.resume(raw, 'request');
+      } catch (err) {
+        this.#signalRefused('resume', raw, err);
+      }
+    });
+    for (const [sig, kind] of [
+      [approveSignal, 'approve'],
+      [rejectSignal, 'reject'],
+    ] as const) {
+      setHandler(sig, (raw) => {
+        try {
+          this.gate(kind, raw);
+        } catch (err) {
+          this.#signalRefused(kind, raw, err);
+        }
+      });
+    }
+    setHandler(statusQuery, () => this.run.status());
+    setHandler(contextQuery, () => this.run.currentContext());
+  }
+}
+
+/** Turns an unexpected error into a refusal of the request, so that it can never fail the workflow task. */
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asRefusal(err);
+  }
+}
+
+async function guardedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asRefusal(err);
+  }
+}
+
+function asRefusal(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Error && 'issues' in err)
+    return refusal('InvalidRequest', `Invalid request: ${describeIssues(err as z.ZodError)}`);
+  // Cancellation of the workflow must still propagate.
+  if (err instanceof Error && err.name === 'CancelledFailure') return err;
+  log.error('Unexpected error in a request handler; the request is refused', { error: failureMessage(err) });
+  return refusal('InternalError', `The request failed inside the workflow: ${failureMessage(err)}`);
+}

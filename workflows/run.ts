@@ -1,0 +1,314 @@
+// The run-state holder of the generic workflow: task records, outputs and the merged context, the pause
+// reducer's state, resources, and how the run ends. Every other part of the shell reads it; the pause
+// state changes only through `feed`, which hands the reducer's decisions to whoever carries them out.
+import {
+  isTerminal,
+  mergeContexts,
+  type DagSpec,
+  type JsonObject,
+  type ResourceRecord,
+  type TaskRecord,
+  type TaskSpec,
+} from './dag';
+import type { RunStatus } from './messages';
+import {
+  activeAt,
+  canStart,
+  currentPause,
+  gateStatuses,
+  initialPauseState,
+  liveRunState,
+  reduce,
+  upgradePauseState,
+  type AuditEntry,
+  type Decision,
+  type PauseEvent,
+  type PauseMachineState,
+  type PauseMachineStateV1,
+  type RunState,
+  type Step,
+} from './pause-machine';
+
+/** State carried across continue-as-new (bounded: one record per task and resource, bounded audit). */
+export interface CarriedState {
+  version: 2;
+  tasks: Record<string, TaskRecord>;
+  /** Outputs still needed: by a dependent that has not finished, or as the final context. */
+  outputs: Record<string, JsonObject>;
+  /** The merge of the initial context and every completed task's output, in completion order. */
+  context: JsonObject;
+  lastCompleted?: string;
+  pause: PauseMachineState;
+  resources: Record<string, ResourceRecord>;
+  /** Gates already approved (their tasks may run). */
+  passedGates: string[];
+  startedAt: string;
+  continuedAsNew: number;
+}
+
+/** What release 0.1.0 carried across continue-as-new. */
+export interface CarriedStateV1 {
+  tasks: Record<string, TaskRecord>;
+  outputs: Record<string, JsonObject>;
+  completionOrder: string[];
+  pause: PauseMachineStateV1;
+  resources: Record<string, ResourceRecord>;
+  retryRemainingMs: Record<string, number>;
+  passedGates: string[];
+  activeMs: number;
+  startedAt: string;
+  continuedAsNew: number;
+}
+
+/** How the run ended (or is asked to end). */
+export interface EndRequest {
+  action: 'fail' | 'cancel';
+  reason: string;
+}
+
+/** The state of one run of `cloacinaDag`, shared by every part of the shell. */
+export class Run {
+  readonly spec: DagSpec;
+  readonly specs: Map<string, TaskSpec>;
+  /** Tasks that depend on each task. */
+  readonly dependents: Map<string, string[]>;
+  readonly tasks: Record<string, TaskRecord>;
+  readonly outputs: Record<string, JsonObject>;
+  readonly resources: Record<string, ResourceRecord>;
+  readonly passedGates: Set<string>;
+  readonly startedAt: string;
+  readonly continuedAsNew: number;
+  initialContext: JsonObject;
+  context: JsonObject;
+  lastCompleted: string | undefined;
+  pm: PauseMachineState;
+
+  /** Set once the run has ended. */
+  closedAt: string | undefined;
+  endState: RunState | undefined;
+  error: { type: string; message: string } | undefined;
+  endRequest: EndRequest | undefined;
+  /** An unexpected error from a task driver: the run fails with it. */
+  fatal: unknown;
+  /** Continue-as-new was suggested: no task starts until the run has continued. */
+  drainingSince: string | undefined;
+
+  /** Bumped on every change the main loop must look at. */
+  version = 0;
+  /** Audit lines not yet written to the event history. */
+  readonly pendingAudit: AuditEntry[] = [];
+  /** Carries out the reducer's decisions (set by the shell). */
+  onDecision: (d: Decision) => void = () => undefined;
+  /** Called after every change, to refresh search attributes and details (set by the shell). */
+  onChange: () => void = () => undefined;
+
+  constructor(spec: DagSpec, context: JsonObject, carried: CarriedState | CarriedStateV1 | undefined) {
+    this.spec = spec;
+    this.specs = new Map(spec.tasks.map((t) => [t.id, t]));
+    this.dependents = new Map(spec.tasks.map((t) => [t.id, [] as string[]]));
+    for (const t of spec.tasks) for (const d of t.dependencies) this.dependents.get(d)?.push(t.id);
+    const nowMs = Date.now();
+    this.initialContext = context;
+    if (carried && 'version' in carried) {
+      this.tasks = carried.tasks;
+      this.outputs = carried.outputs;
+      this.context = carried.context;
+      this.lastCompleted = carried.lastCompleted;
+      // Nothing is in flight in a new run: attempts settle before continue-as-new.
+      this.pm = { ...carried.pause, inFlight: [] };
+      this.resources = carried.resources;
+      this.passedGates = new Set(carried.passedGates);
+      this.startedAt = carried.startedAt;
+      this.continuedAsNew = carried.continuedAsNew;
+    } else if (carried) {
+      this.tasks = carried.tasks;
+      this.outputs = carried.outputs;
+      this.context = mergeContexts([context, ...carried.completionOrder.map((id) => carried.outputs[id] ?? {})]);
+      this.lastCompleted = carried.completionOrder[carried.completionOrder.length - 1];
+      this.pm = upgradePauseState(carried.pause, {
+        startMs: nowMs,
+        activeMs: carried.activeMs,
+        retryRemainingMs: carried.retryRemainingMs,
+        ...this.policy(),
+      });
+      for (const rec of Object.values(this.tasks)) if (rec.state === 'running') rec.state = 'pending';
+      this.resources = carried.resources;
+      this.passedGates = new Set(carried.passedGates);
+      this.startedAt = carried.startedAt;
+      this.continuedAsNew = carried.continuedAsNew;
+    } else {
+      this.tasks = Object.fromEntries(
+        spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 } satisfies TaskRecord]),
+      );
+      this.outputs = {};
+      this.context = context;
+      this.lastCompleted = undefined;
+      this.pm = initialPauseState({ startMs: nowMs, ...this.policy() });
+      this.resources = Object.fromEntries(
+        spec.resources.map((r) => [r.id, { state: 'absent', setups: 0, teardowns: 0 } satisfies ResourceRecord]),
+      );
+      this.passedGates = new Set();
+      this.startedAt = new Date(nowMs).toISOString();
+      this.continuedAsNew = 0;
+    }
+  }
+
+  private policy() {
+    const p = this.spec.pausePolicy;
+    return {
+      ...(p.maxPauseMs !== undefined ? { maxPauseMs: p.maxPauseMs } : {}),
+      ...(p.onMaxPause ? { onMaxPause: p.onMaxPause } : {}),
+      ...(this.spec.deadlineMs !== undefined ? { deadlineMs: this.spec.deadlineMs } : {}),
+    };
+  }
+
+  /** Workflow time as an ISO instant. */
+  now(): string {
+    return new Date(Date.now()).toISOString();
+  }
+
+  /** Feeds one event to the pause reducer and carries out its decisions. */
+  feed(event: PauseEvent): Step {
+    const before = this.pm.auditCount;
+    const step = reduce(this.pm, event);
+    this.pm = step.state;
+    for (const e of step.state.audit) if (e.seq > before) this.pendingAudit.push(e);
+    for (const d of step.decisions) this.onDecision(d);
+    this.touch();
+    return step;
+  }
+
+  /** Records that something changed. */
+  touch(): void {
+    this.version++;
+    this.onChange();
+  }
+
+  /** Whether a task attempt may start now: no pause, no continue-as-new drain, not ended. */
+  mayStart(): boolean {
+    return canStart(this.pm) && this.drainingSince === undefined && this.closedAt === undefined;
+  }
+
+  depsTerminal(t: TaskSpec): boolean {
+    return t.dependencies.every((d) => isTerminal(this.tasks[d]!.state));
+  }
+
+  allTerminal(): boolean {
+    return this.spec.tasks.every((t) => isTerminal(this.tasks[t.id]!.state));
+  }
+
+  /** Nothing to do but wait on gates: no task ready or running outside a gate. */
+  idle(): boolean {
+    return (
+      this.pm.inFlight.length === 0 &&
+      this.spec.tasks.every((t) => {
+        const s = this.tasks[t.id]!.state;
+        return isTerminal(s) || s === 'waiting' || (s === 'pending' && !this.depsTerminal(t));
+      })
+    );
+  }
+
+  state(): RunState {
+    return this.closedAt && this.endState ? this.endState : liveRunState(this.pm, this.idle());
+  }
+
+  /** A task's input: the initial context for roots, else the merge of its dependencies' outputs. */
+  inputContext(t: TaskSpec): JsonObject {
+    return t.dependencies.length === 0
+      ? this.initialContext
+      : mergeContexts(t.dependencies.map((d) => this.outputs[d] ?? {}));
+  }
+
+  /** The current context: the final one once ended, else the merge of every completed output. */
+  currentContext(): JsonObject {
+    return this.closedAt ? this.finalContext() : this.context;
+  }
+
+  /** The output of the last task to complete (the initial context when none did). */
+  finalContext(): JsonObject {
+    return this.lastCompleted !== undefined ? (this.outputs[this.lastCompleted] ?? this.context) : this.initialContext;
+  }
+
+  /** Records a task's end and forgets outputs no unfinished task needs any more. */
+  finish(
+    id: string,
+    state: 'completed' | 'failed' | 'skipped',
+    output: JsonObject,
+    extra: Partial<TaskRecord> = {},
+  ): void {
+    const rec = this.tasks[id]!;
+    Object.assign(rec, { state, finishedAt: this.now() }, extra);
+    this.outputs[id] = output;
+    const previous = this.lastCompleted;
+    if (state === 'completed') {
+      this.context = mergeContexts([this.context, output]);
+      this.lastCompleted = id;
+    }
+    for (const d of [...this.specs.get(id)!.dependencies, ...(previous ? [previous] : []), id])
+      this.forgetIfUnneeded(d);
+    this.touch();
+  }
+
+  private forgetIfUnneeded(id: string): void {
+    if (id === this.lastCompleted || !isTerminal(this.tasks[id]!.state)) return;
+    if ((this.dependents.get(id) ?? []).every((d) => isTerminal(this.tasks[d]!.state))) delete this.outputs[id];
+  }
+
+  /** Sets keys in the context of every task not yet started (resume's `contextPatch`). */
+  applyContextPatch(patch: JsonObject): void {
+    const over = (o: JsonObject) => {
+      const out = { ...o };
+      for (const [k, v] of Object.entries(patch))
+        Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return out;
+    };
+    this.initialContext = over(this.initialContext);
+    this.context = over(this.context);
+    for (const id of Object.keys(this.outputs)) this.outputs[id] = over(this.outputs[id]!);
+  }
+
+  activeMs(): number {
+    return activeAt(this.pm, Date.now());
+  }
+
+  status(): RunStatus {
+    return {
+      workflow: this.spec.name,
+      state: this.state(),
+      tasks: cloneJson(this.tasks),
+      pause: currentPause(this.pm),
+      gates: gateStatuses(this.pm, Date.now()),
+      audit: [...this.pm.audit],
+      auditCount: this.pm.auditCount,
+      resources: cloneJson(this.resources),
+      startedAt: this.startedAt,
+      ...(this.closedAt ? { closedAt: this.closedAt } : {}),
+      activeMs: this.activeMs(),
+      ...(this.error ? { error: this.error } : {}),
+      continuedAsNew: this.continuedAsNew,
+      ...(this.drainingSince && !this.closedAt
+        ? { draining: { reason: 'continueAsNew' as const, since: this.drainingSince } }
+        : {}),
+    };
+  }
+
+  /** What the next run of the chain starts from. */
+  carried(): CarriedState {
+    return {
+      version: 2,
+      tasks: this.tasks,
+      outputs: this.outputs,
+      context: this.context,
+      ...(this.lastCompleted !== undefined ? { lastCompleted: this.lastCompleted } : {}),
+      pause: this.pm,
+      resources: this.resources,
+      passedGates: [...this.passedGates],
+      startedAt: this.startedAt,
+      continuedAsNew: this.continuedAsNew + 1,
+    };
+  }
+}
+
+export function cloneJson<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}

@@ -1,0 +1,267 @@
+// The task driver: finds ready tasks, holds them at their gates, runs one activity attempt at a time,
+// and decides retries (their back-offs are due times in the pause reducer, so a pause freezes them and
+// continue-as-new carries them).
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+} from '@temporalio/workflow';
+import type { CloacinaActivities, RunTaskResult } from './activity-contract';
+import {
+  describeTrigger,
+  evaluateTrigger,
+  isTerminal,
+  retryDelay,
+  shouldRetry,
+  type FailureInfo,
+  type JsonValue,
+  type TaskRecord,
+  type TaskSpec,
+} from './dag';
+import { failureMessage, isActivityTimeout, toFailureInfo } from './failures';
+import type { Resources } from './resources';
+import type { Run } from './run';
+
+interface AttemptControl {
+  scope: CancellationScope;
+  interruptedByPause: boolean;
+  settled: boolean;
+  abandon: () => void;
+}
+
+type AttemptOutcome =
+  | { kind: 'ok'; result: RunTaskResult }
+  | { kind: 'interrupted' }
+  | { kind: 'failed'; failure: FailureInfo }
+  | { kind: 'cancelled'; error: unknown };
+
+type GateOutcome = { approved: true } | { approved: false; by: string; comment?: string };
+
+export class TaskDriver {
+  readonly #driving = new Set<string>();
+  readonly #attempts = new Map<string, AttemptControl>();
+  readonly #gateOutcome = new Map<string, GateOutcome>();
+  readonly #rerun = new Set<string>();
+  readonly #skip = new Set<string>();
+
+  constructor(
+    private readonly run: Run,
+    private readonly resources: Resources,
+  ) {}
+
+  /** A gate was approved (or timed out as approved). */
+  releaseGate(taskId: string): void {
+    this.#gateOutcome.set(taskId, { approved: true });
+  }
+
+  /** A gate was rejected: the gated task fails. */
+  rejectGate(taskId: string, by: string, comment?: string): void {
+    this.#gateOutcome.set(taskId, { approved: false, by, ...(comment !== undefined ? { comment } : {}) });
+  }
+
+  /** Tasks held by a failure pause: run them again with fresh attempts. */
+  rerun(taskIds: string[]): void {
+    for (const id of taskIds) this.#rerun.add(id);
+  }
+
+  /** Tasks held by a failure pause: mark them skipped. */
+  skip(taskIds: string[]): void {
+    for (const id of taskIds) this.#skip.add(id);
+  }
+
+  /** Starts a coroutine for every task that is ready (or skips it when its trigger rule says so). */
+  startReadyTasks(): void {
+    const run = this.run;
+    let again = true;
+    while (again) {
+      again = false;
+      for (const t of run.spec.tasks) {
+        const rec = run.tasks[t.id]!;
+        if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
+        const fresh =
+          rec.state === 'pending' && rec.attempts === 0 && rec.interrupted === 0 && !run.passedGates.has(t.id);
+        if (fresh) {
+          const ctx = run.inputContext(t);
+          const states = Object.fromEntries(t.dependencies.map((d) => [d, run.tasks[d]!.state]));
+          if (!evaluateTrigger(t.triggerRule, states, ctx)) {
+            run.finish(t.id, 'skipped', ctx, {
+              skipReason: `trigger rule ${describeTrigger(t.triggerRule)} not met`,
+            });
+            again = true;
+            continue;
+          }
+        }
+        this.#driving.add(t.id);
+        this.#drive(t).then(
+          () => this.#driving.delete(t.id),
+          (err: unknown) => {
+            this.#driving.delete(t.id);
+            run.fatal ??= err;
+            run.touch();
+          },
+        );
+      }
+    }
+  }
+
+  /**
+   * Cuts off a task's attempt for an immediate pause (or the end of the run). The wait for tasks that
+   * never observe cancellation is bounded by the drain timeout (at-least-once: the abandoned attempt may
+   * still finish on its worker; its result is ignored and the task runs again after resume).
+   */
+  interrupt(id: string): void {
+    const ctl = this.#attempts.get(id);
+    if (!ctl || ctl.interruptedByPause) return;
+    ctl.interruptedByPause = true;
+    ctl.scope.cancel();
+    void condition(() => ctl.settled, this.run.spec.pausePolicy.drainTimeoutMs)
+      .then((settled) => {
+        if (!settled) {
+          log.warn('Task did not stop within the drain timeout; abandoning the attempt', { taskId: id });
+          ctl.abandon();
+        }
+      })
+      .catch(() => undefined);
+  }
+
+  async #runAttempt(t: TaskSpec, rec: TaskRecord): Promise<AttemptOutcome> {
+    const run = this.run;
+    const acts = proxyActivities<CloacinaActivities>({
+      startToCloseTimeout: t.timeoutMs,
+      heartbeatTimeout: t.heartbeatTimeoutMs,
+      retry: { maximumAttempts: 1 },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
+      summary: t.id,
+    });
+    let abandon!: () => void;
+    const abandoned = new Promise<void>((r) => (abandon = r));
+    const ctl: AttemptControl = { scope: new CancellationScope(), interruptedByPause: false, settled: false, abandon };
+    this.#attempts.set(t.id, ctl);
+    const resourceHandles = Object.fromEntries(
+      t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
+    ) as Record<string, JsonValue>;
+    const attempt = ctl.scope
+      .run(() =>
+        acts['cloacina.runTask']({
+          workflowName: run.spec.name,
+          taskId: t.id,
+          attempt: rec.attempts,
+          context: run.inputContext(t),
+          resources: resourceHandles,
+        }),
+      )
+      .then(
+        (result): AttemptOutcome => ({ kind: 'ok', result }),
+        (err: unknown): AttemptOutcome => {
+          if (ctl.interruptedByPause && isCancellation(err)) return { kind: 'interrupted' };
+          if (isCancellation(err) && !isActivityTimeout(err)) return { kind: 'cancelled', error: err };
+          return { kind: 'failed', failure: toFailureInfo(err) };
+        },
+      );
+    const outcome = await Promise.race([attempt, abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' }))]);
+    ctl.settled = true;
+    this.#attempts.delete(t.id);
+    return outcome;
+  }
+
+  async #gate(t: TaskSpec, rec: TaskRecord): Promise<boolean> {
+    const run = this.run;
+    if (rec.state !== 'waiting') {
+      rec.state = 'waiting';
+      run.feed({ type: 'gateOpened', at: run.now(), taskId: t.id, gate: t.pauseBefore! });
+    }
+    await condition(() => this.#gateOutcome.has(t.id));
+    const outcome = this.#gateOutcome.get(t.id)!;
+    this.#gateOutcome.delete(t.id);
+    if (!outcome.approved) {
+      const message = `Gate before \`${t.id}\` rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}`;
+      run.finish(t.id, 'failed', run.inputContext(t), { error: { type: 'GateRejected', message } });
+      return false;
+    }
+    run.passedGates.add(t.id);
+    rec.state = 'pending';
+    run.touch();
+    return true;
+  }
+
+  async #drive(t: TaskSpec): Promise<void> {
+    const run = this.run;
+    const rec = run.tasks[t.id]!;
+    // A `pauseBefore` gate holds the task until it is approved (other branches keep running).
+    if (t.pauseBefore && !run.passedGates.has(t.id) && !(await this.#gate(t, rec))) return;
+
+    for (;;) {
+      if (rec.state === 'held') {
+        // Exhausted retries under onTaskFailure 'pause': wait for resume (re-run) or skip.
+        await condition(() => this.#rerun.has(t.id) || this.#skip.has(t.id));
+        if (this.#skip.delete(t.id)) {
+          run.finish(t.id, 'skipped', run.inputContext(t), { skipReason: 'skipped on resume after failure' });
+          return;
+        }
+        this.#rerun.delete(t.id);
+        rec.attempts = 0;
+        rec.state = 'pending';
+        run.touch();
+      }
+      // A retry back-off is a due time in the reducer; it ends when the reducer's timer fires.
+      if (rec.state === 'retrying') await condition(() => !(t.id in run.pm.retries));
+      await condition(() => run.mayStart());
+      try {
+        await this.resources.ensure(t);
+      } catch (err) {
+        if (isCancellation(err) && !isActivityTimeout(err)) throw err;
+        run.finish(t.id, 'failed', run.inputContext(t), {
+          error: { type: 'ResourceSetupFailed', message: `resource setup failed: ${failureMessage(err)}` },
+        });
+        return;
+      }
+      if (!run.mayStart()) continue; // a pause (or a continue-as-new drain) arrived during resource setup
+      // Start: the check above and this event run in one synchronous step, so no pause can slip between.
+      run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
+      rec.state = 'running';
+      rec.startedAt ??= run.now();
+      rec.attempts++;
+      run.touch();
+      const outcome = await this.#runAttempt(t, rec);
+      run.feed({ type: 'taskSettled', at: run.now(), taskId: t.id });
+      switch (outcome.kind) {
+        case 'ok':
+          delete rec.error;
+          run.finish(t.id, 'completed', outcome.result.context);
+          return;
+        case 'interrupted':
+          rec.attempts--;
+          rec.interrupted++;
+          rec.state = 'pending';
+          run.touch();
+          continue;
+        case 'cancelled':
+          throw outcome.error;
+        case 'failed': {
+          rec.error = { type: outcome.failure.type, message: outcome.failure.message };
+          if (shouldRetry(t.retry, rec.attempts, outcome.failure)) {
+            rec.state = 'retrying';
+            run.feed({
+              type: 'retryScheduled',
+              at: run.now(),
+              taskId: t.id,
+              delayMs: retryDelay(t.retry, rec.attempts, Math.random),
+            });
+            continue;
+          }
+          if ((t.onTaskFailure ?? run.spec.pausePolicy.onTaskFailure) === 'pause') {
+            rec.state = 'held';
+            run.feed({ type: 'taskFailed', at: run.now(), taskId: t.id, message: `${t.id}: ${outcome.failure.message}` });
+            continue;
+          }
+          run.finish(t.id, 'failed', run.inputContext(t));
+          return;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// What the world sees of a run without querying it: the Cloacina search attributes, the current details
+// on the Web UI's workflow page, and the audit trail written to the event history (as memo upserts, so
+// the whole trail can be read back with no worker, across continue-as-new).
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import type { AuditEntry, CurrentPause, RunState } from './pause-machine';
+import { currentPause } from './pause-machine';
+import type { Run } from './run';
+import {
+  CloacinaGate,
+  CloacinaPaused,
+  CloacinaPausedAt,
+  CloacinaPausedBy,
+  CloacinaPauseKind,
+  CloacinaPauseReason,
+  CloacinaResumeAt,
+  CloacinaState,
+  CloacinaWorkflow,
+} from './search-attributes';
+
+/** Memo key under which each batch of new audit lines is written to the history. */
+export const AUDIT_MEMO_KEY = 'cloacina.audit';
+/** Memo key of the final status and context of a cancelled run (whose end carries no result). */
+export const FINAL_MEMO_KEY = 'cloacina.final';
+/** Largest batch of audit lines in one memo upsert, as JSON characters. */
+const MAX_AUDIT_BATCH_CHARS = 256 * 1024;
+/** Largest final memo, as JSON characters (the server's limit on a memo is 2 MiB). */
+const MAX_FINAL_MEMO_CHARS = 1536 * 1024;
+
+/** Publishes a run's visibility: at most one search-attribute upsert per workflow step. */
+export class Visibility {
+  #lastAttrs = '';
+  #queued = false;
+
+  constructor(private readonly run: Run) {}
+
+  /** Refreshes everything once the present step is over (several changes cost one upsert). */
+  publish(): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    void Promise.resolve().then(() => {
+      this.#queued = false;
+      this.flush();
+    });
+  }
+
+  /** Refreshes everything now. */
+  flush(): void {
+    const run = this.run;
+    this.#writeAudit();
+    const pause = currentPause(run.pm);
+    const state = run.state();
+    const gates = Object.keys(run.pm.gates);
+    const closed = run.closedAt !== undefined;
+    const resumeAt = earliest(run.pm.hold?.resumeAt, run.pm.hold?.expiresAt);
+    const attrs = {
+      state,
+      paused: pause !== null && !closed,
+      by: pause?.by ?? null,
+      at: pause?.at ?? null,
+      reason: pause?.reason ?? null,
+      kind: pause?.kind ?? null,
+      gates,
+      resumeAt: resumeAt ?? null,
+    };
+    const key = JSON.stringify(attrs);
+    if (key !== this.#lastAttrs) {
+      this.#lastAttrs = key;
+      upsertSearchAttributes([
+        { key: CloacinaState, value: state },
+        { key: CloacinaWorkflow, value: run.spec.name },
+        { key: CloacinaPaused, value: attrs.paused },
+        { key: CloacinaPausedBy, value: attrs.paused ? attrs.by : null },
+        { key: CloacinaPausedAt, value: attrs.paused && attrs.at ? new Date(attrs.at) : null },
+        { key: CloacinaPauseReason, value: attrs.paused && attrs.reason ? attrs.reason.slice(0, 1000) : null },
+        { key: CloacinaPauseKind, value: attrs.paused ? attrs.kind : null },
+        { key: CloacinaGate, value: gates.length ? gates.slice(0, 100) : null },
+        { key: CloacinaResumeAt, value: attrs.paused && attrs.resumeAt ? new Date(attrs.resumeAt) : null },
+      ]);
+    }
+    setCurrentDetails(describeForUi(run.spec.name, state, pause, gates, run.drainingSince));
+  }
+
+  /** Writes the audit lines not yet in the history, in batches of bounded size. */
+  #writeAudit(): void {
+    const pending = this.run.pendingAudit;
+    while (pending.length) {
+      const batch: AuditEntry[] = [];
+      let chars = 0;
+      while (pending.length) {
+        const size = JSON.stringify(pending[0]).length;
+        if (batch.length && chars + size > MAX_AUDIT_BATCH_CHARS) break;
+        batch.push(pending.shift()!);
+        chars += size;
+      }
+      upsertMemo({ [AUDIT_MEMO_KEY]: batch });
+    }
+  }
+
+  /** Writes the final status and context to the history (for ends that carry no result). */
+  writeFinal(): void {
+    this.flush();
+    const status = this.run.status();
+    const context = this.run.finalContext();
+    let final: unknown = { status, context };
+    if (JSON.stringify(final).length > MAX_FINAL_MEMO_CHARS) final = { status, contextOmitted: true };
+    if (JSON.stringify(final).length > MAX_FINAL_MEMO_CHARS)
+      final = { status: { ...status, tasks: {}, audit: [] }, contextOmitted: true, tasksOmitted: true };
+    upsertMemo({ [FINAL_MEMO_KEY]: final });
+  }
+}
+
+function earliest(...instants: (string | undefined)[]): string | undefined {
+  const defined = instants.filter((i): i is string => i !== undefined);
+  return defined.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+}
+
+function describeForUi(
+  name: string,
+  state: RunState,
+  pause: CurrentPause | null,
+  gates: string[],
+  drainingSince: string | undefined,
+): string {
+  const lines = [`**${name}** — ${state}`];
+  if (pause) {
+    lines.push(
+      `Paused (${pause.kind}, ${pause.mode}) by ${pause.by} at ${pause.at}${pause.reason ? `: ${pause.reason}` : ''}`,
+    );
+    if (pause.resumeAt) lines.push(`Resumes at ${pause.resumeAt}`);
+    if (pause.expiresAt) lines.push(`Expires at ${pause.expiresAt} (${pause.onExpiry})`);
+  }
+  if (gates.length)
+    lines.push(`Waiting for approval: ${gates.slice(0, 50).join(', ')}${gates.length > 50 ? ', …' : ''}`);
+  if (drainingSince) lines.push(`Letting running tasks settle before continuing as new (since ${drainingSince})`);
+  return lines.join('\n\n');
+}
