@@ -43,6 +43,7 @@ import {
   CloacinaWorkflow,
 } from '../workflows/search-attributes';
 import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
+import { readAudit, readClosed, type AuditPage } from './history';
 import type { WorkflowDefinition } from './definitions';
 import {
   CloacinaError,
@@ -190,6 +191,8 @@ export interface ExecutionHandle {
   result(): Promise<JsonObject>;
   status(): Promise<RunStatus>;
   context(): Promise<JsonObject>;
+  /** One page of the whole audit trail; see {@link UnifiedExecutor.getAudit}. */
+  audit(options?: { pageSize?: number; cursor?: string }): Promise<AuditPage>;
   pause(options?: PauseOptions): Promise<ControlResult>;
   resume(options?: ResumeOptions): Promise<ControlResult>;
   approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
@@ -363,6 +366,7 @@ export class UnifiedExecutor {
       result: () => this.result(workflowId),
       status: () => this.getStatus(workflowId),
       context: () => this.getContext(workflowId),
+      audit: (o) => this.getAudit(workflowId, o),
       pause: (o) => this.pauseWorkflow(workflowId, o),
       resume: (o) => this.resumeWorkflow(workflowId, o),
       approve: (taskId, o) => this.approve(workflowId, taskId, o),
@@ -501,26 +505,53 @@ export class UnifiedExecutor {
     return err;
   }
 
-  /** State, tasks, current pause, gates, audit trail and resources of a run (open or closed). */
+  /**
+   * State, tasks, current pause, gates, the newest audit lines and resources of a run. An open run
+   * answers a query (a worker must poll its task queue); a closed run is read from its result, its
+   * failure or its event history, with no worker.
+   */
   async getStatus(workflowId: string): Promise<RunStatus> {
     const client = await this.client();
-    const handle = client.workflow.getHandle(workflowId);
-    let description;
+    const closed = await this.#readClosed(workflowId);
+    if (closed) return closed.status;
+    return client.workflow.getHandle(workflowId).query(statusQuery);
+  }
+
+  async #readClosed(workflowId: string) {
+    const client = await this.client();
     try {
-      description = await handle.describe();
+      return await readClosed(client, workflowId);
     } catch (err) {
       if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
       throw err;
     }
-    if (description.status.name === 'RUNNING') return handle.query(statusQuery);
-    // Closed: the final status travels in the result (or the failure's details); no worker needed.
+  }
+
+  /**
+   * The run's whole audit trail, oldest first, read from its event history across every
+   * continue-as-new (no worker needed). Pages of `pageSize` lines (default 1000): pass `nextCursor`
+   * back as `cursor` until it is absent.
+   */
+  async getAudit(
+    workflowId: string,
+    options: { pageSize?: number; cursor?: string } = {},
+  ): Promise<AuditPage> {
+    const pageSize = options.pageSize ?? 1000;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
+      throw new InvalidInputError(
+        `Expected \`pageSize\` to be an integer from 1 to 10000, got \`${String(pageSize)}\``,
+      );
+    }
+    const client = await this.client();
     try {
-      const out = (await handle.result()) as DagWorkflowResult;
-      return out.status;
+      return await readAudit(client, workflowId, { pageSize, cursor: options.cursor });
     } catch (err) {
-      const mapped = this.#mapResultError(workflowId, err);
-      if (mapped instanceof WorkflowExecutionError && mapped.status) return mapped.status;
-      return handle.query(statusQuery);
+      if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
+      if (err instanceof Error && err.message === 'bad cursor')
+        throw new InvalidInputError(
+          `Expected \`cursor\` to be a \`nextCursor\` returned by getAudit, got \`${String(options.cursor).slice(0, 80)}\``,
+        );
+      throw err;
     }
   }
 
@@ -553,15 +584,15 @@ export class UnifiedExecutor {
     }
   }
 
-  /** The run's context: the final one once completed, else the merge of completed tasks' outputs. */
+  /**
+   * The run's context: the final one once ended (read from the history, no worker needed), else the
+   * merge of the completed tasks' outputs (a query).
+   */
   async getContext(workflowId: string): Promise<JsonObject> {
     const client = await this.client();
-    try {
-      return await client.workflow.getHandle(workflowId).query(contextQuery);
-    } catch (err) {
-      if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
-      throw err;
-    }
+    const closed = await this.#readClosed(workflowId);
+    if (closed) return closed.context;
+    return client.workflow.getHandle(workflowId).query(contextQuery);
   }
 
   /** Cancels a run: in-flight tasks are cancelled, resources torn down, state `cancelled`. */

@@ -42,6 +42,7 @@ export type {
   BulkOutcome,
   BulkResult,
 } from './executor';
+export type { AuditPage } from './history';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
 export type { RunStatus, ControlResult } from '../workflows/messages';

@@ -1,12 +1,7 @@
 // Request handlers: pause, resume, approve and reject as updates (validated at the door) and as signals
 // (refusals audited), the status and context queries, and the scheduled resume. Every request becomes a
 // reducer event; no request can fail a workflow task: an unexpected error fails the request alone.
-import {
-  ApplicationFailure,
-  log,
-  proxyActivities,
-  setHandler,
-} from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { CloacinaActivities } from './activity-contract';
 import { isTerminal, nearest, type JsonObject } from './dag';
@@ -36,7 +31,8 @@ import { MAX_IDENTITY_LENGTH } from './messages';
 /** Signals and updates arriving without `by` are recorded under this identity. */
 export const ANONYMOUS = 'anonymous';
 
-const refusal = (code: RefusalCode, message: string) => ApplicationFailure.create({ type: code, message, nonRetryable: true });
+const refusal = (code: RefusalCode, message: string) =>
+  ApplicationFailure.create({ type: code, message, nonRetryable: true });
 
 export class Handlers {
   /** System operations under way (a scheduled resume): continue-as-new waits for none. */
@@ -63,7 +59,9 @@ export class Handlers {
   }
 
   #failure(step: Step): ApplicationFailure | undefined {
-    return step.outcome.accepted ? undefined : refusal(step.outcome.refusal.code, step.outcome.refusal.message);
+    return step.outcome.accepted
+      ? undefined
+      : refusal(step.outcome.refusal.code, step.outcome.refusal.message);
   }
 
   pause(raw: unknown): ControlResult {
@@ -120,7 +118,9 @@ export class Handlers {
     };
     const max = spec.pausePolicy.maxPauseMs;
     if (max && !r.force && Date.now() - Date.parse(hold.at) > max) {
-      throw failValidation(`The pause is older than maxPause (${max} ms): resume with force to continue anyway`);
+      throw failValidation(
+        `The pause is older than maxPause (${max} ms): resume with force to continue anyway`,
+      );
     }
     let validation = 'no checks';
     const remaining = spec.tasks.filter((t) => !isTerminal(run.tasks[t.id]!.state)).map((t) => t.id);
@@ -166,8 +166,16 @@ export class Handlers {
     if (!run.specs.has(r.taskId)) {
       const hint = nearest(r.taskId, run.specs.keys());
       const message =
-        `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` + (hint ? ` — did you mean \`${hint}\`?` : '');
-      run.feed({ type: 'invalidRequest', at: run.now(), request: kind, message, by: r.by, requestId: r.requestId });
+        `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` +
+        (hint ? ` — did you mean \`${hint}\`?` : '');
+      run.feed({
+        type: 'invalidRequest',
+        at: run.now(),
+        request: kind,
+        message,
+        by: r.by,
+        requestId: r.requestId,
+      });
       throw refusal('UnknownTask', message);
     }
     const step = run.feed({

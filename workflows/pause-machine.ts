@@ -126,15 +126,7 @@ export interface GateStatus {
 
 /** Audit actions. */
 export type AuditAction =
-  | 'pause'
-  | 'resume'
-  | 'gate'
-  | 'approve'
-  | 'reject'
-  | 'drained'
-  | 'upgrade'
-  | 'expired'
-  | 'rejected';
+  'pause' | 'resume' | 'gate' | 'approve' | 'reject' | 'drained' | 'upgrade' | 'expired' | 'rejected';
 
 /** One line of the audit trail. */
 export interface AuditEntry {
@@ -357,10 +349,12 @@ export function nextDue(s: PauseMachineState): number | undefined {
   for (const g of Object.values(s.gates)) wall(g.expiresAt);
   if (s.clock.activeSince !== null) {
     let active = Infinity;
-    for (const g of Object.values(s.gates)) if (g.dueActiveMs !== undefined) active = Math.min(active, g.dueActiveMs);
+    for (const g of Object.values(s.gates))
+      if (g.dueActiveMs !== undefined) active = Math.min(active, g.dueActiveMs);
     for (const d of Object.values(s.retries)) active = Math.min(active, d);
     if (s.deadlineActiveMs !== undefined) active = Math.min(active, s.deadlineActiveMs);
-    if (active !== Infinity) due = Math.min(due, s.clock.activeSince + Math.max(0, active - s.clock.activeMs));
+    if (active !== Infinity)
+      due = Math.min(due, s.clock.activeSince + Math.max(0, active - s.clock.activeMs));
   }
   return due === Infinity ? undefined : due;
 }
@@ -510,7 +504,10 @@ function settleClock(before: PauseMachineState, after: PauseMachineState, atMs: 
   if (running === active) return after;
   const c = after.clock;
   if (running) {
-    return { ...after, clock: { activeMs: c.activeMs + Math.max(0, atMs - c.activeSince!), activeSince: null } };
+    return {
+      ...after,
+      clock: { activeMs: c.activeMs + Math.max(0, atMs - c.activeSince!), activeSince: null },
+    };
   }
   void before;
   return { ...after, clock: { activeMs: c.activeMs, activeSince: atMs } };
@@ -556,7 +553,8 @@ function holdExpiry(
   const max = s.policy.maxPauseMs;
   if (max !== undefined && (expiresAfterMs === undefined || expiresAfterMs > max))
     return { expiresAt: plus(at, max), onExpiry: s.policy.onMaxPause };
-  if (expiresAfterMs !== undefined) return { expiresAt: plus(at, expiresAfterMs), onExpiry: onExpiry ?? 'resume' };
+  if (expiresAfterMs !== undefined)
+    return { expiresAt: plus(at, expiresAfterMs), onExpiry: onExpiry ?? 'resume' };
   return {};
 }
 
@@ -972,7 +970,8 @@ function fireTimers(state: PauseMachineState, at: string): Step {
   const activeNow = activeAt(s, t);
   for (const g of Object.values(s.gates).sort((a, b) => a.pauseId - b.pauseId)) {
     const maxed = g.expiresAt !== undefined && Date.parse(g.expiresAt) <= t;
-    const timedOut = s.clock.activeSince !== null && g.dueActiveMs !== undefined && g.dueActiveMs <= activeNow;
+    const timedOut =
+      s.clock.activeSince !== null && g.dueActiveMs !== undefined && g.dueActiveMs <= activeNow;
     if (!maxed && !timedOut) continue;
     const action: GateTimeoutAction = maxed
       ? s.policy.onMaxPause === 'resume'
@@ -1006,8 +1005,7 @@ function fireTimers(state: PauseMachineState, at: string): Step {
         action: s.policy.onMaxPause === 'cancel' ? 'cancel' : 'fail',
         reason: `the gate before \`${g.taskId}\` waited longer than maxPause (${s.policy.maxPauseMs} ms)`,
       });
-    else
-      decisions.push({ type: 'rejectGate', taskId: g.taskId, by, comment: `gate timed out (${action})` });
+    else decisions.push({ type: 'rejectGate', taskId: g.taskId, by, comment: `gate timed out (${action})` });
   }
   if (s.clock.activeSince !== null) {
     const due = Object.entries(s.retries).filter(([, d]) => d <= activeNow);

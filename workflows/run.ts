@@ -123,7 +123,10 @@ export class Run {
     } else if (carried) {
       this.tasks = carried.tasks;
       this.outputs = carried.outputs;
-      this.context = mergeContexts([context, ...carried.completionOrder.map((id) => carried.outputs[id] ?? {})]);
+      this.context = mergeContexts([
+        context,
+        ...carried.completionOrder.map((id) => carried.outputs[id] ?? {}),
+      ]);
       this.lastCompleted = carried.completionOrder[carried.completionOrder.length - 1];
       this.pm = upgradePauseState(carried.pause, {
         startMs: nowMs,
@@ -145,7 +148,10 @@ export class Run {
       this.lastCompleted = undefined;
       this.pm = initialPauseState({ startMs: nowMs, ...this.policy() });
       this.resources = Object.fromEntries(
-        spec.resources.map((r) => [r.id, { state: 'absent', setups: 0, teardowns: 0 } satisfies ResourceRecord]),
+        spec.resources.map((r) => [
+          r.id,
+          { state: 'absent', setups: 0, teardowns: 0 } satisfies ResourceRecord,
+        ]),
       );
       this.passedGates = new Set();
       this.startedAt = new Date(nowMs).toISOString();
@@ -226,7 +232,9 @@ export class Run {
 
   /** The output of the last task to complete (the initial context when none did). */
   finalContext(): JsonObject {
-    return this.lastCompleted !== undefined ? (this.outputs[this.lastCompleted] ?? this.context) : this.initialContext;
+    return this.lastCompleted !== undefined
+      ? (this.outputs[this.lastCompleted] ?? this.context)
+      : this.initialContext;
   }
 
   /** Records a task's end and forgets outputs no unfinished task needs any more. */
@@ -251,7 +259,8 @@ export class Run {
 
   private forgetIfUnneeded(id: string): void {
     if (id === this.lastCompleted || !isTerminal(this.tasks[id]!.state)) return;
-    if ((this.dependents.get(id) ?? []).every((d) => isTerminal(this.tasks[d]!.state))) delete this.outputs[id];
+    if ((this.dependents.get(id) ?? []).every((d) => isTerminal(this.tasks[d]!.state)))
+      delete this.outputs[id];
   }
 
   /** Sets keys in the context of every task not yet started (resume's `contextPatch`). */

@@ -82,7 +82,10 @@ export class TaskDriver {
         const rec = run.tasks[t.id]!;
         if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
         const fresh =
-          rec.state === 'pending' && rec.attempts === 0 && rec.interrupted === 0 && !run.passedGates.has(t.id);
+          rec.state === 'pending' &&
+          rec.attempts === 0 &&
+          rec.interrupted === 0 &&
+          !run.passedGates.has(t.id);
         if (fresh) {
           const ctx = run.inputContext(t);
           const states = Object.fromEntries(t.dependencies.map((d) => [d, run.tasks[d]!.state]));
@@ -139,7 +142,12 @@ export class TaskDriver {
     });
     let abandon!: () => void;
     const abandoned = new Promise<void>((r) => (abandon = r));
-    const ctl: AttemptControl = { scope: new CancellationScope(), interruptedByPause: false, settled: false, abandon };
+    const ctl: AttemptControl = {
+      scope: new CancellationScope(),
+      interruptedByPause: false,
+      settled: false,
+      abandon,
+    };
     this.#attempts.set(t.id, ctl);
     const resourceHandles = Object.fromEntries(
       t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
@@ -162,7 +170,10 @@ export class TaskDriver {
           return { kind: 'failed', failure: toFailureInfo(err) };
         },
       );
-    const outcome = await Promise.race([attempt, abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' }))]);
+    const outcome = await Promise.race([
+      attempt,
+      abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' })),
+    ]);
     ctl.settled = true;
     this.#attempts.delete(t.id);
     return outcome;
@@ -255,7 +266,12 @@ export class TaskDriver {
           }
           if ((t.onTaskFailure ?? run.spec.pausePolicy.onTaskFailure) === 'pause') {
             rec.state = 'held';
-            run.feed({ type: 'taskFailed', at: run.now(), taskId: t.id, message: `${t.id}: ${outcome.failure.message}` });
+            run.feed({
+              type: 'taskFailed',
+              at: run.now(),
+              taskId: t.id,
+              message: `${t.id}: ${outcome.failure.message}`,
+            });
             continue;
           }
           run.finish(t.id, 'failed', run.inputContext(t));

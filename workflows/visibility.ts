@@ -71,7 +71,10 @@ export class Visibility {
         { key: CloacinaPaused, value: attrs.paused },
         { key: CloacinaPausedBy, value: attrs.paused ? attrs.by : null },
         { key: CloacinaPausedAt, value: attrs.paused && attrs.at ? new Date(attrs.at) : null },
-        { key: CloacinaPauseReason, value: attrs.paused && attrs.reason ? attrs.reason.slice(0, 1000) : null },
+        {
+          key: CloacinaPauseReason,
+          value: attrs.paused && attrs.reason ? attrs.reason.slice(0, 1000) : null,
+        },
         { key: CloacinaPauseKind, value: attrs.paused ? attrs.kind : null },
         { key: CloacinaGate, value: gates.length ? gates.slice(0, 100) : null },
         { key: CloacinaResumeAt, value: attrs.paused && attrs.resumeAt ? new Date(attrs.resumeAt) : null },
@@ -131,6 +134,7 @@ function describeForUi(
   }
   if (gates.length)
     lines.push(`Waiting for approval: ${gates.slice(0, 50).join(', ')}${gates.length > 50 ? ', …' : ''}`);
-  if (drainingSince) lines.push(`Letting running tasks settle before continuing as new (since ${drainingSince})`);
+  if (drainingSince)
+    lines.push(`Letting running tasks settle before continuing as new (since ${drainingSince})`);
   return lines.join('\n\n');
 }

@@ -105,7 +105,6 @@ export interface DagWorkflowInputV1 {
   carried?: CarriedStateV1;
 }
 
-
 interface AttemptControl {
   scope: CancellationScope;
   interruptedByPause: boolean;
@@ -124,7 +123,9 @@ type AttemptOutcome =
 const ANONYMOUS = 'anonymous';
 
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
-export async function cloacinaDagV1(input: DagWorkflowInputV1): Promise<{ context: JsonObject; status: RunStatus }> {
+export async function cloacinaDagV1(
+  input: DagWorkflowInputV1,
+): Promise<{ context: JsonObject; status: RunStatus }> {
   const { spec } = input;
   const specs = new Map(spec.tasks.map((t) => [t.id, t]));
   const carried = input.carried;

@@ -1,0 +1,310 @@
+// Reads a run from its event history, with no worker: the whole audit trail across the continue-as-new
+// chain (written by the workflow as memo upserts), and the status and context of runs that ended without
+// a result (cancelled: the final memo; terminated and timed out: rebuilt from the last run's input and
+// events).
+import type { Client } from '@temporalio/client';
+import {
+  decodeFromPayloadsAtIndex,
+  decodeMapFromPayloads,
+} from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
+import type { DagFailureDetails, DagWorkflowInput } from '../workflows/dag-workflow';
+import { mergeContexts, type JsonObject, type TaskRecord } from '../workflows/dag';
+import type { RunStatus } from '../workflows/messages';
+import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
+import type { CarriedState, CarriedStateV1 } from '../workflows/run';
+import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+/** One page of {@link readAudit}. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass it back to read the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+interface Cursor {
+  runId: string;
+  seq: number;
+}
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+
+function decodeCursor(cursor: string): Cursor | undefined {
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as Partial<Cursor>;
+    if (typeof c.runId === 'string' && typeof c.seq === 'number' && Number.isInteger(c.seq))
+      return c as Cursor;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** The events of one run. */
+async function events(client: Client, workflowId: string, runId: string): Promise<HistoryEvent[]> {
+  const h = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  return h.events ?? [];
+}
+
+async function memoValue(client: Client, e: HistoryEvent, key: string): Promise<unknown> {
+  const fields = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields;
+  if (!fields || !(key in fields)) return undefined;
+  const decoded = await decodeMapFromPayloads(client.options.loadedDataConverter, { [key]: fields[key]! });
+  return decoded?.[key];
+}
+
+/** The first run of the chain the latest run of `workflowId` belongs to. */
+async function firstRunId(client: Client, workflowId: string): Promise<string> {
+  const d = await client.workflow.getHandle(workflowId).describe();
+  const info = d.raw.workflowExecutionInfo;
+  if (info?.firstRunId) return info.firstRunId;
+  const evs = await events(client, workflowId, d.runId);
+  return evs[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || d.runId;
+}
+
+function nextRunId(evs: HistoryEvent[]): string | undefined {
+  const last = evs[evs.length - 1];
+  return last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId || undefined;
+}
+
+/**
+ * The run's whole audit trail, oldest first, read from the event history of every run of its
+ * continue-as-new chain; pages of `pageSize` lines, continued with `cursor`.
+ */
+export async function readAudit(
+  client: Client,
+  workflowId: string,
+  options: { pageSize?: number; cursor?: string } = {},
+): Promise<AuditPage> {
+  const pageSize = options.pageSize ?? 1000;
+  const from = options.cursor !== undefined ? decodeCursor(options.cursor) : undefined;
+  if (options.cursor !== undefined && !from) throw new Error('bad cursor');
+  let runId: string | undefined = from?.runId ?? (await firstRunId(client, workflowId));
+  let after = from?.seq ?? 0;
+  const entries: AuditEntry[] = [];
+  let found = false;
+  while (runId) {
+    const evs = await events(client, workflowId, runId);
+    for (const e of evs) {
+      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) continue;
+      const batch = (await memoValue(client, e, AUDIT_MEMO_KEY)) as AuditEntry[] | undefined;
+      if (!Array.isArray(batch)) continue;
+      found = true;
+      for (const entry of batch) {
+        if (entry.seq <= after) continue;
+        if (entries.length === pageSize) return { entries, nextCursor: encodeCursor({ runId, seq: after }) };
+        entries.push(entry);
+        after = entry.seq;
+      }
+    }
+    runId = nextRunId(evs);
+  }
+  if (!found && !from) {
+    // A run begun by release 0.1.0 kept its whole trail in its state: read it from the final status.
+    const legacy = await legacyAudit(client, workflowId);
+    if (legacy) return { entries: legacy.slice(0, pageSize) };
+  }
+  return { entries };
+}
+
+async function legacyAudit(client: Client, workflowId: string): Promise<AuditEntry[] | undefined> {
+  const read = await readClosed(client, workflowId).catch(() => undefined);
+  return read?.status.audit;
+}
+
+/** Status and context of a closed run, from its result, failure, final memo or history. */
+export interface ClosedRead {
+  status: RunStatus;
+  context: JsonObject;
+}
+
+const CLOSED_STATES: Record<string, RunState> = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timedOut',
+  CONTINUED_AS_NEW: 'running',
+};
+
+/** Reads a closed run (no worker needed); undefined while it is still running. */
+export async function readClosed(client: Client, workflowId: string): Promise<ClosedRead | undefined> {
+  const handle = client.workflow.getHandle(workflowId);
+  const d = await handle.describe();
+  if (d.status.name === 'RUNNING' || d.status.name === 'PAUSED') return undefined;
+  const evs = await events(client, workflowId, d.runId);
+  const dc = client.options.loadedDataConverter;
+  const last = evs[evs.length - 1];
+  const closedAt = d.closeTime?.toISOString() ?? new Date().toISOString();
+  if (last?.workflowExecutionCompletedEventAttributes) {
+    const out = await decodeFromPayloadsAtIndex<{ context: JsonObject; status: RunStatus }>(
+      dc,
+      0,
+      last.workflowExecutionCompletedEventAttributes.result?.payloads,
+    );
+    return { status: out.status, context: out.context };
+  }
+  const failure = last?.workflowExecutionFailedEventAttributes?.failure;
+  const payloads = failure?.applicationFailureInfo?.details?.payloads;
+  if (payloads?.length) {
+    const status = await decodeFromPayloadsAtIndex<RunStatus>(dc, 0, payloads);
+    const context =
+      payloads.length > 1
+        ? await decodeFromPayloadsAtIndex<DagFailureDetails[1]>(dc, 1, payloads)
+        : (await rebuild(client, evs, 'failed', closedAt)).context;
+    return { status, context };
+  }
+  if (last?.workflowExecutionCanceledEventAttributes) {
+    for (let i = evs.length - 1; i >= 0; i--) {
+      const final = (await memoValue(client, evs[i]!, FINAL_MEMO_KEY)) as
+        { status: RunStatus; context?: JsonObject } | undefined;
+      if (final) {
+        const context = final.context ?? (await rebuild(client, evs, 'cancelled', closedAt)).context;
+        return { status: final.status, context };
+      }
+    }
+    return rebuild(client, evs, 'cancelled', closedAt);
+  }
+  const state = CLOSED_STATES[d.status.name] ?? 'failed';
+  const read = await rebuild(client, evs, state, closedAt);
+  const reason =
+    last?.workflowExecutionTerminatedEventAttributes?.reason ||
+    (last?.workflowExecutionTimedOutEventAttributes ? 'the run exceeded its workflow execution timeout' : '');
+  read.status.error = {
+    type: state === 'terminated' ? 'Terminated' : state === 'timedOut' ? 'TimedOut' : 'Failed',
+    message: reason || `the run ended ${d.status.name.toLowerCase()}`,
+  };
+  return read;
+}
+
+/**
+ * Rebuilds a run's last known status from its history: the state it started from (its input, which
+ * carries the state of earlier runs), then every task attempt's start and end and every audit line since.
+ */
+async function rebuild(
+  client: Client,
+  evs: HistoryEvent[],
+  state: RunState,
+  closedAt: string,
+): Promise<ClosedRead> {
+  const dc = client.options.loadedDataConverter;
+  const start = evs[0]?.workflowExecutionStartedEventAttributes;
+  const input = await decodeFromPayloadsAtIndex<DagWorkflowInput>(dc, 0, start?.input?.payloads);
+  const spec = input.spec;
+  const carried = (input.carried) ?? undefined;
+  const tasks: Record<string, TaskRecord> =
+    carried?.tasks ??
+    Object.fromEntries(
+      spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 }]),
+    );
+  let context: JsonObject;
+  let lastOutput: JsonObject | undefined;
+  let audit: AuditEntry[];
+  let auditCount: number;
+  let pause;
+  let gates;
+  if (carried && 'version' in carried) {
+    context = carried.context;
+    lastOutput = carried.lastCompleted !== undefined ? carried.outputs[carried.lastCompleted] : undefined;
+    audit = carried.pause.audit;
+    auditCount = carried.pause.auditCount;
+    pause = currentPause(carried.pause);
+    gates = gateStatuses(carried.pause);
+  } else if (carried) {
+    context = mergeContexts([
+      input.context,
+      ...carried.completionOrder.map((id) => carried.outputs[id] ?? {}),
+    ]);
+    const lastId = carried.completionOrder[carried.completionOrder.length - 1];
+    lastOutput = lastId !== undefined ? carried.outputs[lastId] : undefined;
+    audit = carried.pause.audit;
+    auditCount = carried.pause.audit.length;
+    pause = null;
+    gates = [] as ReturnType<typeof gateStatuses>;
+  } else {
+    context = input.context;
+    audit = [];
+    auditCount = 0;
+    pause = null;
+    gates = [] as ReturnType<typeof gateStatuses>;
+  }
+  const scheduled = new Map<number, string>();
+  for (const e of evs) {
+    const at = eventTime(e);
+    const sched = e.activityTaskScheduledEventAttributes;
+    if (sched && sched.activityType?.name === 'cloacina.runTask') {
+      const arg = await decodeFromPayloadsAtIndex<{ taskId: string; attempt: number }>(
+        dc,
+        0,
+        sched.input?.payloads,
+      );
+      scheduled.set(Number(e.eventId), arg.taskId);
+      const rec = tasks[arg.taskId];
+      if (rec) {
+        rec.state = 'running';
+        rec.attempts = arg.attempt + 1;
+        rec.startedAt ??= at;
+      }
+      continue;
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const id = scheduled.get(Number(done.scheduledEventId));
+      const rec = id !== undefined ? tasks[id] : undefined;
+      if (rec && id !== undefined) {
+        const out = await decodeFromPayloadsAtIndex<{ context: JsonObject }>(dc, 0, done.result?.payloads);
+        rec.state = 'completed';
+        rec.finishedAt = at;
+        delete rec.error;
+        context = mergeContexts([context, out.context]);
+        lastOutput = out.context;
+      }
+      continue;
+    }
+    const failed = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (failed) {
+      const id = scheduled.get(Number(failed.scheduledEventId));
+      const rec = id !== undefined ? tasks[id] : undefined;
+      if (rec) {
+        rec.state = 'failed';
+        rec.error = { type: 'ExecutionFailed', message: failed.failure?.message ?? 'the attempt failed' };
+      }
+      continue;
+    }
+    if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) {
+      const batch = (await memoValue(client, e, AUDIT_MEMO_KEY)) as AuditEntry[] | undefined;
+      if (Array.isArray(batch)) {
+        for (const entry of batch)
+          if (entry.seq > auditCount) {
+            audit.push(entry);
+            auditCount = entry.seq;
+          }
+      }
+    }
+  }
+  for (const rec of Object.values(tasks)) if (rec.state === 'running') rec.state = 'pending';
+  const status: RunStatus = {
+    workflow: spec.name,
+    state,
+    tasks,
+    pause,
+    gates,
+    audit: audit.slice(-200),
+    auditCount,
+    resources: carried?.resources ?? {},
+    startedAt: carried?.startedAt ?? eventTime(evs[0]) ?? closedAt,
+    closedAt,
+    activeMs: 0,
+    continuedAsNew: carried?.continuedAsNew ?? 0,
+  };
+  return { status, context: lastOutput ?? context };
+}
+
+function eventTime(e: HistoryEvent | undefined): string | undefined {
+  const t = e?.eventTime;
+  if (!t) return undefined;
+  return new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
+}
