@@ -12,7 +12,6 @@ import type { DagFailureDetails, DagWorkflowInput } from '../workflows/dag-workf
 import { mergeContexts, type JsonObject, type TaskRecord } from '../workflows/dag';
 import type { RunStatus } from '../workflows/messages';
 import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
-import type { CarriedState, CarriedStateV1 } from '../workflows/run';
 import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
