@@ -1,0 +1,547 @@
+// Long lives: runs that continue as new many times, on a server of their own whose history limits are
+// scaled down from the defaults (suggest continue-as-new at 4 Ki events, fail at 51,200) to 300 / 1,500,
+// so that every limit is met within seconds.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import {
+  defineWorkflow,
+  task,
+  trigger,
+  UnifiedExecutor,
+  WORKFLOW_TYPE,
+  type AuditEntry,
+  type WorkflowDefinition,
+} from '../../src';
+import { bundleWorkflows, createWorker } from '../../src/worker';
+import { startDevServer, type DevServerHandle } from '../../temporal-dev';
+import { freshTaskQueue, withWorker } from '../helpers';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+const SUGGEST = 300;
+const LIMIT = 1500;
+
+let server: DevServerHandle;
+let client: Client;
+let nativeConnection: NativeConnection;
+
+/** Runs `fn` with a worker for `workflows` on the long-lives server. */
+async function withLongWorker<T>(
+  workflows: WorkflowDefinition[],
+  fn: (env: { executor: UnifiedExecutor; worker: Worker; taskQueue: string }) => Promise<T>,
+): Promise<T> {
+  const taskQueue = freshTaskQueue('long');
+  const worker = await createWorker({
+    workflows,
+    taskQueue,
+    connection: nativeConnection,
+    namespace: server.namespace,
+    workflowBundle: await bundleWorkflows(),
+    workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s' },
+  });
+  const executor = new UnifiedExecutor(client, { taskQueue, identity: 'long-lives' });
+  return worker.runUntil(fn({ executor, worker, taskQueue }));
+}
+
+const ms = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
+  Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+
+/** Every run of a continue-as-new chain, first to last, with its events. */
+async function chain(c: Client, workflowId: string): Promise<{ runId: string; events: HistoryEvent[] }[]> {
+  const d = await c.workflow.getHandle(workflowId).describe();
+  let runId: string | undefined = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+  const runs: { runId: string; events: HistoryEvent[] }[] = [];
+  while (runId) {
+    const history: temporal.api.history.v1.IHistory = await c.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    const events: HistoryEvent[] = history.events ?? [];
+    runs.push({ runId, events });
+    runId =
+      events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ||
+      undefined;
+  }
+  return runs;
+}
+
+/** Bytes of each run's start input (the carried state travels in it). */
+function inputBytes(events: HistoryEvent[]): number {
+  const payloads = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+  return payloads.reduce((n, p) => n + (p.data?.length ?? 0), 0);
+}
+
+interface AttemptEvent {
+  taskId: string;
+  attempt: number;
+  scheduledAt: number;
+  failedAt?: number;
+}
+
+/** Every task attempt across the chain, from the history. */
+function attempts(runs: { events: HistoryEvent[] }[]): AttemptEvent[] {
+  const out: AttemptEvent[] = [];
+  for (const { events } of runs) {
+    const byId = new Map<number, AttemptEvent>();
+    for (const e of events) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'cloacina.runTask') {
+        const input = defaultPayloadConverter.fromPayload<{ taskId: string; attempt: number }>(
+          s.input!.payloads![0]!,
+        );
+        const a = { taskId: input.taskId, attempt: input.attempt, scheduledAt: ms(e.eventTime) };
+        byId.set(Number(e.eventId), a);
+        out.push(a);
+      }
+      const f = e.activityTaskFailedEventAttributes;
+      if (f) {
+        const a = byId.get(Number(f.scheduledEventId));
+        if (a) a.failedAt = ms(e.eventTime);
+      }
+    }
+  }
+  return out;
+}
+
+/** Reads the whole audit trail through getAudit, page by page. */
+async function wholeAudit(
+  executor: UnifiedExecutor,
+  workflowId: string,
+  pageSize: number,
+): Promise<AuditEntry[]> {
+  const all: AuditEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await executor.getAudit(workflowId, { pageSize, ...(cursor ? { cursor } : {}) });
+    assert.ok(page.entries.length <= pageSize);
+    all.push(...page.entries);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/**
+ * Sends refused signals (a non-approver's approval: audited, changes nothing) in bursts until `stop`
+ * resolves, so that the history grows and the run continues as new again and again. Between bursts the
+ * run gets a quiet moment: the server refuses a continue-as-new while new signals keep arriving.
+ */
+async function noise(c: Client, workflowId: string, taskId: string, stop: Promise<unknown>): Promise<number> {
+  const h = c.workflow.getHandle(workflowId);
+  let done = false;
+  void stop.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  let sent = 0;
+  while (!done) {
+    await Promise.all(
+      Array.from({ length: 32 }, () =>
+        h.signal('cloacina.approve', { taskId, by: 'mallory' }).catch(() => undefined),
+      ),
+    );
+    sent += 32;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return sent;
+}
+
+describe('long lives: continue-as-new at any point, bounded state, clocks that never restart', function () {
+  before(async function () {
+    this.timeout(120_000);
+    server = await startDevServer({
+      port: 0,
+      headless: true,
+      forceStart: true,
+      dynamicConfig: {
+        'limit.historyCount.suggestContinueAsNew': SUGGEST,
+        'limit.historyCount.error': LIMIT,
+        'limit.historyCount.warn': LIMIT - 100,
+      },
+    });
+    client = new Client({
+      connection: await Connection.connect({ address: server.address }),
+      namespace: server.namespace,
+      identity: 'long-lives',
+    });
+    nativeConnection = await NativeConnection.connect({ address: server.address });
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await nativeConnection?.close();
+    await client?.connection.close();
+    await server?.stop();
+  });
+
+  it('a DAG of ten overlapping chains, wider than the history limit, continues as new and completes', async function () {
+    this.timeout(300_000);
+    const chains = 10;
+    const length = 60;
+    const tasks = [];
+    for (let c = 0; c < chains; c++) {
+      for (let i = 0; i < length; i++) {
+        tasks.push(
+          task(
+            { id: `c${c}_${i}`, dependencies: i ? [`c${c}_${i - 1}`] : [] },
+            (ctx) => void ctx.set(`c${c}`, i),
+          ),
+        );
+      }
+    }
+    const wf = defineWorkflow({ name: 'wide_chains', tasks });
+    await withLongWorker([wf], async ({ executor }) => {
+      const t0 = Date.now();
+      const h = await executor.executeAsync(wf, {});
+      const out = await h.result();
+      const seconds = (Date.now() - t0) / 1000;
+      // The final context is the output of the last task to complete: the end of one chain.
+      assert.deepEqual(Object.values(out), [length - 1]);
+      const runs = await chain(client, h.workflowId);
+      const sizes = runs.map((r) => r.events.length);
+      const status = await h.status();
+      assert.equal(status.continuedAsNew, runs.length - 1);
+      assert.ok(runs.length >= 4, `expected several runs, got ${runs.length}`);
+      // Every run stops near the suggestion: the drain lasts one attempt per chain at most.
+      assert.ok(Math.max(...sizes) < LIMIT, `largest history ${Math.max(...sizes)} events`);
+      assert.ok(Math.max(...sizes) <= SUGGEST + 200, `largest history ${Math.max(...sizes)} events`);
+      assert.equal(
+        Object.values(status.tasks).filter((t) => t.state === 'completed').length,
+        chains * length,
+      );
+      console.log(
+        `      wide DAG: ${chains * length} tasks, ${runs.length - 1} continue-as-new, largest history ` +
+          `${Math.max(...sizes)} events (suggestion ${SUGGEST}, limit ${LIMIT}), ${seconds.toFixed(1)} s`,
+      );
+    });
+  });
+
+  it('a gate timeout resolves at its active time across continue-as-new', async function () {
+    this.timeout(120_000);
+    const wf = defineWorkflow({
+      name: 'gate_timer_can',
+      tasks: [
+        task(
+          { id: 'deploy', pauseBefore: { approvers: ['alice'], timeout: 6000, onTimeout: 'approve' } },
+          (ctx) => void ctx.set('deployed', true),
+        ),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      // Refused approvals fill the history while the gate waits: the run continues as new several times.
+      const result = h.result();
+      await noise(client, h.workflowId, 'deploy', result);
+      assert.deepEqual(await result, { deployed: true });
+      const audit = await wholeAudit(executor, h.workflowId, 500);
+      const opened = audit.find((a) => a.action === 'gate');
+      const expired = audit.find((a) => a.action === 'expired');
+      assert.ok(opened && expired, 'gate and expiry lines');
+      const waited = Date.parse(expired.at) - Date.parse(opened.at);
+      const runs = await chain(client, h.workflowId);
+      const before = runs.filter((r) => ms(r.events[0]?.eventTime) < Date.parse(expired.at)).length - 1;
+      assert.ok(before >= 2, `continued as new ${before} times before the timeout`);
+      assert.ok(Math.abs(waited - 6000) <= 1000, `the gate waited ${waited} ms for a 6000 ms timeout`);
+    });
+  });
+
+  it('a retry back-off resolves at its active time across continue-as-new', async function () {
+    this.timeout(120_000);
+    let calls = 0;
+    const wf = defineWorkflow({
+      name: 'retry_timer_can',
+      tasks: [
+        task({ id: 'hold', pauseBefore: { approvers: ['alice'] } }, () => undefined),
+        task({ id: 'flaky', retry: { attempts: 2, backoff: 'fixed', delay: 6000, jitter: false } }, (ctx) => {
+          calls++;
+          if (ctx.attempt === 1) throw new Error('first attempt fails');
+          ctx.set('flaky', 'ok');
+        }),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.tasks.flaky?.state === 'retrying', { timeout: 20_000 });
+      const retried = h.waitUntil((s) => s.tasks.flaky?.state === 'completed', { timeout: 30_000 });
+      await noise(client, h.workflowId, 'hold', retried);
+      await retried;
+      await h.approve('hold', { by: 'alice' });
+      await h.result();
+      const runs = await chain(client, h.workflowId);
+      const flaky = attempts(runs).filter((a) => a.taskId === 'flaky');
+      assert.equal(flaky.length, 2);
+      const backoff = flaky[1]!.scheduledAt - flaky[0]!.failedAt!;
+      const between = runs.filter(
+        (r) =>
+          ms(r.events[0]?.eventTime) > flaky[0]!.failedAt! &&
+          ms(r.events[0]?.eventTime) < flaky[1]!.scheduledAt,
+      ).length;
+      assert.ok(between >= 2, `continued as new ${between} times during the back-off`);
+      assert.ok(Math.abs(backoff - 6000) <= 1000, `the back-off took ${backoff} ms for 6000 ms`);
+      assert.equal(calls, 2);
+    });
+  });
+
+  it('soak: 3,000 pause/resume cycles with 1,000-character reasons, through signals and updates', async function () {
+    this.timeout(600_000);
+    const reason = (i: number) => `cycle ${i} `.padEnd(1000, 'x');
+    const chainLength = 150;
+    const wf = defineWorkflow({
+      name: 'soak',
+      tasks: [
+        ...Array.from({ length: chainLength }, (_, i) =>
+          task({ id: `t${i}`, dependencies: i ? [`t${i - 1}`] : [] }, async (ctx) => {
+            await new Promise((r) => setTimeout(r, 5));
+            ctx.set('progress', i);
+          }),
+        ),
+        task(
+          { id: 'close', dependencies: [`t${chainLength - 1}`], pauseBefore: { approvers: ['closer'] } },
+          (ctx) => void ctx.set('closed', true),
+        ),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const t0 = Date.now();
+      const h = await executor.executeAsync(wf, {});
+      const handle = client.workflow.getHandle(h.workflowId);
+      const cycles = 3000;
+      for (let i = 0; i < cycles; i++) {
+        const mode = i % 3 === 0 ? 'immediate' : 'graceful';
+        if (i % 2 === 0) {
+          await h.pause({ reason: reason(i), by: 'soak-update', mode, requestId: `p${i}` });
+          await h.resume({ reason: reason(i), by: 'soak-update', requestId: `r${i}` });
+        } else {
+          // Fire-and-forget: the resume's validation may still run when the next pause arrives.
+          await handle.signal('cloacina.pause', {
+            reason: reason(i),
+            by: 'soak-signal',
+            mode,
+            requestId: `p${i}`,
+          });
+          await handle.signal('cloacina.resume', {
+            reason: reason(i),
+            by: 'soak-signal',
+            requestId: `r${i}`,
+          });
+        }
+      }
+      // The last resume may have been superseded by nothing: make sure the run is not held.
+      const settled = await h.waitUntil((s) => s.state !== 'resuming' && s.state !== 'pausing', {
+        timeout: 60_000,
+      });
+      if (settled.pause && settled.pause.kind !== 'gate') await h.resume({ by: 'soak-update', force: true });
+      await h.waitUntil((s) => s.gates.some((g) => g.taskId === 'close'), { timeout: 120_000 });
+      await h.approve('close', { by: 'closer' });
+      const out = await h.result();
+      assert.equal(out.closed, true);
+      const seconds = (Date.now() - t0) / 1000;
+      const status = await h.status();
+      const runs = await chain(client, h.workflowId);
+      const largest = Math.max(...runs.map((r) => inputBytes(r.events)));
+      assert.ok(largest < 512 * 1024, `largest carried input ${largest} bytes`);
+      assert.ok(status.continuedAsNew >= 20, `continued as new ${status.continuedAsNew} times`);
+      assert.equal(status.audit.length, 200);
+      const audit = await wholeAudit(executor, h.workflowId, 2500);
+      assert.equal(audit.length, status.auditCount);
+      assert.deepEqual(
+        audit.map((a) => a.seq),
+        audit.map((_, i) => i + 1),
+      );
+      assert.ok(audit.length >= 2 * cycles, `${audit.length} audit lines`);
+      for (let i = 0; i < cycles; i++) {
+        const by = i % 2 === 0 ? 'soak-update' : 'soak-signal';
+        assert.ok(
+          audit.some((a) => a.requestId === `p${i}` && a.by === by && a.reason === reason(i)),
+          `pause ${i} recorded with who and why`,
+        );
+        assert.ok(
+          audit.some((a) => a.requestId === `r${i}` && a.by === by),
+          `resume ${i} recorded (resumed, or refused with its reason)`,
+        );
+      }
+      // Continue-as-new was suggested while resume validations and task attempts were open, and waited.
+      let duringValidation = 0;
+      let duringTask = 0;
+      for (const { events } of runs) {
+        const open = new Map<number, string>();
+        for (const e of events) {
+          const s = e.activityTaskScheduledEventAttributes;
+          if (s) open.set(Number(e.eventId), s.activityType?.name ?? '');
+          const closedId =
+            e.activityTaskCompletedEventAttributes?.scheduledEventId ??
+            e.activityTaskFailedEventAttributes?.scheduledEventId ??
+            e.activityTaskCanceledEventAttributes?.scheduledEventId;
+          if (closedId) open.delete(Number(closedId));
+          if (
+            e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED &&
+            e.workflowTaskStartedEventAttributes?.suggestContinueAsNew
+          ) {
+            const kinds = [...open.values()];
+            if (kinds.includes('cloacina.validateResume')) duringValidation++;
+            if (kinds.includes('cloacina.runTask')) duringTask++;
+          }
+        }
+      }
+      assert.ok(duringValidation > 0, 'continue-as-new was suggested during a resume validation');
+      assert.ok(duringTask > 0, 'continue-as-new was suggested while a task attempt was open');
+      console.log(
+        `      soak: ${cycles} cycles, ${status.continuedAsNew} continue-as-new, largest carried input ` +
+          `${largest} bytes, ${audit.length} audit lines read back, ${seconds.toFixed(0)} s ` +
+          `(suggested during validation ${duringValidation}×, during a task ${duringTask}×)`,
+      );
+    });
+  });
+});
+
+describe('long lives on the shared server', () => {
+  it('every accepted pause leaves an audit line, a second one on a paused run too', async () => {
+    const wf = defineWorkflow({
+      name: 'second_pause',
+      tasks: [task({ id: 'a', pauseBefore: { approvers: ['ops'] } }, () => undefined)],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1);
+      const first = await h.pause({ by: 'alice', reason: 'maintenance', requestId: 'one' });
+      const second = await h.pause({ by: 'bob', reason: 'also maintenance', requestId: 'two' });
+      assert.equal(second.duplicate, false);
+      assert.equal(second.pause?.pauseId, first.pause?.pauseId);
+      const st = await h.status();
+      const lines = st.audit.filter((a) => a.action === 'pause');
+      assert.deepEqual(
+        lines.map((a) => [a.by, a.reason, a.requestId, a.pauseId]),
+        [
+          ['alice', 'maintenance', 'one', first.pause?.pauseId],
+          ['bob', 'also maintenance', 'two', first.pause?.pauseId],
+        ],
+      );
+      assert.match(lines[1]!.message ?? '', /already paused \(pause \d+ by alice\): joined it/);
+      await h.cancel();
+    });
+  });
+
+  it('maxPause bounds gates and failure pauses as well as manual ones', async function () {
+    this.timeout(60_000);
+    let failures = 0;
+    const wf = defineWorkflow({
+      name: 'max_pause_all',
+      pausePolicy: { maxPause: 1500, onMaxPause: 'resume', onTaskFailure: 'pause' },
+      tasks: [
+        task({ id: 'gated', pauseBefore: { approvers: ['nobody'] } }, (ctx) => void ctx.set('gated', true)),
+        task({ id: 'flaky', retry: { attempts: 1 } }, (ctx) => {
+          if (failures++ === 0) throw new Error('first run fails');
+          ctx.set('flaky', true);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const out = await h.result();
+      assert.equal(out.gated ?? out.flaky, true);
+      const audit = await wholeAudit(executor, h.workflowId, 100);
+      const gateEnd = audit.find((a) => a.action === 'expired' && a.kind === 'gate');
+      assert.equal(gateEnd?.by, 'system:maxPause');
+      const failureEnd = audit.find((a) => a.action === 'expired' && a.kind === 'failure');
+      assert.equal(failureEnd?.by, 'system:expiry');
+      const gateOpened = audit.find((a) => a.action === 'gate')!;
+      const failurePause = audit.find((a) => a.action === 'pause' && a.kind === 'failure')!;
+      for (const [start, end] of [
+        [gateOpened, gateEnd!],
+        [failurePause, failureEnd!],
+      ] as const) {
+        const waited = Date.parse(end.at) - Date.parse(start.at);
+        assert.ok(waited >= 1500 && waited < 4000, `waited ${waited} ms for maxPause 1500 ms`);
+      }
+      assert.equal(failures, 2);
+    });
+  });
+
+  it('reads status, context and audit of completed, failed, cancelled, terminated and timed-out runs with no worker', async function () {
+    this.timeout(120_000);
+    const wf = defineWorkflow({
+      name: 'closed_reads',
+      tasks: [
+        task({ id: 'first' }, (ctx) => void ctx.set('first', ctx.get('mode') ?? null)),
+        task({ id: 'second', dependencies: ['first'], retry: { attempts: 1 } }, (ctx) => {
+          if (ctx.get('mode') === 'fail') throw new Error('second fails');
+          ctx.set('second', true);
+        }),
+        task(
+          {
+            id: 'gate',
+            dependencies: ['second'],
+            triggerRule: trigger.taskSuccess('second'),
+            pauseBefore: { approvers: ['ops'] },
+          },
+          (ctx) => void ctx.set('gate', true),
+        ),
+      ],
+    });
+    const ids: Record<string, string> = {};
+    let executor!: UnifiedExecutor;
+    await withWorker([wf], async (env) => {
+      executor = env.executor;
+      const done = await executor.executeAsync(wf, { mode: 'ok' });
+      await done.waitUntil((s) => s.gates.length === 1);
+      await done.approve('gate', { by: 'ops' });
+      await done.result();
+      ids.completed = done.workflowId;
+      const failed = await executor.executeAsync(wf, { mode: 'fail' });
+      await failed.result().catch(() => undefined);
+      ids.failed = failed.workflowId;
+      const cancelled = await executor.executeAsync(wf, { mode: 'cancel' });
+      await cancelled.waitUntil((s) => s.gates.length === 1);
+      await cancelled.pause({ by: 'ops', reason: 'stop here' });
+      await cancelled.cancel();
+      await cancelled.result().catch(() => undefined);
+      ids.cancelled = cancelled.workflowId;
+      const terminated = await executor.executeAsync(wf, { mode: 'terminate' });
+      await terminated.waitUntil((s) => s.gates.length === 1);
+      await terminated.pause({ by: 'ops', reason: 'about to terminate' });
+      await env.client.workflow.getHandle(terminated.workflowId).terminate('operator ended it');
+      ids.terminated = terminated.workflowId;
+      const timedOutId = `closed_reads-timeout-${randomUUID()}`;
+      await env.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: env.taskQueue,
+        workflowId: timedOutId,
+        args: [{ spec: wf.spec, context: { mode: 'timeout' } }],
+        workflowExecutionTimeout: '3s',
+      });
+      const timedOut = executor.getHandle(timedOutId);
+      await timedOut.waitUntil((s) => s.gates.length === 1);
+      ids.timedOut = timedOutId;
+      await timedOut.result().catch(() => undefined);
+    });
+    // The worker has stopped: every read below is served by the history.
+    const expect: Record<string, { state: string; context: Record<string, unknown> }> = {
+      completed: { state: 'completed', context: { mode: 'ok', first: 'ok', second: true, gate: true } },
+      failed: { state: 'failed', context: { mode: 'fail', first: 'fail' } },
+      cancelled: { state: 'cancelled', context: { mode: 'cancel', first: 'cancel', second: true } },
+      terminated: { state: 'terminated', context: { mode: 'terminate', first: 'terminate', second: true } },
+      timedOut: { state: 'timedOut', context: { mode: 'timeout', first: 'timeout', second: true } },
+    };
+    for (const [kind, id] of Object.entries(ids)) {
+      const st = await executor.getStatus(id);
+      assert.equal(st.state, expect[kind]!.state, `${kind}: state`);
+      assert.equal(st.tasks.first?.state, 'completed', `${kind}: task records`);
+      assert.deepEqual(await executor.getContext(id), expect[kind]!.context, `${kind}: context`);
+      const audit = await executor.getAudit(id);
+      const actions = audit.entries.map((a) => a.action);
+      assert.deepEqual(
+        actions.slice(0, 1),
+        kind === 'failed' ? [] : ['gate'],
+        `${kind}: audit ${actions.join(',')}`,
+      );
+      if (kind === 'terminated') {
+        assert.equal(st.error?.message, 'operator ended it');
+        assert.ok(audit.entries.some((a) => a.action === 'pause' && a.reason === 'about to terminate'));
+      }
+      if (kind === 'cancelled') assert.equal(st.pause?.reason, 'stop here');
+    }
+  });
+});
