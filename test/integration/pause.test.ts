@@ -11,7 +11,18 @@ import {
 } from '../../src';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { pauseUpdate } from '../../workflows/messages';
-import { eventually, sleep, temporalCli, withWorker, signalCli } from '../helpers';
+import {
+  auditTime,
+  describeStarts,
+  eventually,
+  sleep,
+  startsBetween,
+  taskStarts,
+  temporalCli,
+  withWorker,
+  signalCli,
+  type TaskStart,
+} from '../helpers';
 
 /** A gate the test opens by hand, to hold a task in flight. */
 function latch() {
@@ -28,22 +39,50 @@ function isRejected(code: string) {
   return (err: unknown) => err instanceof RequestRejectedError && err.code === code;
 }
 
+/** The one audit line that matches. */
+function auditLine(st: RunStatus, what: string, pred: (a: RunStatus['audit'][number]) => boolean) {
+  const lines = st.audit.filter(pred);
+  assert.equal(lines.length, 1, `expected one ${what} line, got ${JSON.stringify(lines)}`);
+  return lines[0]!;
+}
+
+/**
+ * Asserts from the event history that no attempt was scheduled between the pause line and the resume
+ * line, and that `later` (tasks held by the pause) were first scheduled at or after the resume line.
+ */
+function assertNothingStartedWhilePaused(
+  starts: TaskStart[],
+  pause: { at: string },
+  resume: { at: string },
+  later: string[],
+) {
+  const [from, to] = [auditTime(pause), auditTime(resume)];
+  assert.deepEqual(
+    describeStarts(startsBetween(starts, from, to)),
+    [],
+    `attempts scheduled while paused (${pause.at} .. ${resume.at})`,
+  );
+  for (const id of later) {
+    const first = starts.find((s) => s.taskId === id);
+    assert.ok(first, `\`${id}\` ran after resume`);
+    assert.ok(
+      first.at >= to,
+      `\`${id}\` was scheduled at ${new Date(first.at).toISOString()}, before the resume line (${resume.at})`,
+    );
+  }
+}
+
 describe('pause and resume on a real server', () => {
   it('graceful pause lets the running task finish, starts nothing new, and resume completes the run', async () => {
     const hold = latch();
-    const started: Record<string, number> = {};
     const wf = defineWorkflow({
       name: 'graceful',
       tasks: [
         task({ id: 'migrate' }, async (ctx) => {
-          started.migrate = Date.now();
           await hold.opened;
           ctx.set('migrated', true);
         }),
-        task({ id: 'restart', dependencies: ['migrate'] }, (ctx) => {
-          started.restart = Date.now();
-          ctx.set('restarted', true);
-        }),
+        task({ id: 'restart', dependencies: ['migrate'] }, (ctx) => void ctx.set('restarted', true)),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
@@ -59,19 +98,28 @@ describe('pause and resume on a real server', () => {
       assert.equal(paused.tasks.migrate?.state, 'completed');
       assert.equal(paused.tasks.restart?.state, 'pending');
       assert.ok(paused.pause?.drainedAt, 'the pause records when it took full effect');
-      await sleep(1500);
-      assert.equal(started.restart, undefined, 'no task starts while paused');
-      const resumedAt = Date.now();
+      // Give a wrongly started task time to be scheduled; the history says what was.
+      await sleep(1000);
+      assert.deepEqual(
+        describeStarts(await taskStarts(h.workflowId)),
+        ['migrate#1'],
+        'no task starts while paused',
+      );
       const res = await h.resume({ by: 'ops@example.com', reason: 'window over' });
       assert.equal(res.state, 'running');
       assert.deepEqual(await h.result(), { migrated: true, restarted: true });
-      assert.ok(started.restart! >= resumedAt);
       const st = await h.status();
       const actions = st.audit.map((a) => a.action);
       assert.deepEqual(actions, ['pause', 'drained', 'resume']);
       assert.equal(st.audit[0]?.reason, 'maintenance window');
       assert.equal(st.audit[2]?.by, 'ops@example.com');
       assert.equal(st.audit[2]?.pauseId, st.audit[0]?.pauseId);
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['migrate#1', 'restart#1']);
+      assert.ok(starts[0]!.at < auditTime(pause), 'migrate was running when the pause came');
+      assertNothingStartedWhilePaused(starts, pause, resume, ['restart']);
     });
   });
 
@@ -189,7 +237,14 @@ describe('pause and resume on a real server', () => {
       assert.deepEqual(
         gateAudit.map((a) => `${a.action}:${a.by ?? ''}`),
         // Every request leaves a line: alice's second approval is recorded, and counted once.
-        ['gate:gate', 'approve:alice', 'rejected:mallory', 'approve:alice', 'approve:bob', 'resume:alice, bob'],
+        [
+          'gate:gate',
+          'approve:alice',
+          'rejected:mallory',
+          'approve:alice',
+          'approve:bob',
+          'resume:alice, bob',
+        ],
       );
       assert.match(gateAudit[3]?.message ?? '', /already approved: counted once/);
     });
@@ -211,7 +266,6 @@ describe('pause and resume on a real server', () => {
   });
 
   it('ctx.pauseWorkflow pauses at once; the calling task completes and nothing new starts', async () => {
-    let nextStarted = false;
     const wf = defineWorkflow({
       name: 'programmatic',
       tasks: [
@@ -219,10 +273,7 @@ describe('pause and resume on a real server', () => {
           await ctx.pauseWorkflow('High system load detected');
           ctx.set('checked', true);
         }),
-        task({ id: 'heavy', dependencies: ['resource_check'] }, (ctx) => {
-          nextStarted = true;
-          ctx.set('heavy', true);
-        }),
+        task({ id: 'heavy', dependencies: ['resource_check'] }, (ctx) => void ctx.set('heavy', true)),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
@@ -232,10 +283,17 @@ describe('pause and resume on a real server', () => {
       assert.equal(paused.pause?.by, 'task:resource_check');
       assert.equal(paused.pause?.reason, 'High system load detected');
       assert.equal(paused.tasks.resource_check?.state, 'completed');
+      // Give a wrongly started task time to be scheduled; the history says what was.
       await sleep(1000);
-      assert.equal(nextStarted, false);
+      assert.deepEqual(describeStarts(await taskStarts(h.workflowId)), ['resource_check#1']);
       await h.resume({ by: 'sre' });
       assert.deepEqual(await h.result(), { checked: true, heavy: true });
+      const st = await h.status();
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause' && a.kind === 'task');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume' && a.kind === 'task');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['resource_check#1', 'heavy#1']);
+      assertNothingStartedWhilePaused(starts, pause, resume, ['heavy']);
     });
   });
 
@@ -288,10 +346,21 @@ describe('pause and resume on a real server', () => {
       await executor.pauseWorkflow(row!.workflowId, { reason: 'hold' });
       hold.open();
       await eventually(async () => (await executor.getStatus(row!.workflowId)).state === 'paused');
-      await sleep(2000);
+      // Give a wrongly started task (and so a wrongly returning execute) time; the history says what ran.
+      await sleep(1000);
       assert.equal(settled, false);
+      assert.deepEqual(describeStarts(await taskStarts(row!.workflowId)), ['a#1']);
       await executor.resumeWorkflow(row!.workflowId);
       assert.deepEqual(await result, { done: true });
+      const st = await executor.getStatus(row!.workflowId);
+      const starts = await taskStarts(row!.workflowId);
+      assert.deepEqual(describeStarts(starts), ['a#1', 'b#1']);
+      assertNothingStartedWhilePaused(
+        starts,
+        auditLine(st, 'pause', (a) => a.action === 'pause'),
+        auditLine(st, 'resume', (a) => a.action === 'resume'),
+        ['b'],
+      );
     });
   });
 
