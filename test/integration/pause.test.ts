@@ -298,28 +298,57 @@ describe('pause and resume on a real server', () => {
   });
 
   it('a retry back-off pending at pause time waits for resume (frozen clock)', async () => {
+    const backoff = 3000;
     let calls = 0;
     const wf = defineWorkflow({
       name: 'retry_frozen',
       tasks: [
-        task({ id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: 2000, jitter: false } }, (ctx) => {
-          calls++;
-          if (calls === 1) throw new Error('temporarily unavailable');
-          ctx.set('calls', calls);
-        }),
+        task(
+          { id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: backoff, jitter: false } },
+          (ctx) => {
+            calls++;
+            if (calls === 1) throw new Error('temporarily unavailable');
+            ctx.set('calls', calls);
+          },
+        ),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
       await eventually(async () => (await h.status()).tasks.flaky?.state === 'retrying');
       await h.pause({ reason: 'hold retries' });
-      await waitForState(h, 'paused');
-      await sleep(3000);
-      assert.equal(calls, 1, 'the retry did not start while paused');
-      const st = await h.status();
-      assert.equal(st.tasks.flaky?.state, 'retrying');
+      const paused = await waitForState(h, 'paused');
+      // Stay paused longer than the whole back-off: a back-off counted in wall time would run out.
+      await sleep(backoff + 500);
+      const still = await h.status();
+      assert.equal(still.tasks.flaky?.state, 'retrying');
+      assert.equal(still.activeMs, paused.activeMs, 'the run clock stands still while paused');
+      assert.deepEqual(describeStarts(await taskStarts(h.workflowId)), ['flaky#1'], 'no retry while paused');
       await h.resume();
       assert.deepEqual(await h.result(), { calls: 2 });
+
+      const st = await h.status();
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(
+        starts.map((s) => `${s.taskId}#${s.attempt}:${s.outcome}`),
+        ['flaky#1:failed', 'flaky#2:completed'],
+      );
+      assertNothingStartedWhilePaused(starts, pause, resume, []);
+      const [first, retry] = starts as [TaskStart, TaskStart];
+      const pausedMs = auditTime(resume) - auditTime(pause);
+      assert.ok(auditTime(pause) - first.endedAt! < backoff - 1000, 'the pause came early in the back-off');
+      // The back-off ran from the failure, stood still from the pause line to the resume line, then ran
+      // out: the retry is due `backoff` of active time after the failure.
+      const due = first.endedAt! + backoff + pausedMs;
+      assert.ok(
+        retry.at >= due - 250,
+        `the retry was scheduled ${due - retry.at} ms before its back-off ran out in active time ` +
+          `(failed at ${new Date(first.endedAt!).toISOString()}, back-off ${backoff} ms, paused ${pausedMs} ms, ` +
+          `retry at ${new Date(retry.at).toISOString()})`,
+      );
+      assert.ok(retry.at <= due + 1500, `the retry came ${retry.at - due} ms after its back-off ran out`);
     });
   });
 
