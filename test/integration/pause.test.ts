@@ -8,6 +8,8 @@ import {
   WorkflowNotFoundError,
   type RunStatus,
   type ExecutionHandle,
+  type BulkOutcome,
+  type BulkResult,
 } from '../../src';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { pauseUpdate } from '../../workflows/messages';
@@ -44,6 +46,42 @@ function auditLine(st: RunStatus, what: string, pred: (a: RunStatus['audit'][num
   const lines = st.audit.filter(pred);
   assert.equal(lines.length, 1, `expected one ${what} line, got ${JSON.stringify(lines)}`);
   return lines[0]!;
+}
+
+/**
+ * Runs a bulk operation while recording its progress reports, and checks them against its result: one
+ * report per selected run as each finishes, whatever the concurrency, so `done` counts 1..N in the order
+ * of the reports, `total` never changes, and each run's outcome is reported exactly once, as returned.
+ */
+async function withProgress(
+  expectedIds: string[],
+  op: (onProgress: (done: number, total: number, outcome: BulkOutcome) => void) => Promise<BulkResult>,
+): Promise<BulkResult> {
+  const reports: { done: number; total: number; outcome: BulkOutcome }[] = [];
+  const result = await op(
+    (done, total, outcome) => void reports.push({ done, total, outcome: { ...outcome } }),
+  );
+  const ids = [...expectedIds].sort();
+  assert.equal(result.total, ids.length);
+  assert.deepEqual(result.outcomes.map((o) => o.workflowId).sort(), ids, 'one outcome per selected run');
+  assert.deepEqual(
+    reports.map((r) => r.done),
+    Array.from({ length: ids.length }, (_, i) => i + 1),
+    'progress counts 1..N, one report per run',
+  );
+  assert.ok(
+    reports.every((r) => r.total === ids.length),
+    `total is constant: ${reports.map((r) => r.total).join(',')}`,
+  );
+  assert.deepEqual(reports.map((r) => r.outcome.workflowId).sort(), ids, 'each run reported exactly once');
+  for (const r of reports) {
+    assert.deepEqual(
+      r.outcome,
+      result.outcomes.find((o) => o.workflowId === r.outcome.workflowId),
+      'the reported outcome is the one returned',
+    );
+  }
+  return result;
 }
 
 /**
@@ -531,28 +569,35 @@ describe('pause and resume on a real server', () => {
   it('pauses and resumes many runs by visibility query, idempotently, reporting each outcome', async () => {
     const wf = defineWorkflow({
       name: 'bulk',
-      tasks: [task({ id: 'g', pauseBefore: true }, () => undefined)],
+      // The gate needs an approver: a resume of a run held only by it is refused.
+      tasks: [task({ id: 'g', pauseBefore: { approvers: ['ops'] } }, () => undefined)],
     });
     await withWorker([wf], async ({ executor, taskQueue }) => {
-      const runs = await Promise.all(Array.from({ length: 12 }, () => executor.executeAsync(wf, {})));
+      const n = 12;
+      const runs = await Promise.all(Array.from({ length: n }, () => executor.executeAsync(wf, {})));
+      const ids = runs.map((r) => r.workflowId);
       const selection = { workflow: 'bulk', query: `TaskQueue = '${taskQueue}'` };
-      await eventually(async () => (await executor.listWorkflows(selection)).length === 12);
-      const progress: number[] = [];
-      const first = await executor.pauseAll(selection, {
-        reason: 'maintenance',
-        by: 'ops',
-        bulkId: 'mw-1',
-        concurrency: 4,
-        onProgress: (d) => progress.push(d),
-      });
-      assert.equal(first.total, 12);
-      assert.equal(first.succeeded, 12);
-      assert.deepEqual(
-        progress,
-        Array.from({ length: 12 }, (_, i) => i + 1),
+      await eventually(async () => (await executor.listWorkflows(selection)).length === n);
+      const first = await withProgress(ids, (onProgress) =>
+        executor.pauseAll(selection, {
+          reason: 'maintenance',
+          by: 'ops',
+          bulkId: 'mw-1',
+          concurrency: 4,
+          onProgress,
+        }),
       );
+      assert.equal(first.succeeded, n);
       assert.ok(first.outcomes.every((o) => o.ok && o.state === 'paused' && !o.duplicate));
-      const again = await executor.pauseAll(selection, { reason: 'maintenance', by: 'ops', bulkId: 'mw-1' });
+      const again = await withProgress(ids, (onProgress) =>
+        executor.pauseAll(selection, {
+          reason: 'maintenance',
+          by: 'ops',
+          bulkId: 'mw-1',
+          concurrency: 1,
+          onProgress,
+        }),
+      );
       assert.ok(
         again.outcomes.every((o) => o.ok && o.duplicate),
         're-running the same bulk operation changes nothing',
@@ -566,18 +611,33 @@ describe('pause and resume on a real server', () => {
           paused: true,
           query: `${selection.query} AND CloacinaPauseKind = 'bulk'`,
         });
-        return r.length === 12 ? r : undefined;
+        return r.length === n ? r : undefined;
       });
-      assert.equal(paused.length, 12);
-      const resumed = await executor.resumeAll(selection, { by: 'ops', bulkId: 'mw-1-end' });
-      assert.equal(resumed.succeeded, 12);
-      // The gates still hold every run; a second resume is refused per workflow (release needs approve).
+      assert.equal(paused.length, n);
+      // A third of the runs are resumed one by one first, so the bulk resume mixes refusals (answered at
+      // once) with resumes (validated by an activity), all in flight together.
+      const early = runs.filter((_, i) => i % 3 === 0);
+      await Promise.all(early.map((r) => r.resume({ by: 'ops' })));
+      const resumed = await withProgress(ids, (onProgress) =>
+        executor.resumeAll(selection, { by: 'ops', bulkId: 'mw-1-end', concurrency: n, onProgress }),
+      );
+      assert.equal(resumed.succeeded, n - early.length);
+      assert.deepEqual(
+        resumed.outcomes
+          .filter((o) => !o.ok)
+          .map((o) => `${o.workflowId}:${o.code}`)
+          .sort(),
+        early.map((r) => `${r.workflowId}:NotPaused`).sort(),
+        'runs held only by their gate refuse the resume',
+      );
       await Promise.all(runs.map((r) => r.approve('g', { by: 'ops' })));
       await Promise.all(runs.map((r) => r.result()));
       await eventually(
-        async () => (await executor.listWorkflows({ ...selection, state: 'completed' })).length === 12,
+        async () => (await executor.listWorkflows({ ...selection, state: 'completed' })).length === n,
       );
-      const after = await executor.resumeAll(selection, { by: 'ops' });
+      const after = await withProgress([], (onProgress) =>
+        executor.resumeAll(selection, { by: 'ops', onProgress }),
+      );
       assert.equal(after.total, 0, 'closed runs are not selected');
     });
   });
