@@ -9,7 +9,7 @@ import {
   type ExecutionHandle,
   type RunStatus,
 } from '../../src';
-import { sleep, withWorker } from '../helpers';
+import { auditTime, sleep, withWorker } from '../helpers';
 
 /** Waits until `pred(status)` holds; `what` names the wait in the failure message. */
 async function waitFor(
@@ -26,6 +26,17 @@ async function waitFor(
 }
 
 const isPaused = (s: RunStatus) => s.state === 'paused';
+
+/** The one audit line that matches. */
+function auditLine(
+  audit: RunStatus['audit'],
+  what: string,
+  pred: (a: RunStatus['audit'][number]) => boolean,
+) {
+  const lines = audit.filter(pred);
+  assert.equal(lines.length, 1, `expected one ${what} line, got ${JSON.stringify(lines)}`);
+  return lines[0]!;
+}
 
 describe('resume validation, resources, deadlines, frozen clocks, pause on failure, long life', () => {
   it('validateResume refuses while the system is unhealthy, then accepts; force skips it and is recorded', async () => {
@@ -339,22 +350,66 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
   }
 
   it('applies a gate timeout (active time) with onTimeout', async () => {
+    const timeout = 2000;
     const wf = defineWorkflow({
       name: 'gate_timeout',
       tasks: [
         task(
-          { id: 'auto', pauseBefore: { timeout: 1200, onTimeout: 'approve' } },
+          { id: 'auto', pauseBefore: { timeout, onTimeout: 'approve' } },
           (ctx) => void ctx.set('auto', true),
         ),
-        task({ id: 'strict', pauseBefore: { timeout: 1200, onTimeout: 'fail' } }, () => undefined),
+        task({ id: 'strict', pauseBefore: { timeout, onTimeout: 'fail' } }, () => undefined),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
+      await waitFor(h, (s) => s.gates.length === 2, 'both gates');
+      // Pause the run while the gates wait, for longer than their whole timeout: a timeout counted in
+      // wall time would run out during the pause.
+      await h.pause({ reason: 'freeze the gates', by: 'ops' });
+      const frozen = await h.status();
+      await sleep(timeout + 500);
+      const still = await h.status();
+      assert.deepEqual(
+        still.gates.map((g) => g.taskId).sort(),
+        ['auto', 'strict'],
+        'no gate timed out while the run was paused',
+      );
+      assert.deepEqual(
+        still.gates.map((g) => g.timeoutRemainingMs),
+        frozen.gates.map((g) => g.timeoutRemainingMs),
+        'the time left on each gate stands still while paused',
+      );
+      await h.resume({ by: 'ops' });
       await assert.rejects(h.result(), /Gate before `strict` rejected by system:timeout/);
       const st = await h.status();
       assert.equal(st.tasks.auto?.state, 'completed');
       assert.equal(st.tasks.strict?.state, 'failed');
+
+      const pause = auditLine(st.audit, 'pause', (a) => a.action === 'pause' && a.kind === 'manual');
+      const resume = auditLine(st.audit, 'resume', (a) => a.action === 'resume' && a.kind === 'manual');
+      const pausedMs = auditTime(resume) - auditTime(pause);
+      for (const taskId of ['auto', 'strict']) {
+        const opened = auditLine(
+          st.audit,
+          `${taskId} gate`,
+          (a) => a.action === 'gate' && a.taskId === taskId,
+        );
+        const expired = auditLine(
+          st.audit,
+          `${taskId} expiry`,
+          (a) => a.action === 'expired' && a.taskId === taskId,
+        );
+        assert.ok(auditTime(opened) < auditTime(pause), `the ${taskId} gate was waiting when the pause came`);
+        // The gate's clock ran from its opening to the pause line and from the resume line on.
+        const waited = auditTime(expired) - auditTime(opened);
+        assert.ok(
+          Math.abs(waited - (timeout + pausedMs)) <= 1000,
+          `the ${taskId} gate timed out ${waited} ms after it opened; expected ${timeout + pausedMs} ms ` +
+            `(timeout ${timeout} ms + ${pausedMs} ms paused) ± 1 s`,
+        );
+        assert.match(expired.message ?? '', taskId === 'auto' ? /timed out: approve/ : /timed out: fail/);
+      }
     });
   });
 
