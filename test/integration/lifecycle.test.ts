@@ -9,7 +9,7 @@ import {
   type ExecutionHandle,
   type RunStatus,
 } from '../../src';
-import { auditTime, sleep, withWorker } from '../helpers';
+import { auditTime, describeStarts, sleep, startsBetween, taskStarts, withWorker } from '../helpers';
 
 /** Waits until `pred(status)` holds; `what` names the wait in the failure message. */
 async function waitFor(
@@ -437,12 +437,19 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
     });
     await withWorker([frozen, exceeded], async ({ executor }) => {
       const h = await executor.executeAsync(frozen, {});
-      await waitFor(h, isPaused, 'the pause');
+      const paused = await waitFor(h, isPaused, 'the pause');
       await sleep(5000); // longer than the deadline, but paused
+      assert.equal((await h.status()).activeMs, paused.activeMs, 'the run clock stands still while paused');
       await h.resume();
       await h.result();
       const st = await h.status();
       assert.ok(st.activeMs < 4000, `active time ${st.activeMs} ms`);
+      const pause = auditLine(st.audit, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st.audit, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['a#1', 'b#1']);
+      assert.deepEqual(describeStarts(startsBetween(starts, auditTime(pause), auditTime(resume))), []);
+      assert.ok(starts[1]!.at >= auditTime(resume), '`b` started after the resume');
       await assert.rejects(executor.execute(exceeded, {}), /exceeded its deadline of 1500 ms of active time/);
     });
   });
