@@ -6,8 +6,10 @@ import {
   ResumeValidationError,
   task,
   WorkflowExecutionError,
+  type AuditEntry,
   type ExecutionHandle,
   type RunStatus,
+  type UnifiedExecutor,
 } from '../../src';
 import { auditTime, describeStarts, sleep, startsBetween, taskStarts, withWorker } from '../helpers';
 
@@ -513,7 +515,7 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
     });
   });
 
-  it('survives 2,000 pause/resume cycles across continue-as-new with its whole audit trail', async function () {
+  it('survives 500 pause/resume cycles across continue-as-new with its whole audit trail', async function () {
     this.timeout(600_000);
     const wf = defineWorkflow({
       name: 'long_life',
@@ -523,28 +525,81 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
         task({ id: 'side' }, (ctx) => void ctx.set('side', true)),
       ],
     });
+    /** The whole trail, page by page; checks every page but the last is full. */
+    const wholeAudit = async (executor: UnifiedExecutor, id: string, pageSize: number) => {
+      const entries: AuditEntry[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await executor.getAudit(id, { pageSize, ...(cursor !== undefined ? { cursor } : {}) });
+        pages++;
+        if (page.nextCursor !== undefined)
+          assert.equal(page.entries.length, pageSize, `page ${pages} is full`);
+        entries.push(...page.entries);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      assert.equal(pages, Math.max(1, Math.ceil(entries.length / pageSize)), 'pages');
+      return entries;
+    };
+    const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
       await waitFor(h, isPaused, 'the gate');
-      const cycles = 2000;
+      const cycles = 500;
       for (let i = 0; i < cycles; i++) {
         await h.pause({ reason: `cycle ${i}`, by: 'soak' });
         await h.resume({ by: 'soak' });
       }
       const st = await h.status();
       assert.ok(st.continuedAsNew >= 5, `continued as new ${st.continuedAsNew} times`);
-      const pauses = st.audit.filter((a) => a.action === 'pause' && a.kind === 'manual');
-      const resumes = st.audit.filter((a) => a.action === 'resume' && a.kind === 'manual');
-      assert.equal(pauses.length, cycles);
-      assert.equal(resumes.length, cycles);
-      assert.equal(pauses[cycles - 1]?.reason, `cycle ${cycles - 1}`);
+      // Status carries the newest 200 lines; auditCount counts them all.
+      assert.equal(st.auditCount, 1 + 2 * cycles, 'the gate line, then a pause and a resume per cycle');
+      assert.equal(st.audit.length, 200);
       assert.deepEqual(
         st.audit.map((a) => a.seq),
-        st.audit.map((_, i) => i + 1),
+        oneTo(200).map((i) => st.auditCount - 200 + i),
       );
+
+      // The whole trail is read back from the event history of every run of the chain, in pages that
+      // cross continue-as-new boundaries.
+      const trail = await wholeAudit(executor, h.workflowId, 150);
+      assert.equal(trail.length, st.auditCount);
+      assert.deepEqual(
+        trail.map((a) => a.seq),
+        oneTo(st.auditCount),
+      );
+      assert.deepEqual(trail.slice(-200), st.audit, 'the tail in status is the end of the whole trail');
+      assert.equal(trail[0]?.action, 'gate');
+      const pauses = trail.filter((a) => a.action === 'pause' && a.kind === 'manual');
+      const resumes = trail.filter((a) => a.action === 'resume' && a.kind === 'manual');
+      assert.equal(pauses.length, cycles);
+      assert.equal(resumes.length, cycles);
+      assert.deepEqual(
+        pauses.map((a) => a.reason),
+        Array.from({ length: cycles }, (_, i) => `cycle ${i}`),
+      );
+      assert.deepEqual(
+        resumes.map((a) => a.pauseId),
+        pauses.map((a) => a.pauseId),
+        'every pause has its resume',
+      );
+
       await h.approve('g', { by: 'soak' });
       // The final context is the output of the last task to complete.
       assert.deepEqual(await h.result(), { done: true });
+      const final = await h.status();
+      assert.equal(final.audit.length, 200);
+      const all = await wholeAudit(executor, h.workflowId, 1000);
+      assert.equal(all.length, final.auditCount);
+      assert.deepEqual(
+        all.map((a) => a.seq),
+        oneTo(final.auditCount),
+      );
+      assert.deepEqual(all.slice(0, trail.length), trail, 'the trail read while running is unchanged');
+      assert.deepEqual(
+        all.slice(trail.length).map((a) => `${a.action}:${a.by}`),
+        ['approve:soak', 'resume:soak'],
+      );
     });
   });
 });
