@@ -4,11 +4,14 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import { CombinedWorkerRunError, NativeConnection, type Worker } from '@temporalio/worker';
 import type { DevServerHandle } from '../temporal-dev';
 import { UnifiedExecutor } from '../src/executor';
 import { createWorker, bundleWorkflows } from '../src/worker';
 import type { WorkflowDefinition } from '../src/definitions';
+import type { RunTaskInput } from '../workflows/activity-contract';
 
 const run = promisify(execFile);
 let server: DevServerHandle | undefined;
@@ -115,3 +118,91 @@ export async function eventually<T>(
 
 /** Sleeps (for letting time pass in tests that check nothing starts). */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One attempt of a task, as the event history records it. */
+export interface TaskStart {
+  taskId: string;
+  /** The attempt number the workflow passed to the task runner (1-based). */
+  attempt: number;
+  /** When the workflow scheduled the attempt (epoch ms, the ActivityTaskScheduled event's time). */
+  at: number;
+  /** When the attempt ended (completed, failed, timed out or cancelled), if it has. */
+  endedAt?: number;
+  outcome?: 'completed' | 'failed' | 'timedOut' | 'cancelled';
+  /** The run of the continue-as-new chain that scheduled it. */
+  runId: string;
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** An event's time as epoch ms. */
+export function eventTimeMs(e: HistoryEvent): number {
+  const t = e.eventTime;
+  if (!t) throw new Error(`history event ${String(e.eventId)} has no time`);
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/**
+ * The events of every run of a workflow's continue-as-new chain, oldest run first: from the first run,
+ * following each run's `newExecutionRunId`.
+ */
+export async function chainHistory(workflowId: string): Promise<{ runId: string; events: HistoryEvent[] }[]> {
+  const client = await testClient();
+  const d = await client.workflow.getHandle(workflowId).describe();
+  let runId: string | undefined = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+  const runs: { runId: string; events: HistoryEvent[] }[] = [];
+  while (runId) {
+    const events: HistoryEvent[] =
+      (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    runs.push({ runId, events });
+    runId =
+      events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ||
+      undefined;
+  }
+  return runs;
+}
+
+/**
+ * Every task attempt a run scheduled (`cloacina.runTask` activities), oldest first, across its whole
+ * continue-as-new chain, read from the event history: what really started, whatever the run reports.
+ */
+export async function taskStarts(workflowId: string): Promise<TaskStart[]> {
+  const out: TaskStart[] = [];
+  for (const { runId, events } of await chainHistory(workflowId)) {
+    const byEventId = new Map<string, TaskStart>();
+    for (const e of events) {
+      const sched = e.activityTaskScheduledEventAttributes;
+      if (sched) {
+        if (sched.activityType?.name !== 'cloacina.runTask') continue;
+        const input = defaultPayloadConverter.fromPayload<RunTaskInput>(sched.input!.payloads![0]!);
+        const start: TaskStart = { taskId: input.taskId, attempt: input.attempt, at: eventTimeMs(e), runId };
+        byEventId.set(String(e.eventId), start);
+        out.push(start);
+        continue;
+      }
+      const ends = [
+        ['completed', e.activityTaskCompletedEventAttributes],
+        ['failed', e.activityTaskFailedEventAttributes],
+        ['timedOut', e.activityTaskTimedOutEventAttributes],
+        ['cancelled', e.activityTaskCanceledEventAttributes],
+      ] as const;
+      for (const [outcome, attrs] of ends) {
+        const start = attrs ? byEventId.get(String(attrs.scheduledEventId)) : undefined;
+        if (start) Object.assign(start, { outcome, endedAt: eventTimeMs(e) });
+      }
+    }
+  }
+  return out;
+}
+
+/** The time of an audit line (epoch ms): workflow time, on the same clock as the event history. */
+export const auditTime = (entry: { at: string }): number => Date.parse(entry.at);
+
+/** The attempts scheduled strictly between two instants (epoch ms). */
+export function startsBetween(starts: TaskStart[], from: number, to: number): TaskStart[] {
+  return starts.filter((s) => s.at > from && s.at < to);
+}
+
+/** A compact form of attempts for messages and deep equality: `task#attempt`. */
+export const describeStarts = (starts: TaskStart[]): string[] =>
+  starts.map((s) => `${s.taskId}#${s.attempt}`);

@@ -6,10 +6,12 @@ import {
   ResumeValidationError,
   task,
   WorkflowExecutionError,
+  type AuditEntry,
   type ExecutionHandle,
   type RunStatus,
+  type UnifiedExecutor,
 } from '../../src';
-import { sleep, withWorker } from '../helpers';
+import { auditTime, describeStarts, sleep, startsBetween, taskStarts, withWorker } from '../helpers';
 
 /** Waits until `pred(status)` holds; `what` names the wait in the failure message. */
 async function waitFor(
@@ -26,6 +28,17 @@ async function waitFor(
 }
 
 const isPaused = (s: RunStatus) => s.state === 'paused';
+
+/** The one audit line that matches. */
+function auditLine(
+  audit: RunStatus['audit'],
+  what: string,
+  pred: (a: RunStatus['audit'][number]) => boolean,
+) {
+  const lines = audit.filter(pred);
+  assert.equal(lines.length, 1, `expected one ${what} line, got ${JSON.stringify(lines)}`);
+  return lines[0]!;
+}
 
 describe('resume validation, resources, deadlines, frozen clocks, pause on failure, long life', () => {
   it('validateResume refuses while the system is unhealthy, then accepts; force skips it and is recorded', async () => {
@@ -339,22 +352,66 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
   }
 
   it('applies a gate timeout (active time) with onTimeout', async () => {
+    const timeout = 2000;
     const wf = defineWorkflow({
       name: 'gate_timeout',
       tasks: [
         task(
-          { id: 'auto', pauseBefore: { timeout: 1200, onTimeout: 'approve' } },
+          { id: 'auto', pauseBefore: { timeout, onTimeout: 'approve' } },
           (ctx) => void ctx.set('auto', true),
         ),
-        task({ id: 'strict', pauseBefore: { timeout: 1200, onTimeout: 'fail' } }, () => undefined),
+        task({ id: 'strict', pauseBefore: { timeout, onTimeout: 'fail' } }, () => undefined),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
+      await waitFor(h, (s) => s.gates.length === 2, 'both gates');
+      // Pause the run while the gates wait, for longer than their whole timeout: a timeout counted in
+      // wall time would run out during the pause.
+      await h.pause({ reason: 'freeze the gates', by: 'ops' });
+      const frozen = await h.status();
+      await sleep(timeout + 500);
+      const still = await h.status();
+      assert.deepEqual(
+        still.gates.map((g) => g.taskId).sort(),
+        ['auto', 'strict'],
+        'no gate timed out while the run was paused',
+      );
+      assert.deepEqual(
+        still.gates.map((g) => g.timeoutRemainingMs),
+        frozen.gates.map((g) => g.timeoutRemainingMs),
+        'the time left on each gate stands still while paused',
+      );
+      await h.resume({ by: 'ops' });
       await assert.rejects(h.result(), /Gate before `strict` rejected by system:timeout/);
       const st = await h.status();
       assert.equal(st.tasks.auto?.state, 'completed');
       assert.equal(st.tasks.strict?.state, 'failed');
+
+      const pause = auditLine(st.audit, 'pause', (a) => a.action === 'pause' && a.kind === 'manual');
+      const resume = auditLine(st.audit, 'resume', (a) => a.action === 'resume' && a.kind === 'manual');
+      const pausedMs = auditTime(resume) - auditTime(pause);
+      for (const taskId of ['auto', 'strict']) {
+        const opened = auditLine(
+          st.audit,
+          `${taskId} gate`,
+          (a) => a.action === 'gate' && a.taskId === taskId,
+        );
+        const expired = auditLine(
+          st.audit,
+          `${taskId} expiry`,
+          (a) => a.action === 'expired' && a.taskId === taskId,
+        );
+        assert.ok(auditTime(opened) < auditTime(pause), `the ${taskId} gate was waiting when the pause came`);
+        // The gate's clock ran from its opening to the pause line and from the resume line on.
+        const waited = auditTime(expired) - auditTime(opened);
+        assert.ok(
+          Math.abs(waited - (timeout + pausedMs)) <= 1000,
+          `the ${taskId} gate timed out ${waited} ms after it opened; expected ${timeout + pausedMs} ms ` +
+            `(timeout ${timeout} ms + ${pausedMs} ms paused) ± 1 s`,
+        );
+        assert.match(expired.message ?? '', taskId === 'auto' ? /timed out: approve/ : /timed out: fail/);
+      }
     });
   });
 
@@ -382,12 +439,19 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
     });
     await withWorker([frozen, exceeded], async ({ executor }) => {
       const h = await executor.executeAsync(frozen, {});
-      await waitFor(h, isPaused, 'the pause');
+      const paused = await waitFor(h, isPaused, 'the pause');
       await sleep(5000); // longer than the deadline, but paused
+      assert.equal((await h.status()).activeMs, paused.activeMs, 'the run clock stands still while paused');
       await h.resume();
       await h.result();
       const st = await h.status();
       assert.ok(st.activeMs < 4000, `active time ${st.activeMs} ms`);
+      const pause = auditLine(st.audit, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st.audit, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['a#1', 'b#1']);
+      assert.deepEqual(describeStarts(startsBetween(starts, auditTime(pause), auditTime(resume))), []);
+      assert.ok(starts[1]!.at >= auditTime(resume), '`b` started after the resume');
       await assert.rejects(executor.execute(exceeded, {}), /exceeded its deadline of 1500 ms of active time/);
     });
   });
@@ -451,7 +515,7 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
     });
   });
 
-  it('survives 2,000 pause/resume cycles across continue-as-new with its whole audit trail', async function () {
+  it('survives 500 pause/resume cycles across continue-as-new with its whole audit trail', async function () {
     this.timeout(600_000);
     const wf = defineWorkflow({
       name: 'long_life',
@@ -461,28 +525,81 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
         task({ id: 'side' }, (ctx) => void ctx.set('side', true)),
       ],
     });
+    /** The whole trail, page by page; checks every page but the last is full. */
+    const wholeAudit = async (executor: UnifiedExecutor, id: string, pageSize: number) => {
+      const entries: AuditEntry[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await executor.getAudit(id, { pageSize, ...(cursor !== undefined ? { cursor } : {}) });
+        pages++;
+        if (page.nextCursor !== undefined)
+          assert.equal(page.entries.length, pageSize, `page ${pages} is full`);
+        entries.push(...page.entries);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      assert.equal(pages, Math.max(1, Math.ceil(entries.length / pageSize)), 'pages');
+      return entries;
+    };
+    const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
       await waitFor(h, isPaused, 'the gate');
-      const cycles = 2000;
+      const cycles = 500;
       for (let i = 0; i < cycles; i++) {
         await h.pause({ reason: `cycle ${i}`, by: 'soak' });
         await h.resume({ by: 'soak' });
       }
       const st = await h.status();
       assert.ok(st.continuedAsNew >= 5, `continued as new ${st.continuedAsNew} times`);
-      const pauses = st.audit.filter((a) => a.action === 'pause' && a.kind === 'manual');
-      const resumes = st.audit.filter((a) => a.action === 'resume' && a.kind === 'manual');
-      assert.equal(pauses.length, cycles);
-      assert.equal(resumes.length, cycles);
-      assert.equal(pauses[cycles - 1]?.reason, `cycle ${cycles - 1}`);
+      // Status carries the newest 200 lines; auditCount counts them all.
+      assert.equal(st.auditCount, 1 + 2 * cycles, 'the gate line, then a pause and a resume per cycle');
+      assert.equal(st.audit.length, 200);
       assert.deepEqual(
         st.audit.map((a) => a.seq),
-        st.audit.map((_, i) => i + 1),
+        oneTo(200).map((i) => st.auditCount - 200 + i),
       );
+
+      // The whole trail is read back from the event history of every run of the chain, in pages that
+      // cross continue-as-new boundaries.
+      const trail = await wholeAudit(executor, h.workflowId, 150);
+      assert.equal(trail.length, st.auditCount);
+      assert.deepEqual(
+        trail.map((a) => a.seq),
+        oneTo(st.auditCount),
+      );
+      assert.deepEqual(trail.slice(-200), st.audit, 'the tail in status is the end of the whole trail');
+      assert.equal(trail[0]?.action, 'gate');
+      const pauses = trail.filter((a) => a.action === 'pause' && a.kind === 'manual');
+      const resumes = trail.filter((a) => a.action === 'resume' && a.kind === 'manual');
+      assert.equal(pauses.length, cycles);
+      assert.equal(resumes.length, cycles);
+      assert.deepEqual(
+        pauses.map((a) => a.reason),
+        Array.from({ length: cycles }, (_, i) => `cycle ${i}`),
+      );
+      assert.deepEqual(
+        resumes.map((a) => a.pauseId),
+        pauses.map((a) => a.pauseId),
+        'every pause has its resume',
+      );
+
       await h.approve('g', { by: 'soak' });
       // The final context is the output of the last task to complete.
       assert.deepEqual(await h.result(), { done: true });
+      const final = await h.status();
+      assert.equal(final.audit.length, 200);
+      const all = await wholeAudit(executor, h.workflowId, 1000);
+      assert.equal(all.length, final.auditCount);
+      assert.deepEqual(
+        all.map((a) => a.seq),
+        oneTo(final.auditCount),
+      );
+      assert.deepEqual(all.slice(0, trail.length), trail, 'the trail read while running is unchanged');
+      assert.deepEqual(
+        all.slice(trail.length).map((a) => `${a.action}:${a.by}`),
+        ['approve:soak', 'resume:soak'],
+      );
     });
   });
 });

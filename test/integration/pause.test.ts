@@ -8,10 +8,23 @@ import {
   WorkflowNotFoundError,
   type RunStatus,
   type ExecutionHandle,
+  type BulkOutcome,
+  type BulkResult,
 } from '../../src';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { pauseUpdate } from '../../workflows/messages';
-import { eventually, sleep, temporalCli, withWorker, signalCli } from '../helpers';
+import {
+  auditTime,
+  describeStarts,
+  eventually,
+  sleep,
+  startsBetween,
+  taskStarts,
+  temporalCli,
+  withWorker,
+  signalCli,
+  type TaskStart,
+} from '../helpers';
 
 /** A gate the test opens by hand, to hold a task in flight. */
 function latch() {
@@ -28,22 +41,86 @@ function isRejected(code: string) {
   return (err: unknown) => err instanceof RequestRejectedError && err.code === code;
 }
 
+/** The one audit line that matches. */
+function auditLine(st: RunStatus, what: string, pred: (a: RunStatus['audit'][number]) => boolean) {
+  const lines = st.audit.filter(pred);
+  assert.equal(lines.length, 1, `expected one ${what} line, got ${JSON.stringify(lines)}`);
+  return lines[0]!;
+}
+
+/**
+ * Runs a bulk operation while recording its progress reports, and checks them against its result: one
+ * report per selected run as each finishes, whatever the concurrency, so `done` counts 1..N in the order
+ * of the reports, `total` never changes, and each run's outcome is reported exactly once, as returned.
+ */
+async function withProgress(
+  expectedIds: string[],
+  op: (onProgress: (done: number, total: number, outcome: BulkOutcome) => void) => Promise<BulkResult>,
+): Promise<BulkResult> {
+  const reports: { done: number; total: number; outcome: BulkOutcome }[] = [];
+  const result = await op(
+    (done, total, outcome) => void reports.push({ done, total, outcome: { ...outcome } }),
+  );
+  const ids = [...expectedIds].sort();
+  assert.equal(result.total, ids.length);
+  assert.deepEqual(result.outcomes.map((o) => o.workflowId).sort(), ids, 'one outcome per selected run');
+  assert.deepEqual(
+    reports.map((r) => r.done),
+    Array.from({ length: ids.length }, (_, i) => i + 1),
+    'progress counts 1..N, one report per run',
+  );
+  assert.ok(
+    reports.every((r) => r.total === ids.length),
+    `total is constant: ${reports.map((r) => r.total).join(',')}`,
+  );
+  assert.deepEqual(reports.map((r) => r.outcome.workflowId).sort(), ids, 'each run reported exactly once');
+  for (const r of reports) {
+    assert.deepEqual(
+      r.outcome,
+      result.outcomes.find((o) => o.workflowId === r.outcome.workflowId),
+      'the reported outcome is the one returned',
+    );
+  }
+  return result;
+}
+
+/**
+ * Asserts from the event history that no attempt was scheduled between the pause line and the resume
+ * line, and that `later` (tasks held by the pause) were first scheduled at or after the resume line.
+ */
+function assertNothingStartedWhilePaused(
+  starts: TaskStart[],
+  pause: { at: string },
+  resume: { at: string },
+  later: string[],
+) {
+  const [from, to] = [auditTime(pause), auditTime(resume)];
+  assert.deepEqual(
+    describeStarts(startsBetween(starts, from, to)),
+    [],
+    `attempts scheduled while paused (${pause.at} .. ${resume.at})`,
+  );
+  for (const id of later) {
+    const first = starts.find((s) => s.taskId === id);
+    assert.ok(first, `\`${id}\` ran after resume`);
+    assert.ok(
+      first.at >= to,
+      `\`${id}\` was scheduled at ${new Date(first.at).toISOString()}, before the resume line (${resume.at})`,
+    );
+  }
+}
+
 describe('pause and resume on a real server', () => {
   it('graceful pause lets the running task finish, starts nothing new, and resume completes the run', async () => {
     const hold = latch();
-    const started: Record<string, number> = {};
     const wf = defineWorkflow({
       name: 'graceful',
       tasks: [
         task({ id: 'migrate' }, async (ctx) => {
-          started.migrate = Date.now();
           await hold.opened;
           ctx.set('migrated', true);
         }),
-        task({ id: 'restart', dependencies: ['migrate'] }, (ctx) => {
-          started.restart = Date.now();
-          ctx.set('restarted', true);
-        }),
+        task({ id: 'restart', dependencies: ['migrate'] }, (ctx) => void ctx.set('restarted', true)),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
@@ -59,19 +136,28 @@ describe('pause and resume on a real server', () => {
       assert.equal(paused.tasks.migrate?.state, 'completed');
       assert.equal(paused.tasks.restart?.state, 'pending');
       assert.ok(paused.pause?.drainedAt, 'the pause records when it took full effect');
-      await sleep(1500);
-      assert.equal(started.restart, undefined, 'no task starts while paused');
-      const resumedAt = Date.now();
+      // Give a wrongly started task time to be scheduled; the history says what was.
+      await sleep(1000);
+      assert.deepEqual(
+        describeStarts(await taskStarts(h.workflowId)),
+        ['migrate#1'],
+        'no task starts while paused',
+      );
       const res = await h.resume({ by: 'ops@example.com', reason: 'window over' });
       assert.equal(res.state, 'running');
       assert.deepEqual(await h.result(), { migrated: true, restarted: true });
-      assert.ok(started.restart! >= resumedAt);
       const st = await h.status();
       const actions = st.audit.map((a) => a.action);
       assert.deepEqual(actions, ['pause', 'drained', 'resume']);
       assert.equal(st.audit[0]?.reason, 'maintenance window');
       assert.equal(st.audit[2]?.by, 'ops@example.com');
       assert.equal(st.audit[2]?.pauseId, st.audit[0]?.pauseId);
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['migrate#1', 'restart#1']);
+      assert.ok(starts[0]!.at < auditTime(pause), 'migrate was running when the pause came');
+      assertNothingStartedWhilePaused(starts, pause, resume, ['restart']);
     });
   });
 
@@ -189,7 +275,14 @@ describe('pause and resume on a real server', () => {
       assert.deepEqual(
         gateAudit.map((a) => `${a.action}:${a.by ?? ''}`),
         // Every request leaves a line: alice's second approval is recorded, and counted once.
-        ['gate:gate', 'approve:alice', 'rejected:mallory', 'approve:alice', 'approve:bob', 'resume:alice, bob'],
+        [
+          'gate:gate',
+          'approve:alice',
+          'rejected:mallory',
+          'approve:alice',
+          'approve:bob',
+          'resume:alice, bob',
+        ],
       );
       assert.match(gateAudit[3]?.message ?? '', /already approved: counted once/);
     });
@@ -211,7 +304,6 @@ describe('pause and resume on a real server', () => {
   });
 
   it('ctx.pauseWorkflow pauses at once; the calling task completes and nothing new starts', async () => {
-    let nextStarted = false;
     const wf = defineWorkflow({
       name: 'programmatic',
       tasks: [
@@ -219,10 +311,7 @@ describe('pause and resume on a real server', () => {
           await ctx.pauseWorkflow('High system load detected');
           ctx.set('checked', true);
         }),
-        task({ id: 'heavy', dependencies: ['resource_check'] }, (ctx) => {
-          nextStarted = true;
-          ctx.set('heavy', true);
-        }),
+        task({ id: 'heavy', dependencies: ['resource_check'] }, (ctx) => void ctx.set('heavy', true)),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
@@ -232,36 +321,72 @@ describe('pause and resume on a real server', () => {
       assert.equal(paused.pause?.by, 'task:resource_check');
       assert.equal(paused.pause?.reason, 'High system load detected');
       assert.equal(paused.tasks.resource_check?.state, 'completed');
+      // Give a wrongly started task time to be scheduled; the history says what was.
       await sleep(1000);
-      assert.equal(nextStarted, false);
+      assert.deepEqual(describeStarts(await taskStarts(h.workflowId)), ['resource_check#1']);
       await h.resume({ by: 'sre' });
       assert.deepEqual(await h.result(), { checked: true, heavy: true });
+      const st = await h.status();
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause' && a.kind === 'task');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume' && a.kind === 'task');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(describeStarts(starts), ['resource_check#1', 'heavy#1']);
+      assertNothingStartedWhilePaused(starts, pause, resume, ['heavy']);
     });
   });
 
   it('a retry back-off pending at pause time waits for resume (frozen clock)', async () => {
+    const backoff = 3000;
     let calls = 0;
     const wf = defineWorkflow({
       name: 'retry_frozen',
       tasks: [
-        task({ id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: 2000, jitter: false } }, (ctx) => {
-          calls++;
-          if (calls === 1) throw new Error('temporarily unavailable');
-          ctx.set('calls', calls);
-        }),
+        task(
+          { id: 'flaky', retry: { attempts: 3, backoff: 'fixed', delay: backoff, jitter: false } },
+          (ctx) => {
+            calls++;
+            if (calls === 1) throw new Error('temporarily unavailable');
+            ctx.set('calls', calls);
+          },
+        ),
       ],
     });
     await withWorker([wf], async ({ executor }) => {
       const h = await executor.executeAsync(wf, {});
       await eventually(async () => (await h.status()).tasks.flaky?.state === 'retrying');
       await h.pause({ reason: 'hold retries' });
-      await waitForState(h, 'paused');
-      await sleep(3000);
-      assert.equal(calls, 1, 'the retry did not start while paused');
-      const st = await h.status();
-      assert.equal(st.tasks.flaky?.state, 'retrying');
+      const paused = await waitForState(h, 'paused');
+      // Stay paused longer than the whole back-off: a back-off counted in wall time would run out.
+      await sleep(backoff + 500);
+      const still = await h.status();
+      assert.equal(still.tasks.flaky?.state, 'retrying');
+      assert.equal(still.activeMs, paused.activeMs, 'the run clock stands still while paused');
+      assert.deepEqual(describeStarts(await taskStarts(h.workflowId)), ['flaky#1'], 'no retry while paused');
       await h.resume();
       assert.deepEqual(await h.result(), { calls: 2 });
+
+      const st = await h.status();
+      const pause = auditLine(st, 'pause', (a) => a.action === 'pause');
+      const resume = auditLine(st, 'resume', (a) => a.action === 'resume');
+      const starts = await taskStarts(h.workflowId);
+      assert.deepEqual(
+        starts.map((s) => `${s.taskId}#${s.attempt}:${s.outcome}`),
+        ['flaky#1:failed', 'flaky#2:completed'],
+      );
+      assertNothingStartedWhilePaused(starts, pause, resume, []);
+      const [first, retry] = starts as [TaskStart, TaskStart];
+      const pausedMs = auditTime(resume) - auditTime(pause);
+      assert.ok(auditTime(pause) - first.endedAt! < backoff - 1000, 'the pause came early in the back-off');
+      // The back-off ran from the failure, stood still from the pause line to the resume line, then ran
+      // out: the retry is due `backoff` of active time after the failure.
+      const due = first.endedAt! + backoff + pausedMs;
+      assert.ok(
+        retry.at >= due - 250,
+        `the retry was scheduled ${due - retry.at} ms before its back-off ran out in active time ` +
+          `(failed at ${new Date(first.endedAt!).toISOString()}, back-off ${backoff} ms, paused ${pausedMs} ms, ` +
+          `retry at ${new Date(retry.at).toISOString()})`,
+      );
+      assert.ok(retry.at <= due + 1500, `the retry came ${retry.at - due} ms after its back-off ran out`);
     });
   });
 
@@ -288,10 +413,21 @@ describe('pause and resume on a real server', () => {
       await executor.pauseWorkflow(row!.workflowId, { reason: 'hold' });
       hold.open();
       await eventually(async () => (await executor.getStatus(row!.workflowId)).state === 'paused');
-      await sleep(2000);
+      // Give a wrongly started task (and so a wrongly returning execute) time; the history says what ran.
+      await sleep(1000);
       assert.equal(settled, false);
+      assert.deepEqual(describeStarts(await taskStarts(row!.workflowId)), ['a#1']);
       await executor.resumeWorkflow(row!.workflowId);
       assert.deepEqual(await result, { done: true });
+      const st = await executor.getStatus(row!.workflowId);
+      const starts = await taskStarts(row!.workflowId);
+      assert.deepEqual(describeStarts(starts), ['a#1', 'b#1']);
+      assertNothingStartedWhilePaused(
+        starts,
+        auditLine(st, 'pause', (a) => a.action === 'pause'),
+        auditLine(st, 'resume', (a) => a.action === 'resume'),
+        ['b'],
+      );
     });
   });
 
@@ -433,28 +569,35 @@ describe('pause and resume on a real server', () => {
   it('pauses and resumes many runs by visibility query, idempotently, reporting each outcome', async () => {
     const wf = defineWorkflow({
       name: 'bulk',
-      tasks: [task({ id: 'g', pauseBefore: true }, () => undefined)],
+      // The gate needs an approver: a resume of a run held only by it is refused.
+      tasks: [task({ id: 'g', pauseBefore: { approvers: ['ops'] } }, () => undefined)],
     });
     await withWorker([wf], async ({ executor, taskQueue }) => {
-      const runs = await Promise.all(Array.from({ length: 12 }, () => executor.executeAsync(wf, {})));
+      const n = 12;
+      const runs = await Promise.all(Array.from({ length: n }, () => executor.executeAsync(wf, {})));
+      const ids = runs.map((r) => r.workflowId);
       const selection = { workflow: 'bulk', query: `TaskQueue = '${taskQueue}'` };
-      await eventually(async () => (await executor.listWorkflows(selection)).length === 12);
-      const progress: number[] = [];
-      const first = await executor.pauseAll(selection, {
-        reason: 'maintenance',
-        by: 'ops',
-        bulkId: 'mw-1',
-        concurrency: 4,
-        onProgress: (d) => progress.push(d),
-      });
-      assert.equal(first.total, 12);
-      assert.equal(first.succeeded, 12);
-      assert.deepEqual(
-        progress,
-        Array.from({ length: 12 }, (_, i) => i + 1),
+      await eventually(async () => (await executor.listWorkflows(selection)).length === n);
+      const first = await withProgress(ids, (onProgress) =>
+        executor.pauseAll(selection, {
+          reason: 'maintenance',
+          by: 'ops',
+          bulkId: 'mw-1',
+          concurrency: 4,
+          onProgress,
+        }),
       );
+      assert.equal(first.succeeded, n);
       assert.ok(first.outcomes.every((o) => o.ok && o.state === 'paused' && !o.duplicate));
-      const again = await executor.pauseAll(selection, { reason: 'maintenance', by: 'ops', bulkId: 'mw-1' });
+      const again = await withProgress(ids, (onProgress) =>
+        executor.pauseAll(selection, {
+          reason: 'maintenance',
+          by: 'ops',
+          bulkId: 'mw-1',
+          concurrency: 1,
+          onProgress,
+        }),
+      );
       assert.ok(
         again.outcomes.every((o) => o.ok && o.duplicate),
         're-running the same bulk operation changes nothing',
@@ -468,18 +611,33 @@ describe('pause and resume on a real server', () => {
           paused: true,
           query: `${selection.query} AND CloacinaPauseKind = 'bulk'`,
         });
-        return r.length === 12 ? r : undefined;
+        return r.length === n ? r : undefined;
       });
-      assert.equal(paused.length, 12);
-      const resumed = await executor.resumeAll(selection, { by: 'ops', bulkId: 'mw-1-end' });
-      assert.equal(resumed.succeeded, 12);
-      // The gates still hold every run; a second resume is refused per workflow (release needs approve).
+      assert.equal(paused.length, n);
+      // A third of the runs are resumed one by one first, so the bulk resume mixes refusals (answered at
+      // once) with resumes (validated by an activity), all in flight together.
+      const early = runs.filter((_, i) => i % 3 === 0);
+      await Promise.all(early.map((r) => r.resume({ by: 'ops' })));
+      const resumed = await withProgress(ids, (onProgress) =>
+        executor.resumeAll(selection, { by: 'ops', bulkId: 'mw-1-end', concurrency: n, onProgress }),
+      );
+      assert.equal(resumed.succeeded, n - early.length);
+      assert.deepEqual(
+        resumed.outcomes
+          .filter((o) => !o.ok)
+          .map((o) => `${o.workflowId}:${o.code}`)
+          .sort(),
+        early.map((r) => `${r.workflowId}:NotPaused`).sort(),
+        'runs held only by their gate refuse the resume',
+      );
       await Promise.all(runs.map((r) => r.approve('g', { by: 'ops' })));
       await Promise.all(runs.map((r) => r.result()));
       await eventually(
-        async () => (await executor.listWorkflows({ ...selection, state: 'completed' })).length === 12,
+        async () => (await executor.listWorkflows({ ...selection, state: 'completed' })).length === n,
       );
-      const after = await executor.resumeAll(selection, { by: 'ops' });
+      const after = await withProgress([], (onProgress) =>
+        executor.resumeAll(selection, { by: 'ops', onProgress }),
+      );
       assert.equal(after.total, 0, 'closed runs are not selected');
     });
   });
