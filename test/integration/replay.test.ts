@@ -3,15 +3,20 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../../src';
+import { defineWorkflow, task, WORKFLOW_TYPE, type ExecutionHandle, type RunState } from '../../src';
+import type { CarriedStateV1 } from '../../workflows/run';
 import { bundleWorkflows } from '../../src/worker';
 import { eventually, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `RECORD_HISTORIES=1 npm test` refreshes them.
+// determinism for runs already in flight fails here. `v0.1.0/` holds histories recorded under the
+// previous release (never re-recorded: they stand for runs begun before an upgrade); `v0.2.0/` holds
+// this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
+const PREVIOUS = path.join(FIXTURES, 'v0.1.0');
+const CURRENT = path.join(FIXTURES, 'v0.2.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -24,13 +29,18 @@ async function replay(name: string, h: History): Promise<void> {
 const waitState = (h: ExecutionHandle, state: RunState) => h.waitUntil(state, { timeout: 20_000 });
 
 describe('replay of recorded histories', () => {
-  it('replays every recorded history with the current workflow code', async () => {
-    const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.binpb'));
-    assert.ok(files.length >= 6, `expected recorded histories in ${FIXTURES}, found ${files.length}`);
-    for (const f of files) {
-      await replay(f, temporal.api.history.v1.History.decode(readFileSync(path.join(FIXTURES, f))));
-    }
-  });
+  for (const [release, dir] of [
+    ['the previous release (0.1.0)', PREVIOUS],
+    ['this release', CURRENT],
+  ] as const) {
+    it(`replays every history recorded under ${release} with the current workflow code`, async () => {
+      const files = readdirSync(dir).filter((f) => f.endsWith('.binpb'));
+      assert.ok(files.length >= 6, `expected recorded histories in ${dir}, found ${files.length}`);
+      for (const f of files) {
+        await replay(f, temporal.api.history.v1.History.decode(readFileSync(path.join(dir, f))));
+      }
+    });
+  }
 
   it('replays fresh histories of every pause scenario', async function () {
     this.timeout(120_000);
@@ -130,11 +140,115 @@ describe('replay of recorded histories', () => {
       await replay(name, h);
       if (process.env.RECORD_HISTORIES === '1') {
         writeFileSync(
-          path.join(FIXTURES, `${name}.binpb`),
+          path.join(CURRENT, `${name}.binpb`),
           temporal.api.history.v1.History.encode(h).finish(),
         );
       }
     }
     assert.equal(Object.keys(recorded).length, 6);
+  });
+
+  it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {
+    this.timeout(60_000);
+    let workCalls = 0;
+    const wf = defineWorkflow({
+      name: 'upgraded',
+      tasks: [
+        task({ id: 'prepare' }, (ctx) => void ctx.set('prepared', true)),
+        task({ id: 'work', dependencies: ['prepare'], retry: { attempts: 3, delay: 10 } }, (ctx) => {
+          workCalls++;
+          ctx.set('worked', ctx.attempt);
+        }),
+        task(
+          { id: 'ship', dependencies: ['work'], pauseBefore: { approvers: ['alice'] } },
+          (ctx) => void ctx.set('shipped', true),
+        ),
+      ],
+    });
+    const at = (s: number) => new Date(Date.now() - 60_000 + s * 1000).toISOString();
+    // What release 0.1.0's continue-as-new carried for a run held by a manual pause while `work` waited
+    // out a retry back-off (its audit trail, request ids and active time as 0.1.0 kept them).
+    const carried: CarriedStateV1 = {
+      tasks: {
+        prepare: { state: 'completed', attempts: 1, interrupted: 0, startedAt: at(0), finishedAt: at(1) },
+        work: {
+          state: 'retrying',
+          attempts: 1,
+          interrupted: 0,
+          startedAt: at(1),
+          error: { type: 'ExecutionFailed', message: 'flaked' },
+        },
+        ship: { state: 'pending', attempts: 0, interrupted: 0 },
+      },
+      outputs: { prepare: { release: '1.0', prepared: true } },
+      completionOrder: ['prepare'],
+      pause: {
+        hold: {
+          pauseId: 1,
+          kind: 'manual',
+          by: 'ops',
+          at: at(2),
+          reason: 'upgrade window',
+          mode: 'graceful',
+          requestId: 'old-1',
+          drainedAt: at(2),
+        },
+        phase: 'paused',
+        gates: {},
+        inFlight: [],
+        failedTasks: [],
+        audit: [
+          {
+            seq: 1,
+            at: at(2),
+            action: 'pause',
+            kind: 'manual',
+            pauseId: 1,
+            by: 'ops',
+            reason: 'upgrade window',
+            mode: 'graceful',
+            requestId: 'old-1',
+          },
+          { seq: 2, at: at(2), action: 'drained', kind: 'manual', pauseId: 1 },
+        ],
+        requests: { 'pause:old-1': true },
+        nextPauseId: 2,
+      },
+      resources: {},
+      retryRemainingMs: { work: 1000 },
+      passedGates: [],
+      activeMs: 2000,
+      startedAt: at(0),
+      continuedAsNew: 3,
+    };
+    await withWorker([wf], async ({ client, executor, taskQueue }) => {
+      const workflowId = `upgraded-${Date.now()}`;
+      await client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId,
+        args: [{ spec: wf.spec, context: { release: '1.0' }, carried }],
+      });
+      const h = executor.getHandle(workflowId);
+      let st = await h.waitUntil('paused', { timeout: 20_000 });
+      assert.equal(st.pause?.by, 'ops');
+      assert.equal(st.pause?.reason, 'upgrade window');
+      assert.equal(st.auditCount, 2);
+      assert.equal(st.continuedAsNew, 3);
+      assert.equal(st.tasks.work?.state, 'retrying');
+      // The request ids 0.1.0 served are still known.
+      assert.equal((await h.pause({ by: 'ops', requestId: 'old-1' })).duplicate, true);
+      assert.equal(workCalls, 0, 'nothing ran while paused');
+      await h.resume({ by: 'ops', reason: 'upgraded' });
+      st = await h.waitUntil((s) => s.gates.some((g) => g.taskId === 'ship'), { timeout: 20_000 });
+      await h.approve('ship', { by: 'alice' });
+      assert.deepEqual(await h.result(), { release: '1.0', prepared: true, worked: 2, shipped: true });
+      const audit = (await h.audit()).entries;
+      assert.deepEqual(
+        audit.map((a) => `${a.seq}:${a.action}`).slice(0, 3),
+        ['3:resume', '4:gate', '5:approve'],
+        'the trail goes on from 0.1.0 numbering',
+      );
+      assert.equal(workCalls, 1);
+    });
   });
 });
