@@ -18,6 +18,7 @@ import {
 import type { CurrentPause } from '../workflows/pause-machine';
 import type { Context } from './context';
 import { DefinitionError } from './errors';
+import { MAX_DURATION_MS } from '../workflows/messages';
 
 /** A task body: reads and writes the context; throw (ideally a TaskError) to fail the attempt. */
 export type TaskFunction = (ctx: Context) => unknown;
@@ -270,7 +271,12 @@ function describe(value: unknown): string {
   const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
   let shown: string;
   try {
-    shown = typeof value === 'function' ? 'function' : (JSON.stringify(value) ?? String(value));
+    shown =
+      typeof value === 'function'
+        ? 'function'
+        : typeof value === 'number' && !Number.isFinite(value)
+          ? String(value)
+          : (JSON.stringify(value) ?? String(value));
   } catch {
     shown = String(value);
   }
@@ -291,8 +297,12 @@ class Checker {
     } catch {
       ms = NaN;
     }
-    if (!Number.isFinite(ms) || ms < min) {
-      this.fail(field, `a duration of at least ${min} ms (a number of ms or a string like '30s')`, value);
+    if (!Number.isFinite(ms) || ms < min || ms > MAX_DURATION_MS) {
+      this.fail(
+        field,
+        `a duration from ${min} ms to ${MAX_DURATION_MS} ms (ten years): a number of ms or a string like '30s'`,
+        value,
+      );
       return undefined;
     }
     return ms;

@@ -71,7 +71,7 @@ describe('definitions: task() option checks', () => {
   it('names the field and the value: durations', () => {
     expectDefinitionError(
       bad({ id: 't', timeout: 0 }),
-      "expected `timeout` to be a duration of at least 1 ms (a number of ms or a string like '30s'), got `0` (number)",
+      "expected `timeout` to be a duration from 1 ms to 315360000000 ms (ten years): a number of ms or a string like '30s', got `0` (number)",
     );
     expectDefinitionError(
       bad({ id: 't', timeout: 'soon' }),
@@ -80,11 +80,21 @@ describe('definitions: task() option checks', () => {
     );
     expectDefinitionError(
       bad({ id: 't', heartbeatTimeout: 500 }),
-      'expected `heartbeatTimeout` to be a duration of at least 1000 ms',
+      'expected `heartbeatTimeout` to be a duration from 1000 ms',
     );
     expectDefinitionError(
       bad({ id: 't', retry: { delay: -1 } }),
-      'expected `retry.delay` to be a duration of at least 0 ms',
+      'expected `retry.delay` to be a duration from 0 ms',
+    );
+    // Every duration must fit a timer: a maxPause of 1e16 ms would wedge the run.
+    expectDefinitionError(
+      () => defineWorkflow({ name: 'w', tasks: [task({ id: 'a' }, noop)], pausePolicy: { maxPause: 1e16 } }),
+      'expected `pausePolicy.maxPause` to be a duration from 1 ms to 315360000000 ms (ten years)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', timeout: Infinity }),
+      'expected `timeout` to be a duration',
+      '`Infinity`',
     );
     expectDefinitionError(
       bad({ id: 't', retry: { delay: '10s', maxDelay: '1s' } }),
