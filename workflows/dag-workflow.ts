@@ -89,6 +89,8 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     }
   };
   handlers.install();
+  // A run that starts paused (after continue-as-new or an upgrade) keeps its resources released.
+  if (run.pm.hold?.drainedAt) resources.releaseOnPause();
   armTimers(run).catch((err: unknown) => {
     if (!isCancellation(err)) run.fatal ??= err;
     run.touch();

@@ -478,6 +478,7 @@ export function reduce(state: PauseMachineState, event: PauseEvent): Step {
   if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest')
     return step;
   if (
+    event.type === 'pause' ||
     event.type === 'resumeBegin' ||
     event.type === 'resume' ||
     event.type === 'approve' ||
@@ -883,7 +884,8 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'closed': {
       const { resuming: _r, ...rest } = state;
       void _r;
-      return accept({ ...rest, closed: true, retries: {} });
+      const phase = state.phase === 'resuming' ? (state.inFlight.length ? 'pausing' : 'paused') : state.phase;
+      return accept({ ...rest, phase, closed: true, retries: {} });
     }
 
     case 'invalidRequest': {
@@ -1099,10 +1101,14 @@ export function upgradePauseState(
   const retries: Record<string, number> = {};
   for (const [id, ms] of Object.entries(o.retryRemainingMs ?? {})) retries[id] = o.activeMs + ms;
   const audit = old.audit.slice(-AUDIT_TAIL);
-  return {
+  let hold = old.hold;
+  if (hold && !hold.expiresAt && o.maxPauseMs !== undefined)
+    hold = { ...hold, expiresAt: plus(hold.at, o.maxPauseMs), onExpiry: fresh.policy.onMaxPause };
+  const upgraded: PauseMachineState = {
     ...fresh,
-    hold: old.hold,
-    phase: old.phase === 'resuming' ? 'paused' : old.phase,
+    hold,
+    // Nothing is in flight in a new run: a held run is paused.
+    phase: hold ? 'paused' : 'running',
     gates,
     inFlight: [],
     failedTasks: [...old.failedTasks],
@@ -1113,4 +1119,14 @@ export function upgradePauseState(
     clock: { activeMs: o.activeMs, activeSince: active ? o.startMs : null },
     retries,
   };
+  // A hold whose drain was never recorded (0.1.0 continued as new while a resume was validating) drains now.
+  if (hold && !hold.drainedAt) {
+    const at = new Date(o.startMs).toISOString();
+    return withAudit({ ...upgraded, hold: { ...hold, drainedAt: at } }, at, {
+      action: 'drained',
+      kind: hold.kind,
+      pauseId: hold.pauseId,
+    });
+  }
+  return upgraded;
 }

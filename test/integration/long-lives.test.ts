@@ -9,6 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import {
   defineWorkflow,
+  RequestRejectedError,
   task,
   trigger,
   UnifiedExecutor,
@@ -310,11 +311,23 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const h = await executor.executeAsync(wf, {});
       const handle = client.workflow.getHandle(h.workflowId);
       const cycles = 3000;
+      let retried = 0;
       for (let i = 0; i < cycles; i++) {
         const mode = i % 3 === 0 ? 'immediate' : 'graceful';
         if (i % 2 === 0) {
           await h.pause({ reason: reason(i), by: 'soak-update', mode, requestId: `p${i}` });
-          await h.resume({ reason: reason(i), by: 'soak-update', requestId: `r${i}` });
+          // The resume signal of the cycle before may still be validating (the update can overtake it):
+          // the refusal says so, and the caller sends again, as any client would.
+          for (;;) {
+            try {
+              await h.resume({ reason: reason(i), by: 'soak-update', requestId: `r${i}` });
+              break;
+            } catch (err) {
+              if (!(err instanceof RequestRejectedError && err.code === 'AlreadyResuming')) throw err;
+              retried++;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          }
         } else {
           // Fire-and-forget: the resume's validation may still run when the next pause arrives.
           await handle.signal('cloacina.pause', {
@@ -392,7 +405,8 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       console.log(
         `      soak: ${cycles} cycles, ${status.continuedAsNew} continue-as-new, largest carried input ` +
           `${largest} bytes, ${audit.length} audit lines read back, ${seconds.toFixed(0)} s ` +
-          `(suggested during validation ${duringValidation}×, during a task ${duringTask}×)`,
+          `(suggested during validation ${duringValidation}×, during a task ${duringTask}×; ` +
+          `${retried} resumes sent again after AlreadyResuming)`,
       );
     });
   });
