@@ -193,12 +193,10 @@ async function rebuild(
   const start = evs[0]?.workflowExecutionStartedEventAttributes;
   const input = await decodeFromPayloadsAtIndex<DagWorkflowInput>(dc, 0, start?.input?.payloads);
   const spec = input.spec;
-  const carried = (input.carried) ?? undefined;
+  const carried = input.carried ?? undefined;
   const tasks: Record<string, TaskRecord> =
     carried?.tasks ??
-    Object.fromEntries(
-      spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 }]),
-    );
+    Object.fromEntries(spec.tasks.map((t) => [t.id, { state: 'pending', attempts: 0, interrupted: 0 }]));
   let context: JsonObject;
   let lastOutput: JsonObject | undefined;
   let audit: AuditEntry[];

@@ -465,8 +465,8 @@ describe('long lives on the shared server', () => {
       const gateOpened = audit.find((a) => a.action === 'gate')!;
       const failurePause = audit.find((a) => a.action === 'pause' && a.kind === 'failure')!;
       for (const [start, end] of [
-        [gateOpened, gateEnd!],
-        [failurePause, failureEnd!],
+        [gateOpened, gateEnd],
+        [failurePause, failureEnd],
       ] as const) {
         const waited = Date.parse(end.at) - Date.parse(start.at);
         assert.ok(waited >= 1500 && waited < 4000, `waited ${waited} ms for maxPause 1500 ms`);
