@@ -161,7 +161,22 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
     return r;
   }
 
+  /** Heartbeats while `fn` runs, so a worker that dies during it is noticed within the heartbeat timeout. */
+  async function beating<T>(fn: () => Promise<T>): Promise<T> {
+    const current = ActivityContext.current();
+    const beat = setInterval(() => current.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   async function setupResource(input: ResourceInput): Promise<JsonValue> {
+    return beating(() => setupResourceNow(input));
+  }
+
+  async function setupResourceNow(input: ResourceInput): Promise<JsonValue> {
     const r = lookupResource(input);
     const handle = await r.setup({
       context: input.context,
@@ -172,6 +187,10 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
   }
 
   async function teardownResource(input: ResourceInput): Promise<void> {
+    return beating(() => teardownResourceNow(input));
+  }
+
+  async function teardownResourceNow(input: ResourceInput): Promise<void> {
     const r = lookupResource(input);
     await r.teardown(input.handle ?? null, {
       reason: input.reason,
@@ -180,6 +199,10 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
   }
 
   async function validateResume(input: ValidateResumeInput): Promise<ValidateResumeResult> {
+    return beating(() => validateResumeNow(input));
+  }
+
+  async function validateResumeNow(input: ValidateResumeInput): Promise<ValidateResumeResult> {
     const def = registry.get(input.workflowName);
     const checks: string[] = [];
     if (!def)

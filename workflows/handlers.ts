@@ -25,6 +25,7 @@ import {
   type ControlResult,
 } from './messages';
 import { currentPause, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
+import { RESOURCE_HEARTBEAT_TIMEOUT } from './resources';
 import type { Run } from './run';
 import { MAX_IDENTITY_LENGTH } from './messages';
 
@@ -40,6 +41,7 @@ export class Handlers {
 
   readonly #validation = proxyActivities<CloacinaActivities>({
     startToCloseTimeout: '1 minute',
+    heartbeatTimeout: RESOURCE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
   });
 
@@ -150,7 +152,11 @@ export class Handlers {
     if (run.pm.resuming?.token !== token) {
       throw refusal('Superseded', 'A new pause arrived while this resume was being validated: send it again');
     }
-    const patch: JsonObject = { ...r.contextPatch };
+    // The caller's object, validated above: zod rebuilds records and would drop a `__proto__` key.
+    const patch: JsonObject = {};
+    const given = (raw as { contextPatch?: JsonObject }).contextPatch ?? {};
+    for (const [k, v] of Object.entries(given))
+      Object.defineProperty(patch, k, { value: v, enumerable: true, writable: true, configurable: true });
     if (r.input !== undefined) patch.resumeInput = r.input;
     if (Object.keys(patch).length) run.applyContextPatch(patch);
     const step = run.feed({ type: 'resume', at: run.now(), request: { ...req, validation }, token });

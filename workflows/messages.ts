@@ -37,6 +37,32 @@ const identity = z
   .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
 const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
 const jsonSize = (max: number) => (v: unknown) => JSON.stringify(v ?? null).length <= max;
+
+/** Deepest accepted nesting of JSON in a request (objects and arrays). */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests deeper than `max` levels (iterative: never overflows the stack itself). */
+export function jsonTooDeep(value: unknown, max = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's recursion. */
+const boundedJson = <S extends z.ZodType>(schema: S) =>
+  z
+    .unknown()
+    .refine((v) => !jsonTooDeep(v), { message: `must nest at most ${MAX_JSON_DEPTH} levels`, abort: true })
+    .refine(jsonSize(MAX_PATCH_BYTES), {
+      message: `must be at most ${MAX_PATCH_BYTES} bytes of JSON`,
+      abort: true,
+    })
+    .pipe(schema);
 const isoInstant = z.iso
   .datetime({
     offset: true,
@@ -77,15 +103,9 @@ export const ResumeRequest = z.strictObject({
   /** Task ids held by a failure pause to mark skipped instead of re-running. */
   skip: z.array(z.string().min(1)).max(1000).optional(),
   /** Keys merged into the context of every task that has not started yet. */
-  contextPatch: z
-    .record(z.string(), z.json())
-    .refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`)
-    .optional(),
+  contextPatch: boundedJson(z.record(z.string(), z.json())).optional(),
   /** Typed resume input (checked against the workflow's resume schema), delivered as `resumeInput`. */
-  input: z
-    .json()
-    .refine(jsonSize(MAX_PATCH_BYTES), `must be at most ${MAX_PATCH_BYTES} bytes of JSON`)
-    .optional(),
+  input: boundedJson(z.json()).optional(),
 });
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 

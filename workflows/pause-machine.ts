@@ -884,8 +884,36 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
     case 'closed': {
       const { resuming: _r, ...rest } = state;
       void _r;
-      const phase = state.phase === 'resuming' ? (state.inFlight.length ? 'pausing' : 'paused') : state.phase;
-      return accept({ ...rest, phase, closed: true, retries: {} });
+      // Pauses and gates end with the run (their ending lines below say so).
+      let s: PauseMachineState = {
+        ...rest,
+        hold: null,
+        phase: 'running',
+        closed: true,
+        retries: {},
+        gates: {},
+      };
+      // Every pause and gate line gets its ending line, also when the run ends while they hold.
+      if (state.hold) {
+        s = withAudit(s, event.at, {
+          action: 'resume',
+          kind: state.hold.kind,
+          pauseId: state.hold.pauseId,
+          by: 'system:end',
+          reason: 'the run ended while paused',
+        });
+      }
+      for (const g of Object.values(state.gates).sort((a, b) => a.pauseId - b.pauseId)) {
+        s = withAudit(s, event.at, {
+          action: 'resume',
+          kind: 'gate',
+          pauseId: g.pauseId,
+          by: 'system:end',
+          reason: 'the run ended while the gate waited',
+          taskId: g.taskId,
+        });
+      }
+      return accept(s);
     }
 
     case 'invalidRequest': {

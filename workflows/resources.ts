@@ -6,6 +6,9 @@ import type { TaskSpec } from './dag';
 import { failureMessage } from './failures';
 import type { Run } from './run';
 
+/** A setup, teardown or resume validation whose worker stops heartbeating is retried after this long. */
+export const RESOURCE_HEARTBEAT_TIMEOUT = '10 seconds';
+
 export class Resources {
   readonly #locks = new Map<string, Promise<void>>();
   readonly #specs;
@@ -21,6 +24,8 @@ export class Resources {
     const retry = this.#specs.get(rid)?.retry ?? { attempts: 5, delayMs: 1000 };
     return proxyActivities<CloacinaActivities>({
       startToCloseTimeout: '5 minutes',
+      // The activity heartbeats every second: a worker that dies during a setup costs seconds, not minutes.
+      heartbeatTimeout: RESOURCE_HEARTBEAT_TIMEOUT,
       summary: rid,
       retry: {
         maximumAttempts: retry.attempts,
@@ -49,6 +54,7 @@ export class Resources {
   /** Sets up every resource `task` uses that is not ready; throws if a setup fails. */
   async ensure(task: TaskSpec): Promise<void> {
     const run = this.run;
+    const releaseAfter: string[] = [];
     for (const rid of task.uses) {
       await this.#withLock(rid, async () => {
         const r = run.resources[rid]!;
@@ -63,6 +69,8 @@ export class Resources {
           r.state = 'ready';
           r.setups++;
           delete r.error;
+          // A pause that drained while the setup ran: release the resource now that the setup has ended.
+          if (run.pm.hold?.drainedAt && this.#specs.get(rid)?.releaseOnPause) releaseAfter.push(rid);
         } catch (err) {
           r.state = 'failed';
           r.error = `setup failed: ${failureMessage(err)}`;
@@ -70,6 +78,7 @@ export class Resources {
         }
       });
     }
+    for (const rid of releaseAfter) void this.teardown(rid, 'pause');
   }
 
   async teardown(rid: string, reason: string): Promise<void> {

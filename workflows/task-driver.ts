@@ -165,7 +165,9 @@ export class TaskDriver {
       .then(
         (result): AttemptOutcome => ({ kind: 'ok', result }),
         (err: unknown): AttemptOutcome => {
-          if (ctl.interruptedByPause && isCancellation(err)) return { kind: 'interrupted' };
+          // Cut off by an immediate pause: whatever ended it (cancellation, or a heartbeat timeout when
+          // its worker died during the drain), the attempt does not count.
+          if (ctl.interruptedByPause) return { kind: 'interrupted' };
           if (isCancellation(err) && !isActivityTimeout(err)) return { kind: 'cancelled', error: err };
           return { kind: 'failed', failure: toFailureInfo(err) };
         },

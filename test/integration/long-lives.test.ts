@@ -555,7 +555,18 @@ describe('long lives on the shared server', () => {
         assert.equal(st.error?.message, 'operator ended it');
         assert.ok(audit.entries.some((a) => a.action === 'pause' && a.reason === 'about to terminate'));
       }
-      if (kind === 'cancelled') assert.equal(st.pause?.reason, 'stop here');
+      if (kind === 'cancelled') {
+        // The pause ended with the run: its line, then its ending line.
+        assert.equal(st.pause, null);
+        assert.deepEqual(
+          audit.entries.filter((a) => a.kind === 'manual').map((a) => [a.action, a.by, a.reason]),
+          [
+            ['pause', 'ops', 'stop here'],
+            ['drained', undefined, undefined],
+            ['resume', 'system:end', 'the run ended while paused'],
+          ],
+        );
+      }
     }
   });
 });

@@ -1494,14 +1494,17 @@ describe('pause machine: resume tokens', () => {
 });
 
 describe('pause machine: closed runs and refusal codes', () => {
-  it('closing during a validation leaves the run paused, and a refused pause is audited', () => {
+  it('closing ends the pause (even mid-validation) with a line, and a refused pause is audited', () => {
     const run = new Run();
     run.pause();
     tokenOf(run.begin());
     assert.equal(run.state.phase, 'resuming');
     run.feed({ type: 'closed' });
-    assert.equal(run.state.phase, 'paused');
-    assert.equal(run.state.resuming, undefined);
+    assert.deepEqual([run.state.hold, run.state.phase, run.state.resuming], [null, 'running', undefined]);
+    assert.deepEqual(
+      [run.last!.action, run.last!.pauseId, run.last!.by, run.last!.reason],
+      ['resume', 1, 'system:end', 'the run ended while paused'],
+    );
     const before = run.state.auditCount;
     assert.equal(refusalCode(run.pause({ by: 'late', requestId: 'late-1' })), 'WorkflowClosed');
     assert.equal(run.state.auditCount, before + 1);
