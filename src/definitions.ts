@@ -18,7 +18,7 @@ import {
 import type { CurrentPause } from '../workflows/pause-machine';
 import type { Context } from './context';
 import { DefinitionError } from './errors';
-import { MAX_DURATION_MS } from '../workflows/messages';
+import { MAX_DURATION_MS, MAX_IDENTITY_LENGTH } from '../workflows/messages';
 
 /** A task body: reads and writes the context; throw (ideally a TaskError) to fail the attempt. */
 export type TaskFunction = (ctx: Context) => unknown;
@@ -362,6 +362,39 @@ function checkId(c: Checker, field: string, id: unknown): void {
   }
 }
 
+/**
+ * Each approver must be an identity an approve or reject request can carry: requests trim `by` and cap it
+ * at MAX_IDENTITY_LENGTH characters, so an id with surrounding spaces, a blank one or a longer one could
+ * never match, and the gate could be neither approved nor rejected. A repeated id is refused rather than
+ * dropped, since approvals count distinct identities.
+ */
+function checkApprovers(c: Checker, approvers: unknown[]): void {
+  const seen = new Set<unknown>();
+  approvers.forEach((a, i) => {
+    const field = `pauseBefore.approvers[${i}]`;
+    if (typeof a !== 'string' || a.trim() === '') c.fail(field, "a non-empty identity like 'alice'", a);
+    else if (a !== a.trim())
+      c.fail(
+        field,
+        `an identity without leading or trailing spaces (approve and reject trim \`by\`, so it could never match): write \`${JSON.stringify(a.trim())}\``,
+        a,
+      );
+    else if (a.length > MAX_IDENTITY_LENGTH)
+      c.fail(
+        field,
+        `an identity of at most ${MAX_IDENTITY_LENGTH} characters, not ${a.length} (approve and reject refuse a longer \`by\`, so it could never match)`,
+        a,
+      );
+    else if (seen.has(a))
+      c.fail(
+        field,
+        'listed once (approvals count distinct identities): remove the repeat, and raise `requiredApprovals` if more approvals are needed',
+        a,
+      );
+    seen.add(a);
+  });
+}
+
 function idOf(x: TaskDefinition | ResourceDefinition | string): string {
   return typeof x === 'string' ? x : x.id;
 }
@@ -409,14 +442,10 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
     const g = options.pauseBefore;
     c.keys('pauseBefore', g, GATE_KEYS);
     const approvers = g.approvers;
-    if (
-      approvers !== undefined &&
-      (!Array.isArray(approvers) ||
-        approvers.length === 0 ||
-        approvers.some((a) => typeof a !== 'string' || !a))
-    ) {
+    if (approvers !== undefined && (!Array.isArray(approvers) || approvers.length === 0)) {
       c.fail('pauseBefore.approvers', 'a non-empty array of identities', approvers);
     }
+    if (Array.isArray(approvers)) checkApprovers(c, approvers);
     const required = c.int('pauseBefore.requiredApprovals', g.requiredApprovals, 1) ?? 1;
     if (Array.isArray(approvers) && required > new Set(approvers).size) {
       c.fail(
@@ -428,7 +457,7 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
     const gateTimeout = c.duration('pauseBefore.timeout', g.timeout);
     pauseBefore = {
       reason: g.reason ?? `approval required before \`${options.id}\``,
-      ...(Array.isArray(approvers) ? { approvers: [...new Set(approvers)] } : {}),
+      ...(Array.isArray(approvers) ? { approvers: [...approvers] } : {}),
       requiredApprovals: required,
       ...(gateTimeout
         ? {
