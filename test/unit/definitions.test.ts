@@ -279,6 +279,65 @@ describe('definitions: task() specs and defaults', () => {
   });
 });
 
+describe('definitions: uses, retry.jitter and retry.condition of the wrong type', () => {
+  const bad = (options: unknown) => () => task(options as TaskOptions, noop);
+
+  it('refuses `uses` given as a string with a DefinitionError, not a TypeError, and shows the array form', () => {
+    expectDefinitionError(
+      bad({ id: 't', uses: 'db' }),
+      'Task `t`: expected `uses` to be an array of resources or resource ids (write `uses: ["db"]`), got `"db"` (string)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', uses: { id: 'db' } }),
+      'expected `uses` to be an array of resources or resource ids, got `{"id":"db"}` (object)',
+    );
+  });
+
+  it('refuses an entry of `uses` that is neither a resource nor an id', () => {
+    expectDefinitionError(
+      bad({ id: 't', uses: ['db', 42, null] }),
+      'expected `uses[]` to be a resource() or a resource id, got `42` (number)',
+      'expected `uses[]` to be a resource() or a resource id, got `null` (null)',
+    );
+  });
+
+  it('refuses a non-boolean retry.jitter', () => {
+    expectDefinitionError(
+      bad({ id: 't', retry: { jitter: 'yes' } }),
+      'Task `t`: expected `retry.jitter` to be true or false, got `"yes"` (string)',
+    );
+    expectDefinitionError(bad({ id: 't', retry: { jitter: 0 } }), 'got `0` (number)');
+    assert.equal(task({ id: 't', retry: { jitter: false } }, noop).spec.retry.jitter, false);
+  });
+
+  it("refuses an empty retry.condition pattern list and points to 'never'", () => {
+    expectDefinitionError(
+      bad({ id: 't', retry: { condition: [] } }),
+      "Task `t`: expected `retry.condition` to be a non-empty array of non-empty message patterns (use 'never' to retry no error), got `[]` (array)",
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { condition: ['503', 7] } }),
+      'expected `retry.condition` to be a non-empty array of non-empty message patterns',
+    );
+  });
+
+  it('refuses non-boolean releaseOnPause and pausePolicy.verifyTasksOnResume', () => {
+    expectDefinitionError(
+      () => resource({ id: 'db', setup: () => null, teardown: noop, releaseOnPause: 'true' as never }),
+      'Resource `db`: expected `releaseOnPause` to be true or false, got `"true"` (string)',
+    );
+    expectDefinitionError(
+      () =>
+        defineWorkflow({
+          name: 'w',
+          tasks: [task({ id: 't' }, noop)],
+          pausePolicy: { verifyTasksOnResume: 'no' as never },
+        }),
+      'Workflow `w`: expected `pausePolicy.verifyTasksOnResume` to be true or false, got `"no"` (string)',
+    );
+  });
+});
+
 describe('definitions: gate approvers that could never match a request', () => {
   const gate = (approvers: unknown, requiredApprovals?: number) => () =>
     task({ id: 'deploy', pauseBefore: { approvers: approvers as string[], requiredApprovals } }, noop);
