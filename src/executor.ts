@@ -23,6 +23,8 @@ import {
   ApproveRequest,
   contextQuery,
   describeIssues,
+  MAX_DURATION_MS,
+  MAX_INSTANT,
   pauseUpdate,
   PauseRequest,
   rejectUpdate,
@@ -220,6 +222,70 @@ function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InvalidInputError(`Invalid ${what}: ${describeIssues(parsed.error)}`);
   return parsed.data;
+}
+
+/** A value as messages show it: NaN and the infinities as themselves, strings quoted. */
+function shown(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'symbol') return value.toString();
+  try {
+    return JSON.stringify(value).slice(0, 200);
+  } catch {
+    return 'a value JSON cannot show (circular or holding a bigint)';
+  }
+}
+
+/** `resumeAt` as the ISO instant the pause request carries; a Date is checked before it is formatted. */
+function resumeAtInstant(resumeAt: unknown): string | undefined {
+  if (resumeAt === undefined) return undefined;
+  const ms =
+    resumeAt instanceof Date ? resumeAt.getTime() : typeof resumeAt === 'string' ? Date.parse(resumeAt) : NaN;
+  if (Number.isNaN(ms))
+    throw new InvalidInputError(
+      `Expected \`resumeAt\` to be a valid Date or an ISO-8601 instant like 2030-01-01T02:00:00Z, got \`${shown(resumeAt)}\``,
+    );
+  if (ms >= Date.parse(MAX_INSTANT))
+    throw new InvalidInputError(
+      `Expected \`resumeAt\` to be before ${MAX_INSTANT}, got \`${shown(resumeAt)}\`: schedule the resume sooner, or pause without \`resumeAt\` and resume by hand`,
+    );
+  // A string keeps its own form: the request schema checks it is an ISO-8601 instant.
+  return resumeAt instanceof Date ? resumeAt.toISOString() : (resumeAt as string);
+}
+
+/**
+ * The request {@link UnifiedExecutor.pauseWorkflow} sends, `by` defaulting to `identity`. Every option is
+ * checked here, with no connection, so a bad one fails before the client connects.
+ */
+export function buildPauseRequest(options: PauseOptions, identity: string): PauseRequest {
+  const { expiresAfter } = options;
+  if (
+    expiresAfter !== undefined &&
+    (typeof expiresAfter !== 'number' ||
+      !Number.isInteger(expiresAfter) ||
+      expiresAfter < 1 ||
+      expiresAfter > MAX_DURATION_MS)
+  ) {
+    throw new InvalidInputError(
+      `Expected \`expiresAfter\` to be a whole number of ms from 1 to ${MAX_DURATION_MS} (ten years), got \`${shown(expiresAfter)}\``,
+    );
+  }
+  const request = check(
+    PauseRequest,
+    {
+      requestId: options.requestId,
+      reason: options.reason,
+      by: options.by ?? identity,
+      mode: options.mode,
+      kind: options.kind,
+      resumeAt: resumeAtInstant(options.resumeAt),
+      expiresAfterMs: expiresAfter,
+      onExpiry: options.onExpiry,
+    },
+    'pause options',
+  );
+  return strip(request);
 }
 
 /** Runs Cloacina-style workflows on Temporal and pauses, resumes and inspects them. */
@@ -420,21 +486,7 @@ export class UnifiedExecutor {
 
   /** Pauses a run. Graceful by default; resolves once the workflow accepted it (state `pausing` or `paused`). */
   async pauseWorkflow(workflowId: string, options: PauseOptions = {}): Promise<ControlResult> {
-    const request = check(
-      PauseRequest,
-      {
-        requestId: options.requestId,
-        reason: options.reason,
-        by: options.by ?? this.identity,
-        mode: options.mode,
-        kind: options.kind,
-        resumeAt: options.resumeAt instanceof Date ? options.resumeAt.toISOString() : options.resumeAt,
-        expiresAfterMs: options.expiresAfter,
-        onExpiry: options.onExpiry,
-      },
-      'pause options',
-    );
-    return this.#update(workflowId, pauseUpdate, strip(request));
+    return this.#update(workflowId, pauseUpdate, buildPauseRequest(options, this.identity));
   }
 
   /** Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. */
@@ -615,6 +667,8 @@ export class UnifiedExecutor {
     options: PauseOptions & BulkOptions = {},
   ): Promise<BulkResult> {
     const { concurrency, bulkId, onProgress, ...pause } = options;
+    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
+    buildPauseRequest({ ...pause, kind: 'bulk' }, this.identity);
     return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
       this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId }),
     );

@@ -1,0 +1,114 @@
+// Unit tests of the executor's input checks in src/executor.ts: every bad option is refused with an
+// InvalidInputError before the client connects, so no Temporal server is needed.
+import assert from 'node:assert/strict';
+import { buildPauseRequest, UnifiedExecutor } from '../../src/executor';
+import { CloacinaError, InvalidInputError } from '../../src/errors';
+import { MAX_DURATION_MS } from '../../workflows/messages';
+
+/** Nothing listens on port 1: any request would have to connect, which the stub below refuses. */
+const URL = 'temporal://127.0.0.1:1/default?taskQueue=q';
+
+/** An executor whose client must never be asked for: a check that ran too late fails the test at once. */
+function offline(): UnifiedExecutor {
+  const ex = new UnifiedExecutor(URL, { identity: 'tester' });
+  Object.defineProperty(ex, 'client', {
+    value: () => Promise.reject(new Error('the executor tried to connect before checking its input')),
+  });
+  return ex;
+}
+
+/** Awaits `promise`, expects an InvalidInputError, and checks its message contains every text given. */
+async function expectInvalid(
+  promise: Promise<unknown>,
+  ...texts: (string | RegExp)[]
+): Promise<InvalidInputError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof InvalidInputError, `expected an InvalidInputError, got ${String(caught)}`);
+  assert.ok(caught instanceof CloacinaError);
+  for (const t of texts) {
+    if (typeof t === 'string') assert.ok(caught.message.includes(t), `${caught.message}\nlacks ${t}`);
+    else assert.match(caught.message, t);
+  }
+  return caught;
+}
+
+describe('executor input: pause options', () => {
+  it('refuses an invalid Date as resumeAt with an InvalidInputError, not a RangeError, before connecting', async () => {
+    // The real lazy client: the check must run before it would connect.
+    const ex = new UnifiedExecutor(URL);
+    const err = await expectInvalid(ex.pauseWorkflow('id', { resumeAt: new Date(NaN) }));
+    assert.equal(
+      err.message,
+      'Expected `resumeAt` to be a valid Date or an ISO-8601 instant like 2030-01-01T02:00:00Z, got `Invalid Date`',
+    );
+    await expectInvalid(offline().pauseWorkflow('id', { resumeAt: 'next tuesday' }), 'got `"next tuesday"`');
+    await expectInvalid(
+      offline().pauseWorkflow('id', { resumeAt: 1_900_000_000_000 as unknown as Date }),
+      'Expected `resumeAt` to be a valid Date or an ISO-8601 instant',
+      'got `1900000000000`',
+    );
+  });
+
+  it('refuses a resumeAt at or after 2200, as a Date or a string, naming the value', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.pauseWorkflow('id', { resumeAt: new Date('2300-01-01T00:00:00Z') }),
+      'Expected `resumeAt` to be before 2200-01-01T00:00:00Z, got `2300-01-01T00:00:00.000Z`: schedule the resume sooner',
+    );
+    await expectInvalid(
+      ex.pauseWorkflow('id', { resumeAt: new Date(8.64e15) }),
+      'got `+275760-09-13T00:00:00.000Z`',
+    );
+    await expectInvalid(
+      ex.pauseWorkflow('id', { resumeAt: '2200-01-01T00:00:00Z' }),
+      'Expected `resumeAt` to be before 2200-01-01T00:00:00Z, got `"2200-01-01T00:00:00Z"`',
+    );
+  });
+
+  it('refuses expiresAfter over ten years, non-finite or not whole, naming `expiresAfter` and the value', async () => {
+    const ex = offline();
+    const expected = (v: string) =>
+      `Expected \`expiresAfter\` to be a whole number of ms from 1 to ${MAX_DURATION_MS} (ten years), got \`${v}\``;
+    for (const [value, text] of [
+      [MAX_DURATION_MS + 1, String(MAX_DURATION_MS + 1)],
+      [NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      [-Infinity, '-Infinity'],
+      [0, '0'],
+      [1.5, '1.5'],
+      ['1h', '"1h"'],
+    ] as const) {
+      const err = await expectInvalid(ex.pauseWorkflow('id', { expiresAfter: value as number }));
+      assert.equal(err.message, expected(text));
+    }
+  });
+
+  it('builds the request it sends: a Date as an ISO string, `by` defaulting to the identity', () => {
+    assert.deepEqual(
+      buildPauseRequest(
+        { resumeAt: new Date('2030-01-01T02:00:00Z'), expiresAfter: MAX_DURATION_MS, reason: 'window' },
+        'ops',
+      ),
+      {
+        reason: 'window',
+        by: 'ops',
+        resumeAt: '2030-01-01T02:00:00.000Z',
+        expiresAfterMs: MAX_DURATION_MS,
+      },
+    );
+    assert.deepEqual(buildPauseRequest({ resumeAt: '2030-01-01T02:00:00Z', by: 'ann' }, 'ops'), {
+      by: 'ann',
+      resumeAt: '2030-01-01T02:00:00Z',
+    });
+  });
+
+  it('pauseAll checks the pause options before listing any workflow', async () => {
+    await expectInvalid(offline().pauseAll('', { resumeAt: new Date(NaN) }), 'got `Invalid Date`');
+    await expectInvalid(offline().pauseAll('', { expiresAfter: NaN }), 'got `NaN`');
+  });
+});
