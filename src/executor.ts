@@ -44,7 +44,7 @@ import {
   CloacinaState,
   CloacinaWorkflow,
 } from '../workflows/search-attributes';
-import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
+import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, type AuditPage } from './history';
 import type { WorkflowDefinition } from './definitions';
 import {
@@ -288,6 +288,24 @@ export function buildPauseRequest(options: PauseOptions, identity: string): Paus
   return strip(request);
 }
 
+/**
+ * The request {@link UnifiedExecutor.resumeWorkflow} sends, `by` defaulting to `identity`. Every option is
+ * checked here, with no connection, so a bad one fails before the client connects.
+ */
+export function buildResumeRequest(options: ResumeOptions, identity: string): ResumeRequest {
+  // Before the schema, which walks JSON recursively: a deeply nested value is refused here by name
+  // instead of overflowing the stack. The patch's keys become context keys; the input becomes the value
+  // of the context key `resumeInput`, one level down.
+  for (const [field, value, maxDepth] of [
+    ['contextPatch', options.contextPatch, MAX_JSON_DEPTH],
+    ['input', options.input, MAX_JSON_DEPTH - 1],
+  ] as const) {
+    const why = value === undefined ? undefined : whyNotJson(value, field, maxDepth);
+    if (why) throw new InvalidInputError(`Invalid resume options: ${why}`);
+  }
+  return strip(check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options'));
+}
+
 /** Runs Cloacina-style workflows on Temporal and pauses, resumes and inspects them. */
 export class UnifiedExecutor {
   #client: Client | undefined;
@@ -370,6 +388,9 @@ export class UnifiedExecutor {
     input: JsonObject = {},
     options: ExecuteOptions = {},
   ): Promise<ExecutionHandle> {
+    // Before the schema and JSON.stringify, which recurse: deep input is refused here, not by a stack overflow.
+    const tooDeep = jsonDepthExceeds(input, MAX_JSON_DEPTH) ? whyNotJson(input, 'input') : undefined;
+    if (tooDeep) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${tooDeep}`);
     let context = input;
     if (workflow.input) {
       const parsed = workflow.input.safeParse(input);
@@ -491,8 +512,7 @@ export class UnifiedExecutor {
 
   /** Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. */
   async resumeWorkflow(workflowId: string, options: ResumeOptions = {}): Promise<ControlResult> {
-    const request = check(ResumeRequest, { ...options, by: options.by ?? this.identity }, 'resume options');
-    return this.#update(workflowId, resumeUpdate, strip(request));
+    return this.#update(workflowId, resumeUpdate, buildResumeRequest(options, this.identity));
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
@@ -680,6 +700,8 @@ export class UnifiedExecutor {
     options: ResumeOptions & BulkOptions = {},
   ): Promise<BulkResult> {
     const { concurrency, bulkId, onProgress, ...resume } = options;
+    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
+    buildResumeRequest(resume, this.identity);
     return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
       this.resumeWorkflow(id, { ...resume, requestId }),
     );

@@ -1,8 +1,12 @@
 // Unit tests of the executor's input checks in src/executor.ts: every bad option is refused with an
 // InvalidInputError before the client connects, so no Temporal server is needed.
 import assert from 'node:assert/strict';
-import { buildPauseRequest, UnifiedExecutor } from '../../src/executor';
+import { z } from 'zod';
+import { MAX_JSON_DEPTH } from '../../src/context';
+import { defineWorkflow, task } from '../../src/definitions';
+import { buildPauseRequest, buildResumeRequest, UnifiedExecutor } from '../../src/executor';
 import { CloacinaError, InvalidInputError } from '../../src/errors';
+import type { JsonObject } from '../../workflows/dag';
 import { MAX_DURATION_MS } from '../../workflows/messages';
 
 /** Nothing listens on port 1: any request would have to connect, which the stub below refuses. */
@@ -110,5 +114,76 @@ describe('executor input: pause options', () => {
   it('pauseAll checks the pause options before listing any workflow', async () => {
     await expectInvalid(offline().pauseAll('', { resumeAt: new Date(NaN) }), 'got `Invalid Date`');
     await expectInvalid(offline().pauseAll('', { expiresAfter: NaN }), 'got `NaN`');
+  });
+});
+
+/** JSON text of an object nested `levels` deep (`{}` is 1 level). */
+function nestedText(levels: number): string {
+  return '{"ab":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1);
+}
+
+/** An object nested `levels` deep, parsed from JSON text as a caller's data would be. */
+function nested(levels: number): JsonObject {
+  return JSON.parse(nestedText(levels)) as JsonObject;
+}
+
+describe('executor input: deeply nested JSON', () => {
+  const deep = nested(5000);
+  const depthText = 'nests arrays and objects more than';
+  const noop = () => undefined;
+  const plain = defineWorkflow({ name: 'plain', tasks: [task({ id: 't' }, noop)] });
+  // A schema that walks the input recursively, as z.json() does.
+  const typed = defineWorkflow({
+    name: 'typed',
+    tasks: [task({ id: 't' }, noop)],
+    input: z.record(z.string(), z.json()),
+  });
+
+  it('the test value is 5,000 levels of about 35 KB of JSON text', () => {
+    assert.equal(nestedText(5000).length, 34_995);
+  });
+
+  it('executeAsync refuses deep workflow input by name and limit, with or without an input schema', async () => {
+    for (const wf of [plain, typed]) {
+      const err = await expectInvalid(offline().executeAsync(wf, { tree: deep }));
+      assert.equal(
+        err.message,
+        `Invalid input for workflow \`${wf.name}\`: input nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep, ` +
+          `over the limit (a context nests at most ${MAX_JSON_DEPTH} levels, its own object included): flatten it, ` +
+          'or keep deeply nested data in external storage and put a reference in the context',
+      );
+    }
+  });
+
+  it('executeAsync accepts input exactly at the limit (checks pass, then it connects)', async () => {
+    await assert.rejects(offline().executeAsync(plain, nested(MAX_JSON_DEPTH)), /tried to connect/);
+    await expectInvalid(offline().executeAsync(plain, nested(MAX_JSON_DEPTH + 1)), depthText);
+  });
+
+  it('resumeWorkflow refuses a deep contextPatch, naming the field and the limit', async () => {
+    const err = await expectInvalid(offline().resumeWorkflow('id', { contextPatch: { tree: deep } }));
+    assert.match(
+      err.message,
+      /^Invalid resume options: contextPatch nests arrays and objects more than 64 levels deep/,
+    );
+    assert.ok(err.message.includes(`a context nests at most ${MAX_JSON_DEPTH} levels`));
+    assert.doesNotThrow(() => buildResumeRequest({ contextPatch: nested(MAX_JSON_DEPTH) }, 'ops'));
+    assert.throws(
+      () => buildResumeRequest({ contextPatch: nested(MAX_JSON_DEPTH + 1) }, 'ops'),
+      InvalidInputError,
+    );
+  });
+
+  it('resumeWorkflow refuses a deep input, one level less since it is stored under `resumeInput`', async () => {
+    await expectInvalid(
+      offline().resumeWorkflow('id', { input: deep }),
+      `Invalid resume options: input ${depthText} ${MAX_JSON_DEPTH - 1} levels deep`,
+    );
+    assert.doesNotThrow(() => buildResumeRequest({ input: nested(MAX_JSON_DEPTH - 1) }, 'ops'));
+    assert.throws(() => buildResumeRequest({ input: nested(MAX_JSON_DEPTH) }, 'ops'), /more than 63 levels/);
+  });
+
+  it('resumeAll checks the resume options before listing any workflow', async () => {
+    await expectInvalid(offline().resumeAll('', { contextPatch: { tree: deep } }), 'contextPatch', depthText);
   });
 });
