@@ -25,6 +25,7 @@ import {
   describeIssues,
   MAX_DURATION_MS,
   MAX_INSTANT,
+  MAX_PATCH_BYTES,
   pauseUpdate,
   PauseRequest,
   rejectUpdate,
@@ -303,7 +304,22 @@ export function buildResumeRequest(options: ResumeOptions, identity: string): Re
     const why = value === undefined ? undefined : whyNotJson(value, field, maxDepth);
     if (why) throw new InvalidInputError(`Invalid resume options: ${why}`);
   }
-  return strip(check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options'));
+  const request = check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options');
+  // The schema rebuilds the objects it parses and skips `__proto__` keys (JSON.parse makes them ordinary
+  // keys), so its output would lose them: the caller's values, checked above, are sent instead, copied so
+  // that a later change by the caller cannot reach the request.
+  for (const field of ['contextPatch', 'input'] as const) {
+    const value = options[field];
+    if (value === undefined) continue;
+    const size = JSON.stringify(value).length;
+    if (size > MAX_PATCH_BYTES)
+      throw new InvalidInputError(
+        `Invalid resume options: \`${field}\`: must be at most ${MAX_PATCH_BYTES} bytes of JSON, got ${size}`,
+      );
+  }
+  if (options.contextPatch !== undefined) request.contextPatch = structuredClone(options.contextPatch);
+  if (options.input !== undefined) request.input = structuredClone(options.input);
+  return strip(request);
 }
 
 /** Runs Cloacina-style workflows on Temporal and pauses, resumes and inspects them. */

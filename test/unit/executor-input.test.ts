@@ -1,13 +1,14 @@
 // Unit tests of the executor's input checks in src/executor.ts: every bad option is refused with an
 // InvalidInputError before the client connects, so no Temporal server is needed.
 import assert from 'node:assert/strict';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { MAX_JSON_DEPTH } from '../../src/context';
 import { defineWorkflow, task } from '../../src/definitions';
 import { buildPauseRequest, buildResumeRequest, UnifiedExecutor } from '../../src/executor';
 import { CloacinaError, InvalidInputError } from '../../src/errors';
 import type { JsonObject } from '../../workflows/dag';
-import { MAX_DURATION_MS } from '../../workflows/messages';
+import { MAX_DURATION_MS, MAX_PATCH_BYTES } from '../../workflows/messages';
 
 /** Nothing listens on port 1: any request would have to connect, which the stub below refuses. */
 const URL = 'temporal://127.0.0.1:1/default?taskQueue=q';
@@ -185,5 +186,76 @@ describe('executor input: deeply nested JSON', () => {
 
   it('resumeAll checks the resume options before listing any workflow', async () => {
     await expectInvalid(offline().resumeAll('', { contextPatch: { tree: deep } }), 'contextPatch', depthText);
+  });
+});
+
+/** An executor whose client records the update arguments it would send, and answers as a running run. */
+function recording(): { ex: UnifiedExecutor; sent: unknown[] } {
+  const sent: unknown[] = [];
+  const ex = new UnifiedExecutor(URL, { identity: 'tester' });
+  const handle = {
+    executeUpdate: (_def: unknown, options: { args: unknown[] }) => {
+      sent.push(...options.args);
+      return Promise.resolve({ state: 'running', pause: null, duplicate: false });
+    },
+  };
+  Object.defineProperty(ex, 'client', {
+    value: () => Promise.resolve({ workflow: { getHandle: () => handle } }),
+  });
+  return { ex, sent };
+}
+
+/** The JSON the SDK's default payload converter would put on the wire for `value`. */
+const wire = (value: unknown) => Buffer.from(defaultPayloadConverter.toPayload(value).data!).toString();
+
+describe('executor input: `__proto__` keys in resume options', () => {
+  const parsed = (text: string) => JSON.parse(text) as JsonObject;
+
+  it('resumeWorkflow sends a `__proto__` key of contextPatch beside the others', async () => {
+    const { ex, sent } = recording();
+    await ex.resumeWorkflow('id', { contextPatch: parsed('{"__proto__": {"x": 1}, "a": 2}') });
+    assert.equal(sent.length, 1);
+    assert.equal(wire(sent[0]), '{"by":"tester","contextPatch":{"__proto__":{"x":1},"a":2}}');
+  });
+
+  it('buildResumeRequest keeps `__proto__` keys at any depth of contextPatch and input', () => {
+    const request = buildResumeRequest(
+      {
+        contextPatch: parsed('{"a": {"__proto__": [1], "b": {"__proto__": null}}}'),
+        input: parsed('{"__proto__": {"approve": true}, "ticket": "OPS-1"}'),
+      },
+      'ops',
+    );
+    assert.deepEqual(Object.keys(request.input as object), ['__proto__', 'ticket']);
+    assert.equal(
+      wire(request),
+      '{"by":"ops","contextPatch":{"a":{"__proto__":[1],"b":{"__proto__":null}}},' +
+        '"input":{"__proto__":{"approve":true},"ticket":"OPS-1"}}',
+    );
+  });
+
+  it("sends a copy: a later change to the caller's object does not reach the request", () => {
+    const patch = parsed('{"__proto__": {"x": 1}, "a": 2}');
+    const request = buildResumeRequest({ contextPatch: patch }, 'ops');
+    (patch as Record<string, JsonObject>).a = { changed: true };
+    assert.equal(wire(request.contextPatch), '{"__proto__":{"x":1},"a":2}');
+  });
+
+  it('checks the value under a `__proto__` key like any other: JSON, depth and size', async () => {
+    const patch = parsed('{"__proto__": {"x": 1}}');
+    (patch['__proto__'] as Record<string, unknown>).x = NaN;
+    await expectInvalid(
+      offline().resumeWorkflow('id', { contextPatch: patch }),
+      'Invalid resume options: contextPatch.__proto__.x is NaN, which JSON cannot hold',
+    );
+    await expectInvalid(
+      offline().resumeWorkflow('id', { contextPatch: parsed(`{"__proto__": ${nestedText(100)}}`) }),
+      'Invalid resume options: contextPatch nests arrays and objects more than 64 levels deep',
+    );
+    const big = parsed(`{"__proto__": ${JSON.stringify('x'.repeat(MAX_PATCH_BYTES))}}`);
+    await expectInvalid(
+      offline().resumeWorkflow('id', { contextPatch: big }),
+      `Invalid resume options: \`contextPatch\`: must be at most ${MAX_PATCH_BYTES} bytes of JSON, got ${MAX_PATCH_BYTES + 16}`,
+    );
   });
 });
