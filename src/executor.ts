@@ -36,7 +36,7 @@ import {
   type ControlResult,
   type RunStatus,
 } from '../workflows/messages';
-import type { RunState } from '../workflows/pause-machine';
+import { RunState } from '../workflows/pause-machine';
 import {
   CloacinaPaused,
   CloacinaPausedBy,
@@ -236,6 +236,27 @@ function shown(value: unknown): string {
   } catch {
     return 'a value JSON cannot show (circular or holding a bigint)';
   }
+}
+
+const RUN_STATES: readonly string[] = Object.values(RunState);
+
+/** Throws unless `value` is a run state; `field` names the option. */
+function checkRunState(field: string, value: unknown): void {
+  if (typeof value !== 'string' || !RUN_STATES.includes(value))
+    throw new InvalidInputError(
+      `Expected \`${field}\` to be a run state (${RUN_STATES.join(', ')}), got \`${shown(value)}\``,
+    );
+}
+
+/** Throws unless `value` is a finite number from `min` up; `field` names the option. */
+function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    (integer && !Number.isInteger(value))
+  )
+    throw new InvalidInputError(`Expected \`${field}\` to be ${what}, got \`${shown(value)}\``);
 }
 
 /** `resumeAt` as the ISO instant the pause request carries; a Date is checked before it is formatted. */
@@ -627,7 +648,7 @@ export class UnifiedExecutor {
     const pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
       throw new InvalidInputError(
-        `Expected \`pageSize\` to be an integer from 1 to 10000, got \`${String(pageSize)}\``,
+        `Expected \`pageSize\` to be an integer from 1 to 10000, got \`${shown(pageSize)}\``,
       );
     }
     const client = await this.client();
@@ -652,8 +673,17 @@ export class UnifiedExecutor {
     condition: RunState | ((status: RunStatus) => boolean),
     options: { timeout?: number; interval?: number } = {},
   ): Promise<RunStatus> {
+    if (typeof condition === 'string') checkRunState('condition', condition);
+    else if (typeof condition !== 'function')
+      throw new InvalidInputError(
+        `Expected the condition to be a run state like 'paused' or a function (status) => boolean, got \`${shown(condition)}\``,
+      );
+    const timeout = options.timeout ?? 60_000;
+    const interval = options.interval ?? 100;
+    checkNumber('timeout', timeout, 'a finite number of ms from 0 up', 0);
+    checkNumber('interval', interval, 'a finite number of ms from 0 up', 0);
     const matches = typeof condition === 'string' ? (s: RunStatus) => s.state === condition : condition;
-    const deadline = Date.now() + (options.timeout ?? 60_000);
+    const deadline = Date.now() + timeout;
     for (;;) {
       const status = await this.getStatus(workflowId);
       if (matches(status)) return status;
@@ -665,10 +695,10 @@ export class UnifiedExecutor {
       }
       if (Date.now() > deadline) {
         throw new CloacinaError(
-          `Timed out after ${options.timeout ?? 60_000} ms waiting on workflow \`${workflowId}\` (state ${status.state})`,
+          `Timed out after ${timeout} ms waiting on workflow \`${workflowId}\` (state ${status.state})`,
         );
       }
-      await new Promise((r) => setTimeout(r, options.interval ?? 100));
+      await new Promise((r) => setTimeout(r, interval));
     }
   }
 
@@ -729,11 +759,7 @@ export class UnifiedExecutor {
     request: (workflowId: string, requestId: string) => Promise<ControlResult>,
   ): Promise<BulkResult> {
     const concurrency = options.concurrency ?? 20;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new InvalidInputError(
-        `Expected \`concurrency\` to be an integer from 1 and up, got \`${String(concurrency)}\``,
-      );
-    }
+    checkNumber('concurrency', concurrency, 'an integer from 1 and up', 1, true);
     const bulkId = options.bulkId ?? randomUUID();
     const filter = typeof selection === 'string' ? { query: selection } : selection;
     const open: ListOptions = {
@@ -773,10 +799,12 @@ export class UnifiedExecutor {
 
   /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
   async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
+    const limit = options.limit ?? 1000;
+    checkNumber('limit', limit, 'an integer from 1 and up', 1, true);
+    if (options.state !== undefined) checkRunState('state', options.state);
     const client = await this.client();
     const query = buildListQuery(options);
     const out: WorkflowSummary[] = [];
-    const limit = options.limit ?? 1000;
     for await (const w of client.workflow.list({ query })) {
       const sa = w.typedSearchAttributes;
       out.push({

@@ -259,3 +259,80 @@ describe('executor input: `__proto__` keys in resume options', () => {
     );
   });
 });
+
+describe('executor input: NaN and Infinity options are shown as themselves', () => {
+  it('concurrency and pageSize', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.pauseAll('', { concurrency: Infinity }),
+      'Expected `concurrency` to be an integer from 1 and up, got `Infinity`',
+    );
+    await expectInvalid(ex.resumeAll('', { concurrency: NaN }), 'got `NaN`');
+    await expectInvalid(
+      ex.getAudit('id', { pageSize: NaN }),
+      'Expected `pageSize` to be an integer from 1 to 10000, got `NaN`',
+    );
+    await expectInvalid(ex.getAudit('id', { pageSize: Infinity }), 'got `Infinity`');
+    await expectInvalid(ex.getAudit('id', { pageSize: '10' as unknown as number }), 'got `"10"`');
+  });
+
+  it('expiresAfter, under its own name rather than the request field `expiresAfterMs`', async () => {
+    const err = await expectInvalid(offline().pauseWorkflow('id', { expiresAfter: NaN }), 'got `NaN`');
+    assert.ok(!err.message.includes('expiresAfterMs'), err.message);
+    assert.ok(!err.message.includes('null'), err.message);
+  });
+
+  it('NaN and Infinity inside contextPatch and input, with their path', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.resumeWorkflow('id', { contextPatch: { a: NaN } }),
+      'Invalid resume options: contextPatch.a is NaN, which JSON cannot hold',
+    );
+    await expectInvalid(
+      ex.resumeWorkflow('id', { input: { rows: [1, -Infinity] } }),
+      'Invalid resume options: input.rows[1] is -Infinity, which JSON cannot hold',
+    );
+    await expectInvalid(ex.resumeWorkflow('id', { input: Infinity }), 'input is Infinity');
+  });
+
+  it('waitUntil refuses a NaN, infinite or negative timeout or interval instead of waiting without end', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.waitUntil('id', 'paused', { timeout: NaN }),
+      'Expected `timeout` to be a finite number of ms from 0 up, got `NaN`',
+    );
+    await expectInvalid(ex.waitUntil('id', 'paused', { timeout: Infinity }), 'got `Infinity`');
+    await expectInvalid(ex.waitUntil('id', 'paused', { timeout: -1 }), 'got `-1`');
+    await expectInvalid(
+      ex.waitUntil('id', 'paused', { interval: NaN }),
+      'Expected `interval` to be a finite number of ms from 0 up, got `NaN`',
+    );
+  });
+
+  it('waitUntil refuses a condition that is neither a run state nor a function', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.waitUntil('id', 'pasued' as never),
+      'Expected `condition` to be a run state (pending, running, pausing, paused, resuming, completed, failed, ' +
+        'cancelled, terminated, timedOut), got `"pasued"`',
+    );
+    await expectInvalid(
+      ex.waitUntil('id', 42 as never),
+      "Expected the condition to be a run state like 'paused' or a function (status) => boolean, got `42`",
+    );
+  });
+
+  it('listWorkflows refuses a NaN or infinite limit and an unknown state; pauseAll passes them on', async () => {
+    const ex = offline();
+    await expectInvalid(
+      ex.listWorkflows({ limit: NaN }),
+      'Expected `limit` to be an integer from 1 and up, got `NaN`',
+    );
+    await expectInvalid(ex.listWorkflows({ limit: Infinity }), 'got `Infinity`');
+    await expectInvalid(
+      ex.listWorkflows({ state: 'stopped' as never }),
+      'Expected `state` to be a run state',
+    );
+    await expectInvalid(ex.pauseAll({ limit: NaN }), 'Expected `limit`', 'got `NaN`');
+  });
+});
