@@ -17,23 +17,74 @@ export interface TaskServices {
   heartbeat(details?: unknown): void;
 }
 
-/** Describes why a value is not JSON, or undefined if it is. */
-export function whyNotJson(value: unknown, path: string, seen = new Set<unknown>()): string | undefined {
+/**
+ * Deepest nesting of objects and arrays in a context, the context object itself included, so a value
+ * stored under a key nests at most `MAX_JSON_DEPTH - 1` levels. Checked before anything walks a value
+ * recursively (zod, `JSON.stringify`, `structuredClone`, the SDK's payload converter), so a deeply
+ * nested value is refused with a message instead of overflowing the stack there or in a later task.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Arrays and plain (or null-prototype) objects: the values JSON nests. */
+function isJsonContainer(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return Array.isArray(value) || proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether `value` nests arrays and objects more than `max` levels deep (a scalar is 0 levels, `{}` and
+ * `[]` are 1, `{ a: [] }` is 2). Iterative, so a value of any depth is safe to check. A circular value
+ * nests without end, so it exceeds any `max`; a sub-value shared by several parents is walked again only
+ * when reached deeper than before.
+ */
+export function jsonDepthExceeds(value: unknown, max: number): boolean {
+  // The fewest levels left with which each container has been walked.
+  const walked = new Map<object, number>();
+  const stack: [unknown, number][] = [[value, max]];
+  while (stack.length > 0) {
+    const [v, left] = stack.pop()!;
+    if (!isJsonContainer(v)) continue;
+    if (left <= 0) return true;
+    const before = walked.get(v);
+    if (before !== undefined && before <= left) continue;
+    walked.set(v, left);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, left - 1]);
+  }
+  return false;
+}
+
+/**
+ * Describes why a value is not JSON, or undefined if it is: a value that is not JSON, a circular
+ * reference, or nesting deeper than `maxDepth` levels of arrays and objects (see {@link jsonDepthExceeds}).
+ */
+export function whyNotJson(value: unknown, path: string, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  const why = walk(value, path, new Set(), maxDepth);
+  if (why) return why;
+  if (jsonDepthExceeds(value, maxDepth))
+    return (
+      `${path} nests arrays and objects more than ${maxDepth} levels deep, over the limit ` +
+      `(a context nests at most ${MAX_JSON_DEPTH} levels, its own object included): flatten it, ` +
+      'or keep deeply nested data in external storage and put a reference in the context'
+    );
+  return undefined;
+}
+
+/** The recursive part of {@link whyNotJson}: it goes at most `left` levels down, so it cannot overflow. */
+function walk(value: unknown, path: string, seen: Set<unknown>, left: number): string | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
   if (typeof value === 'number')
     return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
-  if (
-    Array.isArray(value) ||
-    (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) ||
-    (typeof value === 'object' && Object.getPrototypeOf(value) === null)
-  ) {
+  if (isJsonContainer(value)) {
     if (seen.has(value)) return `${path} is a circular reference`;
+    // Deeper levels are left to jsonDepthExceeds, which reports the depth.
+    if (left <= 0) return undefined;
     seen.add(value);
     const entries = Array.isArray(value)
       ? value.map((v, i) => [`${path}[${i}]`, v] as const)
       : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v] as const);
     for (const [p, v] of entries) {
-      const why = whyNotJson(v, p, seen);
+      const why = walk(v, p, seen, left - 1);
       if (why) return why;
     }
     seen.delete(value);
@@ -165,7 +216,8 @@ export class Context {
   #check(key: string, value: unknown): void {
     if (typeof key !== 'string' || key.length === 0)
       throw new ContextError(`Context keys must be non-empty strings, got ${JSON.stringify(key)}`);
-    const why = whyNotJson(value, `\`${key}\``);
+    // The value sits one level below the context object.
+    const why = whyNotJson(value, `\`${key}\``, MAX_JSON_DEPTH - 1);
     if (why) throw new ContextError(`Cannot store context key: ${why}`);
   }
 

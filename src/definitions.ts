@@ -18,7 +18,7 @@ import {
 import type { CurrentPause } from '../workflows/pause-machine';
 import type { Context } from './context';
 import { DefinitionError } from './errors';
-import { MAX_DURATION_MS } from '../workflows/messages';
+import { MAX_DURATION_MS, MAX_IDENTITY_LENGTH } from '../workflows/messages';
 
 /** A task body: reads and writes the context; throw (ideally a TaskError) to fail the attempt. */
 export type TaskFunction = (ctx: Context) => unknown;
@@ -315,6 +315,14 @@ class Checker {
     }
     return value;
   }
+  bool(field: string, value: unknown): boolean | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'boolean') {
+      this.fail(field, 'true or false', value);
+      return undefined;
+    }
+    return value;
+  }
   oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T | undefined {
     if (value === undefined) return undefined;
     if (!allowed.includes(value as T)) {
@@ -362,6 +370,39 @@ function checkId(c: Checker, field: string, id: unknown): void {
   }
 }
 
+/**
+ * Each approver must be an identity an approve or reject request can carry: requests trim `by` and cap it
+ * at MAX_IDENTITY_LENGTH characters, so an id with surrounding spaces, a blank one or a longer one could
+ * never match, and the gate could be neither approved nor rejected. A repeated id is refused rather than
+ * dropped, since approvals count distinct identities.
+ */
+function checkApprovers(c: Checker, approvers: unknown[]): void {
+  const seen = new Set<unknown>();
+  approvers.forEach((a, i) => {
+    const field = `pauseBefore.approvers[${i}]`;
+    if (typeof a !== 'string' || a.trim() === '') c.fail(field, "a non-empty identity like 'alice'", a);
+    else if (a !== a.trim())
+      c.fail(
+        field,
+        `an identity without leading or trailing spaces (approve and reject trim \`by\`, so it could never match): write \`${JSON.stringify(a.trim())}\``,
+        a,
+      );
+    else if (a.length > MAX_IDENTITY_LENGTH)
+      c.fail(
+        field,
+        `an identity of at most ${MAX_IDENTITY_LENGTH} characters, not ${a.length} (approve and reject refuse a longer \`by\`, so it could never match)`,
+        a,
+      );
+    else if (seen.has(a))
+      c.fail(
+        field,
+        'listed once (approvals count distinct identities): remove the repeat, and raise `requiredApprovals` if more approvals are needed',
+        a,
+      );
+    seen.add(a);
+  });
+}
+
 function idOf(x: TaskDefinition | ResourceDefinition | string): string {
   return typeof x === 'string' ? x : x.id;
 }
@@ -388,15 +429,22 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
       c.oneOf('retry.backoff', r.backoff, ['fixed', 'linear', 'exponential'] as const) ?? 'exponential',
     delayMs: c.duration('retry.delay', r.delay, 0) ?? 1000,
     maxDelayMs: c.duration('retry.maxDelay', r.maxDelay, 0) ?? 60_000,
-    jitter: r.jitter ?? true,
+    jitter: c.bool('retry.jitter', r.jitter) ?? true,
     condition: 'all',
   };
-  if (r.condition !== undefined) {
-    if (Array.isArray(r.condition) && r.condition.every((p) => typeof p === 'string' && p.length > 0))
+  if (Array.isArray(r.condition)) {
+    // An empty list would match no error: 'never' says that plainly.
+    if (r.condition.length > 0 && r.condition.every((p) => typeof p === 'string' && p.length > 0))
       retry.condition = [...r.condition];
     else
-      retry.condition =
-        c.oneOf('retry.condition', r.condition, ['all', 'never', 'transient'] as const) ?? 'all';
+      c.fail(
+        'retry.condition',
+        "a non-empty array of non-empty message patterns (use 'never' to retry no error)",
+        r.condition,
+      );
+  } else if (r.condition !== undefined) {
+    retry.condition =
+      c.oneOf('retry.condition', r.condition, ['all', 'never', 'transient'] as const) ?? 'all';
   }
   if (retry.maxDelayMs < retry.delayMs)
     c.fail('retry.maxDelay', `at least retry.delay (${retry.delayMs} ms)`, r.maxDelay);
@@ -409,14 +457,10 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
     const g = options.pauseBefore;
     c.keys('pauseBefore', g, GATE_KEYS);
     const approvers = g.approvers;
-    if (
-      approvers !== undefined &&
-      (!Array.isArray(approvers) ||
-        approvers.length === 0 ||
-        approvers.some((a) => typeof a !== 'string' || !a))
-    ) {
+    if (approvers !== undefined && (!Array.isArray(approvers) || approvers.length === 0)) {
       c.fail('pauseBefore.approvers', 'a non-empty array of identities', approvers);
     }
+    if (Array.isArray(approvers)) checkApprovers(c, approvers);
     const required = c.int('pauseBefore.requiredApprovals', g.requiredApprovals, 1) ?? 1;
     if (Array.isArray(approvers) && required > new Set(approvers).size) {
       c.fail(
@@ -428,7 +472,7 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
     const gateTimeout = c.duration('pauseBefore.timeout', g.timeout);
     pauseBefore = {
       reason: g.reason ?? `approval required before \`${options.id}\``,
-      ...(Array.isArray(approvers) ? { approvers: [...new Set(approvers)] } : {}),
+      ...(Array.isArray(approvers) ? { approvers: [...approvers] } : {}),
       requiredApprovals: required,
       ...(gateTimeout
         ? {
@@ -441,8 +485,18 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
   } else if (options.pauseBefore !== undefined && options.pauseBefore !== false) {
     c.fail('pauseBefore', `true or { ${GATE_KEYS.join(', ')} }`, options.pauseBefore);
   }
-  const uses = options.uses ?? [];
-  const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object' && u !== null);
+  const uses: (ResourceDefinition | string)[] = [];
+  if (options.uses !== undefined && !Array.isArray(options.uses))
+    c.fail(
+      'uses',
+      `an array of resources or resource ids${typeof options.uses === 'string' ? ` (write \`uses: [${JSON.stringify(options.uses)}]\`)` : ''}`,
+      options.uses,
+    );
+  for (const u of Array.isArray(options.uses) ? options.uses : []) {
+    if (typeof u === 'string' || (isRecord(u) && typeof u.id === 'string')) uses.push(u);
+    else c.fail('uses[]', 'a resource() or a resource id', u);
+  }
+  const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object');
   const onTaskFailure = c.oneOf('onTaskFailure', options.onTaskFailure, ['fail', 'pause'] as const);
   c.throwIfAny();
   const spec: TaskSpec = {
@@ -479,12 +533,13 @@ export function resource<H extends JsonValue>(options: ResourceOptions<H>): Reso
   const retry = c.object('retry', options.retry, RESOURCE_RETRY_KEYS);
   const attempts = c.int('retry.attempts', retry?.attempts, 1) ?? 5;
   const delayMs = c.duration('retry.delay', retry?.delay) ?? 1000;
+  const releaseOnPause = c.bool('releaseOnPause', options.releaseOnPause) ?? false;
   c.throwIfAny();
   return Object.freeze({
     id: options.id,
     setup: options.setup,
     teardown: options.teardown,
-    releaseOnPause: options.releaseOnPause ?? false,
+    releaseOnPause,
     retry: { attempts, delayMs },
   });
 }
@@ -593,6 +648,7 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
   const onTaskFailure =
     c.oneOf('pausePolicy.onTaskFailure', p.onTaskFailure, ['fail', 'pause'] as const) ?? 'fail';
   const deadlineMs = c.duration('deadline', options.deadline);
+  const verifyTasksOnResume = c.bool('pausePolicy.verifyTasksOnResume', p.verifyTasksOnResume) ?? true;
   if (options.validateResume !== undefined && typeof options.validateResume !== 'function') {
     c.fail('validateResume', 'a function (ctx, pause) => boolean | string', options.validateResume);
   }
@@ -612,7 +668,7 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
       ...(onMaxPause ? { onMaxPause } : {}),
       drainTimeoutMs,
       onTaskFailure,
-      verifyTasksOnResume: p.verifyTasksOnResume ?? true,
+      verifyTasksOnResume,
     },
     hasResumeValidator: options.validateResume !== undefined || options.resumeInput !== undefined,
     ...(deadlineMs ? { deadlineMs } : {}),

@@ -23,6 +23,9 @@ import {
   ApproveRequest,
   contextQuery,
   describeIssues,
+  MAX_DURATION_MS,
+  MAX_INSTANT,
+  MAX_PATCH_BYTES,
   pauseUpdate,
   PauseRequest,
   rejectUpdate,
@@ -33,7 +36,7 @@ import {
   type ControlResult,
   type RunStatus,
 } from '../workflows/messages';
-import type { RunState } from '../workflows/pause-machine';
+import { RunState } from '../workflows/pause-machine';
 import {
   CloacinaPaused,
   CloacinaPausedBy,
@@ -42,7 +45,7 @@ import {
   CloacinaState,
   CloacinaWorkflow,
 } from '../workflows/search-attributes';
-import { MAX_CONTEXT_BYTES, whyNotJson } from './context';
+import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, type AuditPage } from './history';
 import type { WorkflowDefinition } from './definitions';
 import {
@@ -222,6 +225,124 @@ function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   return parsed.data;
 }
 
+/** A value as messages show it: NaN and the infinities as themselves, strings quoted. */
+function shown(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'symbol') return value.toString();
+  try {
+    return JSON.stringify(value).slice(0, 200);
+  } catch {
+    return 'a value JSON cannot show (circular or holding a bigint)';
+  }
+}
+
+const RUN_STATES: readonly string[] = Object.values(RunState);
+
+/** Throws unless `value` is a run state; `field` names the option. */
+function checkRunState(field: string, value: unknown): void {
+  if (typeof value !== 'string' || !RUN_STATES.includes(value))
+    throw new InvalidInputError(
+      `Expected \`${field}\` to be a run state (${RUN_STATES.join(', ')}), got \`${shown(value)}\``,
+    );
+}
+
+/** Throws unless `value` is a finite number from `min` up; `field` names the option. */
+function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    (integer && !Number.isInteger(value))
+  )
+    throw new InvalidInputError(`Expected \`${field}\` to be ${what}, got \`${shown(value)}\``);
+}
+
+/** `resumeAt` as the ISO instant the pause request carries; a Date is checked before it is formatted. */
+function resumeAtInstant(resumeAt: unknown): string | undefined {
+  if (resumeAt === undefined) return undefined;
+  const ms =
+    resumeAt instanceof Date ? resumeAt.getTime() : typeof resumeAt === 'string' ? Date.parse(resumeAt) : NaN;
+  if (Number.isNaN(ms))
+    throw new InvalidInputError(
+      `Expected \`resumeAt\` to be a valid Date or an ISO-8601 instant like 2030-01-01T02:00:00Z, got \`${shown(resumeAt)}\``,
+    );
+  if (ms >= Date.parse(MAX_INSTANT))
+    throw new InvalidInputError(
+      `Expected \`resumeAt\` to be before ${MAX_INSTANT}, got \`${shown(resumeAt)}\`: schedule the resume sooner, or pause without \`resumeAt\` and resume by hand`,
+    );
+  // A string keeps its own form: the request schema checks it is an ISO-8601 instant.
+  return resumeAt instanceof Date ? resumeAt.toISOString() : (resumeAt as string);
+}
+
+/**
+ * The request {@link UnifiedExecutor.pauseWorkflow} sends, `by` defaulting to `identity`. Every option is
+ * checked here, with no connection, so a bad one fails before the client connects.
+ */
+export function buildPauseRequest(options: PauseOptions, identity: string): PauseRequest {
+  const { expiresAfter } = options;
+  if (
+    expiresAfter !== undefined &&
+    (typeof expiresAfter !== 'number' ||
+      !Number.isInteger(expiresAfter) ||
+      expiresAfter < 1 ||
+      expiresAfter > MAX_DURATION_MS)
+  ) {
+    throw new InvalidInputError(
+      `Expected \`expiresAfter\` to be a whole number of ms from 1 to ${MAX_DURATION_MS} (ten years), got \`${shown(expiresAfter)}\``,
+    );
+  }
+  const request = check(
+    PauseRequest,
+    {
+      requestId: options.requestId,
+      reason: options.reason,
+      by: options.by ?? identity,
+      mode: options.mode,
+      kind: options.kind,
+      resumeAt: resumeAtInstant(options.resumeAt),
+      expiresAfterMs: expiresAfter,
+      onExpiry: options.onExpiry,
+    },
+    'pause options',
+  );
+  return strip(request);
+}
+
+/**
+ * The request {@link UnifiedExecutor.resumeWorkflow} sends, `by` defaulting to `identity`. Every option is
+ * checked here, with no connection, so a bad one fails before the client connects.
+ */
+export function buildResumeRequest(options: ResumeOptions, identity: string): ResumeRequest {
+  // Before the schema, which walks JSON recursively: a deeply nested value is refused here by name
+  // instead of overflowing the stack. The patch's keys become context keys; the input becomes the value
+  // of the context key `resumeInput`, one level down.
+  for (const [field, value, maxDepth] of [
+    ['contextPatch', options.contextPatch, MAX_JSON_DEPTH],
+    ['input', options.input, MAX_JSON_DEPTH - 1],
+  ] as const) {
+    const why = value === undefined ? undefined : whyNotJson(value, field, maxDepth);
+    if (why) throw new InvalidInputError(`Invalid resume options: ${why}`);
+  }
+  const request = check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options');
+  // The schema rebuilds the objects it parses and skips `__proto__` keys (JSON.parse makes them ordinary
+  // keys), so its output would lose them: the caller's values, checked above, are sent instead, copied so
+  // that a later change by the caller cannot reach the request.
+  for (const field of ['contextPatch', 'input'] as const) {
+    const value = options[field];
+    if (value === undefined) continue;
+    const size = JSON.stringify(value).length;
+    if (size > MAX_PATCH_BYTES)
+      throw new InvalidInputError(
+        `Invalid resume options: \`${field}\`: must be at most ${MAX_PATCH_BYTES} bytes of JSON, got ${size}`,
+      );
+  }
+  if (options.contextPatch !== undefined) request.contextPatch = structuredClone(options.contextPatch);
+  if (options.input !== undefined) request.input = structuredClone(options.input);
+  return strip(request);
+}
+
 /** Runs Cloacina-style workflows on Temporal and pauses, resumes and inspects them. */
 export class UnifiedExecutor {
   #client: Client | undefined;
@@ -304,6 +425,9 @@ export class UnifiedExecutor {
     input: JsonObject = {},
     options: ExecuteOptions = {},
   ): Promise<ExecutionHandle> {
+    // Before the schema and JSON.stringify, which recurse: deep input is refused here, not by a stack overflow.
+    const tooDeep = jsonDepthExceeds(input, MAX_JSON_DEPTH) ? whyNotJson(input, 'input') : undefined;
+    if (tooDeep) throw new InvalidInputError(`Invalid input for workflow \`${workflow.name}\`: ${tooDeep}`);
     let context = input;
     if (workflow.input) {
       const parsed = workflow.input.safeParse(input);
@@ -420,27 +544,12 @@ export class UnifiedExecutor {
 
   /** Pauses a run. Graceful by default; resolves once the workflow accepted it (state `pausing` or `paused`). */
   async pauseWorkflow(workflowId: string, options: PauseOptions = {}): Promise<ControlResult> {
-    const request = check(
-      PauseRequest,
-      {
-        requestId: options.requestId,
-        reason: options.reason,
-        by: options.by ?? this.identity,
-        mode: options.mode,
-        kind: options.kind,
-        resumeAt: options.resumeAt instanceof Date ? options.resumeAt.toISOString() : options.resumeAt,
-        expiresAfterMs: options.expiresAfter,
-        onExpiry: options.onExpiry,
-      },
-      'pause options',
-    );
-    return this.#update(workflowId, pauseUpdate, strip(request));
+    return this.#update(workflowId, pauseUpdate, buildPauseRequest(options, this.identity));
   }
 
   /** Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. */
   async resumeWorkflow(workflowId: string, options: ResumeOptions = {}): Promise<ControlResult> {
-    const request = check(ResumeRequest, { ...options, by: options.by ?? this.identity }, 'resume options');
-    return this.#update(workflowId, resumeUpdate, strip(request));
+    return this.#update(workflowId, resumeUpdate, buildResumeRequest(options, this.identity));
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
@@ -539,7 +648,7 @@ export class UnifiedExecutor {
     const pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
       throw new InvalidInputError(
-        `Expected \`pageSize\` to be an integer from 1 to 10000, got \`${String(pageSize)}\``,
+        `Expected \`pageSize\` to be an integer from 1 to 10000, got \`${shown(pageSize)}\``,
       );
     }
     const client = await this.client();
@@ -564,8 +673,17 @@ export class UnifiedExecutor {
     condition: RunState | ((status: RunStatus) => boolean),
     options: { timeout?: number; interval?: number } = {},
   ): Promise<RunStatus> {
+    if (typeof condition === 'string') checkRunState('condition', condition);
+    else if (typeof condition !== 'function')
+      throw new InvalidInputError(
+        `Expected the condition to be a run state like 'paused' or a function (status) => boolean, got \`${shown(condition)}\``,
+      );
+    const timeout = options.timeout ?? 60_000;
+    const interval = options.interval ?? 100;
+    checkNumber('timeout', timeout, 'a finite number of ms from 0 up', 0);
+    checkNumber('interval', interval, 'a finite number of ms from 0 up', 0);
     const matches = typeof condition === 'string' ? (s: RunStatus) => s.state === condition : condition;
-    const deadline = Date.now() + (options.timeout ?? 60_000);
+    const deadline = Date.now() + timeout;
     for (;;) {
       const status = await this.getStatus(workflowId);
       if (matches(status)) return status;
@@ -577,10 +695,10 @@ export class UnifiedExecutor {
       }
       if (Date.now() > deadline) {
         throw new CloacinaError(
-          `Timed out after ${options.timeout ?? 60_000} ms waiting on workflow \`${workflowId}\` (state ${status.state})`,
+          `Timed out after ${timeout} ms waiting on workflow \`${workflowId}\` (state ${status.state})`,
         );
       }
-      await new Promise((r) => setTimeout(r, options.interval ?? 100));
+      await new Promise((r) => setTimeout(r, interval));
     }
   }
 
@@ -615,6 +733,8 @@ export class UnifiedExecutor {
     options: PauseOptions & BulkOptions = {},
   ): Promise<BulkResult> {
     const { concurrency, bulkId, onProgress, ...pause } = options;
+    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
+    buildPauseRequest({ ...pause, kind: 'bulk' }, this.identity);
     return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
       this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId }),
     );
@@ -626,6 +746,8 @@ export class UnifiedExecutor {
     options: ResumeOptions & BulkOptions = {},
   ): Promise<BulkResult> {
     const { concurrency, bulkId, onProgress, ...resume } = options;
+    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
+    buildResumeRequest(resume, this.identity);
     return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
       this.resumeWorkflow(id, { ...resume, requestId }),
     );
@@ -637,11 +759,7 @@ export class UnifiedExecutor {
     request: (workflowId: string, requestId: string) => Promise<ControlResult>,
   ): Promise<BulkResult> {
     const concurrency = options.concurrency ?? 20;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new InvalidInputError(
-        `Expected \`concurrency\` to be an integer from 1 and up, got \`${String(concurrency)}\``,
-      );
-    }
+    checkNumber('concurrency', concurrency, 'an integer from 1 and up', 1, true);
     const bulkId = options.bulkId ?? randomUUID();
     const filter = typeof selection === 'string' ? { query: selection } : selection;
     const open: ListOptions = {
@@ -681,10 +799,12 @@ export class UnifiedExecutor {
 
   /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
   async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
+    const limit = options.limit ?? 1000;
+    checkNumber('limit', limit, 'an integer from 1 and up', 1, true);
+    if (options.state !== undefined) checkRunState('state', options.state);
     const client = await this.client();
     const query = buildListQuery(options);
     const out: WorkflowSummary[] = [];
-    const limit = options.limit ?? 1000;
     for await (const w of client.workflow.list({ query })) {
       const sa = w.typedSearchAttributes;
       out.push({

@@ -1,7 +1,14 @@
 // Unit tests of the task Context in src/context.ts (no Temporal server).
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { Context, MAX_CONTEXT_BYTES, whyNotJson, type TaskServices } from '../../src/context';
+import {
+  Context,
+  jsonDepthExceeds,
+  MAX_CONTEXT_BYTES,
+  MAX_JSON_DEPTH,
+  whyNotJson,
+  type TaskServices,
+} from '../../src/context';
 import { ContextError, TaskError } from '../../src/errors';
 import type { JsonValue } from '../../workflows/dag';
 
@@ -183,6 +190,71 @@ describe('context: only JSON values', () => {
   it('whyNotJson accepts JSON and explains the rest', () => {
     assert.equal(whyNotJson({ a: [1, 'x', null, true, { b: -0.5 }] }, 'v'), undefined);
     assert.match(whyNotJson({ a: [1, undefined] }, 'v')!, /^v\.a\[1\] is a undefined/);
+  });
+});
+
+/** An object nested `levels` deep (`{}` is 1 level), parsed from JSON text as a caller's data would be. */
+function nested(levels: number): JsonValue {
+  return JSON.parse('{"ab":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1)) as JsonValue;
+}
+
+describe('context: nesting depth', () => {
+  it('jsonDepthExceeds counts levels of arrays and objects', () => {
+    assert.equal(jsonDepthExceeds('x', 0), false);
+    assert.equal(jsonDepthExceeds({}, 0), true);
+    assert.equal(jsonDepthExceeds({}, 1), false);
+    assert.equal(jsonDepthExceeds({ a: [] }, 1), true);
+    assert.equal(jsonDepthExceeds({ a: [] }, 2), false);
+    assert.equal(jsonDepthExceeds([1, [2, [3]], { a: 'b' }], 3), false);
+    assert.equal(jsonDepthExceeds([1, [2, [3]], { a: 'b' }], 2), true);
+    assert.equal(jsonDepthExceeds(nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH), false);
+    assert.equal(jsonDepthExceeds(nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH), true);
+  });
+
+  it('jsonDepthExceeds is iterative: 100,000 levels, circular values and shared sub-values are safe', () => {
+    assert.equal(jsonDepthExceeds(nested(100_000), MAX_JSON_DEPTH), true);
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    assert.equal(jsonDepthExceeds(loop, MAX_JSON_DEPTH), true);
+    // 60 levels, each holding the next one twice: 2^60 paths, 60 distinct objects.
+    let shared: JsonValue = {};
+    for (let i = 1; i < 60; i++) shared = { l: shared, r: shared };
+    assert.equal(jsonDepthExceeds(shared, MAX_JSON_DEPTH), false);
+    assert.equal(jsonDepthExceeds({ x: 1, deep: { y: shared } }, MAX_JSON_DEPTH), false);
+    assert.equal(jsonDepthExceeds([[[[[shared]]]]], MAX_JSON_DEPTH), true);
+  });
+
+  it('set refuses an object nested 5,000 levels with a ContextError naming the key and the limit', () => {
+    const deep = nested(5000);
+    const err = expectContextError(
+      () => new Context().set('tree', deep),
+      'Cannot store context key: `tree` nests arrays and objects more than 63 levels deep, over the limit ' +
+        `(a context nests at most ${MAX_JSON_DEPTH} levels, its own object included): flatten it, ` +
+        'or keep deeply nested data in external storage and put a reference in the context',
+    );
+    assert.ok(!(err instanceof RangeError));
+  });
+
+  it('set accepts a value one level below the limit (the context is the first level)', () => {
+    const ctx = new Context();
+    ctx.set('ok', nested(MAX_JSON_DEPTH - 1));
+    expectContextError(
+      () => ctx.set('no', nested(MAX_JSON_DEPTH)),
+      '`no` nests arrays and objects more than 63',
+    );
+    assert.deepEqual(ctx.keys(), ['ok']);
+    assert.equal(JSON.stringify(ctx.toJSON()).length, JSON.stringify({ ok: nested(63) }).length);
+  });
+
+  it('whyNotJson still names a circular reference or a bad value before the depth', () => {
+    const loop: Record<string, unknown> = { a: 1 };
+    loop.self = loop;
+    assert.equal(whyNotJson({ x: loop }, 'v'), 'v.x.self is a circular reference');
+    assert.equal(whyNotJson({ n: NaN, deep: nested(5000) }, 'v'), 'v.n is NaN, which JSON cannot hold');
+    assert.match(
+      whyNotJson({ deep: nested(5000) }, 'v')!,
+      /^v nests arrays and objects more than 64 levels deep/,
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineWorkflow, resource, task, trigger, type TaskOptions } from '../../src/definitions';
 import { CloacinaError, DefinitionError } from '../../src/errors';
 import type { TriggerRule } from '../../workflows/dag';
+import { MAX_IDENTITY_LENGTH } from '../../workflows/messages';
 
 const noop = () => undefined;
 
@@ -231,13 +232,13 @@ describe('definitions: task() specs and defaults', () => {
     assert.equal(task({ id: 'x', pauseBefore: false }, noop).spec.pauseBefore, undefined);
   });
 
-  it('pauseBefore object form: approvers deduplicated, timeout in ms, onTimeout default fail', () => {
+  it('pauseBefore object form: approvers, timeout in ms, onTimeout default fail', () => {
     const t = task(
       {
         id: 'deploy',
         pauseBefore: {
           reason: 'prod change',
-          approvers: ['alice', 'bob', 'alice'],
+          approvers: ['alice', 'bob'],
           requiredApprovals: 2,
           timeout: '1h',
         },
@@ -261,14 +262,11 @@ describe('definitions: task() specs and defaults', () => {
   });
 
   it('rejects requiredApprovals larger than the distinct approvers', () => {
-    expectDefinitionError(
-      () =>
-        task(
-          { id: 'deploy', pauseBefore: { approvers: ['alice', 'bob', 'bob'], requiredApprovals: 3 } },
-          noop,
-        ),
+    const err = expectDefinitionError(
+      () => task({ id: 'deploy', pauseBefore: { approvers: ['alice', 'bob'], requiredApprovals: 3 } }, noop),
       'expected `pauseBefore.requiredApprovals` to be at most the number of distinct approvers (2), got `3` (number)',
     );
+    assert.equal(err.problems.length, 1);
     expectDefinitionError(
       () => task({ id: 'deploy', pauseBefore: { requiredApprovals: 0 } }, noop),
       'expected `pauseBefore.requiredApprovals` to be an integer from 1 and up, got `0` (number)',
@@ -278,6 +276,133 @@ describe('definitions: task() specs and defaults', () => {
       task({ id: 'd', pauseBefore: { requiredApprovals: 3 } }, noop).spec.pauseBefore!.requiredApprovals,
       3,
     );
+  });
+});
+
+describe('definitions: uses, retry.jitter and retry.condition of the wrong type', () => {
+  const bad = (options: unknown) => () => task(options as TaskOptions, noop);
+
+  it('refuses `uses` given as a string with a DefinitionError, not a TypeError, and shows the array form', () => {
+    expectDefinitionError(
+      bad({ id: 't', uses: 'db' }),
+      'Task `t`: expected `uses` to be an array of resources or resource ids (write `uses: ["db"]`), got `"db"` (string)',
+    );
+    expectDefinitionError(
+      bad({ id: 't', uses: { id: 'db' } }),
+      'expected `uses` to be an array of resources or resource ids, got `{"id":"db"}` (object)',
+    );
+  });
+
+  it('refuses an entry of `uses` that is neither a resource nor an id', () => {
+    expectDefinitionError(
+      bad({ id: 't', uses: ['db', 42, null] }),
+      'expected `uses[]` to be a resource() or a resource id, got `42` (number)',
+      'expected `uses[]` to be a resource() or a resource id, got `null` (null)',
+    );
+  });
+
+  it('refuses a non-boolean retry.jitter', () => {
+    expectDefinitionError(
+      bad({ id: 't', retry: { jitter: 'yes' } }),
+      'Task `t`: expected `retry.jitter` to be true or false, got `"yes"` (string)',
+    );
+    expectDefinitionError(bad({ id: 't', retry: { jitter: 0 } }), 'got `0` (number)');
+    assert.equal(task({ id: 't', retry: { jitter: false } }, noop).spec.retry.jitter, false);
+  });
+
+  it("refuses an empty retry.condition pattern list and points to 'never'", () => {
+    expectDefinitionError(
+      bad({ id: 't', retry: { condition: [] } }),
+      "Task `t`: expected `retry.condition` to be a non-empty array of non-empty message patterns (use 'never' to retry no error), got `[]` (array)",
+    );
+    expectDefinitionError(
+      bad({ id: 't', retry: { condition: ['503', 7] } }),
+      'expected `retry.condition` to be a non-empty array of non-empty message patterns',
+    );
+  });
+
+  it('refuses non-boolean releaseOnPause and pausePolicy.verifyTasksOnResume', () => {
+    expectDefinitionError(
+      () => resource({ id: 'db', setup: () => null, teardown: noop, releaseOnPause: 'true' as never }),
+      'Resource `db`: expected `releaseOnPause` to be true or false, got `"true"` (string)',
+    );
+    expectDefinitionError(
+      () =>
+        defineWorkflow({
+          name: 'w',
+          tasks: [task({ id: 't' }, noop)],
+          pausePolicy: { verifyTasksOnResume: 'no' as never },
+        }),
+      'Workflow `w`: expected `pausePolicy.verifyTasksOnResume` to be true or false, got `"no"` (string)',
+    );
+  });
+});
+
+describe('definitions: gate approvers that could never match a request', () => {
+  const gate = (approvers: unknown, requiredApprovals?: number) => () =>
+    task({ id: 'deploy', pauseBefore: { approvers: approvers as string[], requiredApprovals } }, noop);
+
+  it('refuses an approver id with leading or trailing spaces, naming the trimmed id', () => {
+    expectDefinitionError(
+      gate([' alice']),
+      'Task `deploy`: expected `pauseBefore.approvers[0]` to be an identity without leading or trailing spaces ' +
+        '(approve and reject trim `by`, so it could never match): write `"alice"`, got `" alice"` (string)',
+    );
+    expectDefinitionError(gate(['bob', 'alice\n']), 'expected `pauseBefore.approvers[1]`', 'write `"alice"`');
+  });
+
+  it('refuses a blank or non-string approver id', () => {
+    expectDefinitionError(
+      gate(['   ']),
+      'expected `pauseBefore.approvers[0]` to be a non-empty identity like \'alice\', got `"   "` (string)',
+    );
+    expectDefinitionError(
+      gate(['alice', '']),
+      'expected `pauseBefore.approvers[1]` to be a non-empty identity',
+    );
+    expectDefinitionError(gate(['alice', 7]), 'expected `pauseBefore.approvers[1]`', 'got `7` (number)');
+  });
+
+  it('refuses an approver id longer than MAX_IDENTITY_LENGTH and accepts exactly the limit', () => {
+    const long = 'a'.repeat(MAX_IDENTITY_LENGTH + 100);
+    expectDefinitionError(
+      gate([long]),
+      `expected \`pauseBefore.approvers[0]\` to be an identity of at most ${MAX_IDENTITY_LENGTH} characters, ` +
+        `not ${MAX_IDENTITY_LENGTH + 100} (approve and reject refuse a longer \`by\`, so it could never match)`,
+    );
+    const limit = 'b'.repeat(MAX_IDENTITY_LENGTH);
+    assert.deepEqual(
+      task({ id: 'd', pauseBefore: { approvers: [limit] } }, noop).spec.pauseBefore!.approvers,
+      [limit],
+    );
+  });
+
+  it('refuses a repeated approver instead of dropping it', () => {
+    const err = expectDefinitionError(
+      gate(['alice', 'bob', 'alice']),
+      'expected `pauseBefore.approvers[2]` to be listed once (approvals count distinct identities): ' +
+        'remove the repeat, and raise `requiredApprovals` if more approvals are needed, got `"alice"` (string)',
+    );
+    assert.equal(err.problems.length, 1);
+  });
+
+  it('reports every bad approver, and requiredApprovals over the approvers, together', () => {
+    const err = expectDefinitionError(
+      gate([' alice', 'bob', 'bob', '  '], 4),
+      '`pauseBefore.approvers[0]`',
+      '`pauseBefore.approvers[2]`',
+      '`pauseBefore.approvers[3]`',
+      'expected `pauseBefore.requiredApprovals` to be at most the number of distinct approvers (3), got `4` (number)',
+    );
+    assert.equal(err.problems.length, 4);
+  });
+
+  it('accepts trimmed, distinct ids within the limit', () => {
+    assert.deepEqual(task({ id: 'd', pauseBefore: { approvers: ['alice', 'bob'] } }, noop).spec.pauseBefore, {
+      reason: 'approval required before `d`',
+      approvers: ['alice', 'bob'],
+      requiredApprovals: 1,
+    });
   });
 });
 
