@@ -325,10 +325,6 @@ export function buildResumeRequest(options: ResumeOptions, identity: string): Re
     const why = value === undefined ? undefined : whyNotJson(value, field, maxDepth);
     if (why) throw new InvalidInputError(`Invalid resume options: ${why}`);
   }
-  const request = check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options');
-  // The schema rebuilds the objects it parses and skips `__proto__` keys (JSON.parse makes them ordinary
-  // keys), so its output would lose them: the caller's values, checked above, are sent instead, copied so
-  // that a later change by the caller cannot reach the request.
   for (const field of ['contextPatch', 'input'] as const) {
     const value = options[field];
     if (value === undefined) continue;
@@ -338,6 +334,10 @@ export function buildResumeRequest(options: ResumeOptions, identity: string): Re
         `Invalid resume options: \`${field}\`: must be at most ${MAX_PATCH_BYTES} bytes of JSON, got ${size}`,
       );
   }
+  const request = check(ResumeRequest, { ...options, by: options.by ?? identity }, 'resume options');
+  // The schema rebuilds the objects it parses and skips `__proto__` keys (JSON.parse makes them ordinary
+  // keys), so its output would lose them: the caller's values, checked above, are sent instead, copied so
+  // that a later change by the caller cannot reach the request.
   if (options.contextPatch !== undefined) request.contextPatch = structuredClone(options.contextPatch);
   if (options.input !== undefined) request.input = structuredClone(options.input);
   return strip(request);
