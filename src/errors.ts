@@ -1,4 +1,5 @@
 // The error hierarchy: every error names the offending value and how to fix it.
+import type { RefusalCode } from '../workflows/pause-machine';
 
 /** Kinds of task failure, as Cloacina's TaskError variants; carried as Temporal ApplicationFailure types. */
 export const TaskErrorKind = {
@@ -101,7 +102,8 @@ export class RequestRejectedError extends CloacinaError {
   override name = 'RequestRejectedError';
   constructor(
     readonly workflowId: string,
-    readonly code: string,
+    /** Why: one of {@link REFUSAL_CODES} (`InvalidRequest` for a payload the workflow's validator refused). */
+    readonly code: RefusalCode,
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -36,7 +36,7 @@ import {
   type ControlResult,
   type RunStatus,
 } from '../workflows/messages';
-import { RunState } from '../workflows/pause-machine';
+import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import {
   CloacinaPaused,
   CloacinaPausedBy,
@@ -172,7 +172,7 @@ export interface BulkOutcome {
   duplicate?: boolean;
   /** Why it failed (when not ok). */
   error?: string;
-  code?: string;
+  code?: RefusalCode;
 }
 
 /** Result of a bulk operation. */
@@ -607,9 +607,11 @@ export class UnifiedExecutor {
           return new WorkflowClosedError(workflowId, cause.message, { cause: err });
         if (cause.type === 'ValidationRejected')
           return new ResumeValidationError(workflowId, cause.type, cause.message, { cause: err });
-        return new RequestRejectedError(workflowId, cause.type ?? 'Rejected', cause.message, { cause: err });
+        return new RequestRejectedError(workflowId, refusalCode(cause.type), cause.message, { cause: err });
       }
-      return new RequestRejectedError(workflowId, 'Rejected', cause?.message ?? err.message, { cause: err });
+      return new RequestRejectedError(workflowId, 'InvalidRequest', cause?.message ?? err.message, {
+        cause: err,
+      });
     }
     return err;
   }
@@ -857,4 +859,9 @@ export function buildListQuery(options: ListOptions): string {
 
 function strip<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A refusal's code as the workflow sent it; a validator's rejection (any other type) is `InvalidRequest`. */
+function refusalCode(type: string | undefined | null): RefusalCode {
+  return (REFUSAL_CODES as readonly string[]).includes(type ?? '') ? (type as RefusalCode) : 'InvalidRequest';
 }

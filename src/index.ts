@@ -46,7 +46,15 @@ export type { AuditPage } from './history';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
 export type { RunStatus, ControlResult } from '../workflows/messages';
-export type { RunState, PauseKind, CurrentPause, GateStatus, AuditEntry } from '../workflows/pause-machine';
+export type {
+  RunState,
+  PauseKind,
+  CurrentPause,
+  GateStatus,
+  AuditEntry,
+  RefusalCode,
+} from '../workflows/pause-machine';
+export { REFUSAL_CODES } from '../workflows/pause-machine';
 export type {
   JsonValue,
   JsonObject,
