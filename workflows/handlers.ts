@@ -12,6 +12,7 @@ import {
   ApproveRequest,
   contextQuery,
   describeIssues,
+  MAX_IDENTITY_LENGTH,
   pauseSignal,
   pauseUpdate,
   PauseRequest,
@@ -27,7 +28,6 @@ import {
 import { currentPause, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
 import { RESOURCE_HEARTBEAT_TIMEOUT } from './resources';
 import type { Run } from './run';
-import { MAX_IDENTITY_LENGTH } from './messages';
 
 /** Signals and updates arriving without `by` are recorded under this identity. */
 export const ANONYMOUS = 'anonymous';

@@ -5,6 +5,7 @@
 // gate timeouts, retry back-offs, scheduled resumes, expiries, `maxPause` and the run deadline are due
 // times in its state, so continue-as-new carries them and nothing restarts.
 import type { GateSpec } from './dag';
+import type { PauseMachineState as PauseMachineStateV1 } from './v1/pause-machine';
 
 /** Run states. `paused` is not terminal. */
 export const RunState = {
@@ -474,7 +475,7 @@ const plus = (at: string, ms: number) => new Date(Date.parse(at) + ms).toISOStri
  */
 export function reduce(state: PauseMachineState, event: PauseEvent): Step {
   let step = settleDrain(apply(state, event), event.at);
-  step = { ...step, state: settleClock(state, step.state, Date.parse(event.at)) };
+  step = { ...step, state: settleClock(step.state, Date.parse(event.at)) };
   if (step.outcome.accepted || event.type === 'resumeRejected' || event.type === 'invalidRequest')
     return step;
   if (
@@ -499,7 +500,7 @@ export function reduce(state: PauseMachineState, event: PauseEvent): Step {
 }
 
 /** Starts or stops the clock when the event changed whether the run is active. */
-function settleClock(before: PauseMachineState, after: PauseMachineState, atMs: number): PauseMachineState {
+function settleClock(after: PauseMachineState, atMs: number): PauseMachineState {
   const running = after.clock.activeSince !== null;
   const active = isActive(after);
   if (running === active) return after;
@@ -510,7 +511,6 @@ function settleClock(before: PauseMachineState, after: PauseMachineState, atMs: 
       clock: { activeMs: c.activeMs + Math.max(0, atMs - c.activeSince!), activeSince: null },
     };
   }
-  void before;
   return { ...after, clock: { activeMs: c.activeMs, activeSince: atMs } };
 }
 
@@ -1095,17 +1095,8 @@ function resumeRefusal(state: PauseMachineState, r: ResumeInput): Refusal | unde
   };
 }
 
-/** The reducer state of release 0.1.0, as carried by its continue-as-new. */
-export interface PauseMachineStateV1 {
-  hold: Hold | null;
-  phase: HoldPhase;
-  gates: Record<string, Omit<Gate, 'dueActiveMs' | 'expiresAt'>>;
-  inFlight: string[];
-  failedTasks: string[];
-  audit: AuditEntry[];
-  requests: Record<string, true>;
-  nextPauseId: number;
-}
+/** The reducer state of release 0.1.0, as carried by its continue-as-new (declared with its frozen code). */
+export type { PauseMachineStateV1 };
 
 /**
  * Upgrades a state carried by release 0.1.0 (or any earlier shape of this one): bounded audit and

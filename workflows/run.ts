@@ -24,10 +24,13 @@ import {
   type Decision,
   type PauseEvent,
   type PauseMachineState,
-  type PauseMachineStateV1,
   type RunState,
   type Step,
 } from './pause-machine';
+import type { CarriedStateV1 } from './v1/dag-workflow';
+
+/** What release 0.1.0 carried across continue-as-new (declared with its frozen code). */
+export type { CarriedStateV1 };
 
 /** State carried across continue-as-new (bounded: one record per task and resource, bounded audit). */
 export interface CarriedState {
@@ -42,20 +45,6 @@ export interface CarriedState {
   resources: Record<string, ResourceRecord>;
   /** Gates already approved (their tasks may run). */
   passedGates: string[];
-  startedAt: string;
-  continuedAsNew: number;
-}
-
-/** What release 0.1.0 carried across continue-as-new. */
-export interface CarriedStateV1 {
-  tasks: Record<string, TaskRecord>;
-  outputs: Record<string, JsonObject>;
-  completionOrder: string[];
-  pause: PauseMachineStateV1;
-  resources: Record<string, ResourceRecord>;
-  retryRemainingMs: Record<string, number>;
-  passedGates: string[];
-  activeMs: number;
   startedAt: string;
   continuedAsNew: number;
 }
