@@ -184,6 +184,12 @@ async function armTimers(run: Run): Promise<void> {
       await condition(() => run.closedAt !== undefined || nextDue(run.pm) !== undefined);
       continue;
     }
+    if (due <= Date.now()) {
+      // Already due (it came during a continue-as-new or a long workflow task): apply it now rather than
+      // arm a timer the server may fire up to a second late.
+      run.feed({ type: 'timerFired', at: run.now() });
+      if (nextDue(run.pm) !== due) continue;
+    }
     const moved = await condition(
       () => run.closedAt !== undefined || nextDue(run.pm) !== due,
       Math.max(1, due - Date.now()),

@@ -70,12 +70,16 @@ async function chain(c: Client, workflowId: string): Promise<{ runId: string; ev
   return runs;
 }
 
-/** The time of the last TimerFired event at or before `t` (ms), across the chain. */
-function timerFiredBefore(runs: { events: HistoryEvent[] }[], t: number): number {
+/**
+ * The workflow time of the workflow task that did something at `t` (ms): the last WorkflowTaskStarted
+ * at or before it, across the chain (`Date.now()` inside that task).
+ */
+function taskStartedBefore(runs: { events: HistoryEvent[] }[], t: number): number {
   let last = NaN;
   for (const { events } of runs)
     for (const e of events)
-      if (e.eventType === EventType.EVENT_TYPE_TIMER_FIRED && ms(e.eventTime) <= t) last = ms(e.eventTime);
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && ms(e.eventTime) <= t)
+        last = ms(e.eventTime);
   return last;
 }
 
@@ -279,9 +283,8 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const expired = audit.find((a) => a.action === 'expired');
       assert.ok(opened && expired, 'gate and expiry lines');
       const runs = await chain(client, h.workflowId);
-      // When the server fired the timer (the expiry line is written when the workflow task that follows
-      // runs, later on a loaded machine).
-      const waited = timerFiredBefore(runs, Date.parse(expired.at)) - Date.parse(opened.at);
+      // Both lines carry the workflow time of the task that wrote them.
+      const waited = Date.parse(expired.at) - Date.parse(opened.at);
       const before = runs.filter((r) => ms(r.events[0]?.eventTime) < Date.parse(expired.at)).length - 1;
       assert.ok(before >= 2, `continued as new ${before} times before the timeout`);
       assert.ok(Math.abs(waited - 6000) <= 1000, `the gate waited ${waited} ms for a 6000 ms timeout`);
@@ -313,10 +316,10 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const runs = await chain(client, h.workflowId);
       const flaky = attempts(runs).filter((a) => a.taskId === 'flaky');
       assert.equal(flaky.length, 2);
-      // From the workflow task that learnt of the failure (where the back-off is decided) to the server's
-      // TimerFired that ended it.
+      // From the workflow task that learnt of the failure (where the back-off is decided) to the one that
+      // started the retry.
       const backoff =
-        timerFiredBefore(runs, flaky[1]!.scheduledAt) - taskStartedAfter(runs, flaky[0]!.failedAt!);
+        taskStartedBefore(runs, flaky[1]!.scheduledAt) - taskStartedAfter(runs, flaky[0]!.failedAt!);
       const between = runs.filter(
         (r) =>
           ms(r.events[0]?.eventTime) > flaky[0]!.failedAt! &&
