@@ -110,6 +110,7 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
               mode: 'graceful',
               reason: String(reason ?? '').slice(0, 1000),
               by: `task:${input.taskId}`,
+              ...(input.proof ? { proof: input.proof } : {}),
               requestId: `${runId}:${info.activityId}:${pauses}`,
             },
           ],

@@ -11,6 +11,11 @@ export interface RunTaskInput {
   context: JsonObject;
   /** Handles of the resources the task `uses`. */
   resources: Record<string, JsonValue>;
+  /**
+   * Drawn by the workflow for this attempt only: a `task` pause (`ctx.pauseWorkflow`) carries it back as
+   * its proof of coming from the running attempt.
+   */
+  proof?: string;
 }
 
 /** Output of a successful attempt. */

@@ -46,12 +46,16 @@ export type DagFailureDetails = [RunStatus, JsonObject];
  */
 export const PATCH_V2 = 'cloacina-v2-shell';
 
+/** Marks runs whose `task` pauses must carry the proof given to the running attempt. */
+export const PATCH_TASK_PROOF = 'cloacina-task-proof';
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   if (!patched(PATCH_V2)) {
     return cloacinaDagV1({ ...input, carried: input.carried as CarriedStateV1 | undefined });
   }
   const run = new Run(input.spec, input.context, input.carried);
+  run.requireTaskProof = patched(PATCH_TASK_PROOF);
   const visibility = new Visibility(run);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);

@@ -1,7 +1,7 @@
 // Request handlers: pause, resume, approve and reject as updates (validated at the door) and as signals
 // (refusals audited), the status and context queries, and the scheduled resume. Every request becomes a
 // reducer event; no request can fail a workflow task: an unexpected error fails the request alone.
-import { ApplicationFailure, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { CloacinaActivities } from './activity-contract';
 import { isTerminal, nearest, type JsonObject } from './dag';
@@ -69,6 +69,7 @@ export class Handlers {
   pause(raw: unknown): ControlResult {
     this.#assertOpen();
     const r = PauseRequest.parse(raw);
+    this.#checkKind(r);
     const step = this.run.feed({
       type: 'pause',
       at: this.run.now(),
@@ -86,6 +87,37 @@ export class Handlers {
     const f = this.#failure(step);
     if (f) throw f;
     return this.#control(step.outcome.accepted && step.outcome.duplicate);
+  }
+
+  /**
+   * The kinds only the library sends: `task` must carry the proof the workflow gave the running attempt
+   * of the task it names (so no outside caller can pose as a task); `bulk` must carry the request id that
+   * `pauseAll` gives this workflow.
+   */
+  #checkKind(r: PauseRequest): void {
+    const run = this.run;
+    if (r.kind === 'task' && run.requireTaskProof) {
+      const taskId = r.by?.startsWith('task:') ? r.by.slice('task:'.length) : undefined;
+      const expected = taskId === undefined ? undefined : run.attemptProofs.get(taskId);
+      if (expected === undefined || r.proof !== expected) {
+        throw refusal(
+          'InvalidRequest',
+          taskId === undefined || !run.attemptProofs.has(taskId)
+            ? `Kind \`task\` is sent only by ctx.pauseWorkflow from a running task (by \`${r.by ?? ''}\` names no running task): send kind \`manual\``
+            : `Kind \`task\` needs the proof given to the running attempt of \`${taskId}\`, and this request's proof does not match: only ctx.pauseWorkflow sends it; send kind \`manual\``,
+        );
+      }
+    }
+    if (r.kind === 'bulk') {
+      const id = r.requestId ?? '';
+      const suffix = `:${workflowInfo().workflowId}`;
+      if (!id.startsWith('bulk:') || !id.endsWith(suffix) || id.length <= 'bulk:'.length + suffix.length) {
+        throw refusal(
+          'InvalidRequest',
+          `Kind \`bulk\` is sent only by pauseAll, with the request id \`bulk:<bulkId>${suffix}\` (got \`${id}\`): use pauseAll, or send kind \`manual\``,
+        );
+      }
+    }
   }
 
   async resume(raw: unknown, source: 'request' | 'system'): Promise<ControlResult> {
@@ -239,7 +271,13 @@ export class Handlers {
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error)}`);
     };
-    setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), { validator: validator(PauseRequest) });
+    setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), {
+      validator: (raw: unknown) => {
+        validator(PauseRequest)(raw);
+        // Refused before it is written to the history: a kind only the library may send, without proof.
+        this.#checkKind(PauseRequest.parse(raw));
+      },
+    });
     setHandler(resumeUpdate, (raw) => guardedAsync(() => this.resume(raw, 'request')), {
       validator: validator(ResumeRequest),
     });

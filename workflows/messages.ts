@@ -78,8 +78,13 @@ export const PauseRequest = z.strictObject({
   /** Who asks (defaults to the client identity in the executor, `anonymous` for bare signals). */
   by: identity.optional(),
   mode: z.enum(PAUSE_MODES).optional(),
-  /** `task` is used by `ctx.pauseWorkflow`, `bulk` by `pauseAll`. */
+  /**
+   * `task` is sent by `ctx.pauseWorkflow` only, with `by: 'task:<id>'` and the proof its attempt was given;
+   * `bulk` by `pauseAll` only, with the request id `bulk:<bulkId>:<workflowId>`. Anyone else sends `manual`.
+   */
   kind: z.enum(REQUEST_PAUSE_KINDS).optional(),
+  /** For kind `task`: the proof the workflow gave the running attempt. */
+  proof: z.string().max(100, 'must be at most 100 characters').optional(),
   /** Scheduled resume (maintenance windows). */
   resumeAt: isoInstant.optional(),
   /** The pause ends after this many milliseconds of pause, with `onExpiry`. */

@@ -82,6 +82,14 @@ export class Run {
   /** Continue-as-new was suggested: no task starts until the run has continued. */
   drainingSince: string | undefined;
 
+  /**
+   * Whether a `task` pause must prove that it comes from the task's running attempt (runs begun before
+   * this check accept the kind as before, so that their histories replay).
+   */
+  requireTaskProof = false;
+  /** The proof each running attempt was given, by task id. */
+  readonly attemptProofs = new Map<string, string>();
+
   /** Bumped on every change the main loop must look at. */
   version = 0;
   /** Audit lines not yet written to the event history. */

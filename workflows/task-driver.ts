@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  uuid4,
 } from '@temporalio/workflow';
 import type { CloacinaActivities, RunTaskResult } from './activity-contract';
 import {
@@ -149,6 +150,8 @@ export class TaskDriver {
       abandon,
     };
     this.#attempts.set(t.id, ctl);
+    const proof = run.requireTaskProof ? uuid4() : undefined;
+    if (proof) run.attemptProofs.set(t.id, proof);
     const resourceHandles = Object.fromEntries(
       t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
     ) as Record<string, JsonValue>;
@@ -160,6 +163,7 @@ export class TaskDriver {
           attempt: rec.attempts,
           context: run.inputContext(t),
           resources: resourceHandles,
+          ...(proof ? { proof } : {}),
         }),
       )
       .then(
@@ -178,6 +182,7 @@ export class TaskDriver {
     ]);
     ctl.settled = true;
     this.#attempts.delete(t.id);
+    run.attemptProofs.delete(t.id);
     return outcome;
   }
 
