@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { UnifiedExecutor } from '../../src';
+import { bundleWorkflows } from '../../src/worker';
+import {
+  auditTime,
+  chainHistory,
+  eventTimeMs,
+  freshTaskQueue,
+  taskStarts,
+  testClient,
+  testServer,
+  withWorker,
+} from '../helpers';
+import { crashWorkflows, immediateDrain, midTask, resourceSetup, validation } from './crash-workflows';
+
+const { TimeoutType } = temporal.api.enums.v1;
+
+/** A worker in its own process, killed with SIGKILL at a point it announces on stdout. */
+class DoomedWorker {
+  readonly #lines: string[] = [];
+  readonly #waiters: (() => void)[] = [];
+  readonly #exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess) {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.#lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        for (const w of this.#waiters.splice(0)) w();
+      }
+    });
+    let err = '';
+    child.stderr!.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-4000)));
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.stderr = err;
+        resolve();
+        for (const w of this.#waiters.splice(0)) w();
+      }),
+    );
+  }
+
+  stderr = '';
+
+  static async start(taskQueue: string, bundlePath: string): Promise<DoomedWorker> {
+    const child = spawn(process.execPath, [path.join(__dirname, 'worker-process.js')], {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: testServer().address,
+        CLOACINA_TASK_QUEUE: taskQueue,
+        CLOACINA_BUNDLE_PATH: bundlePath,
+        CLOACINA_CRASH_ROLE: 'doomed',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const w = new DoomedWorker(child);
+    await w.waitFor('@@ ready', 60_000);
+    return w;
+  }
+
+  /** Waits until the worker prints `line`. */
+  async waitFor(line: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#lines.includes(line)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`The worker process exited before printing \`${line}\`: ${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`The worker process did not print \`${line}\` within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 250);
+      });
+    }
+  }
+
+  /** SIGKILL: the process ends with no chance to report anything. */
+  async kill(): Promise<number> {
+    this.child.kill('SIGKILL');
+    await this.#exited;
+    return Date.now();
+  }
+}
+
+interface ActivityOutcome {
+  type: string;
+  activityId: string;
+  outcome: 'completed' | 'failed' | 'timedOut' | 'cancelled' | 'open';
+  timeoutType?: string;
+  /** Of the attempt that ended it (retries inside one activity are the server's). */
+  attempt?: number;
+  /** How the attempt before it ended, when it timed out. */
+  previousTimeoutType?: string;
+  endedAt?: number;
+}
+
+/** Every activity of a workflow's history with how it ended (and the kind of timeout, if it timed out). */
+async function activityOutcomes(workflowId: string): Promise<ActivityOutcome[]> {
+  const out: ActivityOutcome[] = [];
+  for (const { events } of await chainHistory(workflowId)) {
+    const byId = new Map<string, ActivityOutcome>();
+    for (const e of events) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) {
+        const a: ActivityOutcome = {
+          type: s.activityType!.name!,
+          activityId: s.activityId!,
+          outcome: 'open',
+        };
+        byId.set(String(e.eventId), a);
+        out.push(a);
+      }
+      const started = e.activityTaskStartedEventAttributes;
+      const startedOf = started ? byId.get(String(started.scheduledEventId)) : undefined;
+      if (startedOf) {
+        startedOf.attempt = started!.attempt ?? undefined;
+        const prev = started!.lastFailure?.timeoutFailureInfo?.timeoutType;
+        if (prev !== undefined && prev !== null) startedOf.previousTimeoutType = TimeoutType[prev];
+      }
+      const ends = [
+        ['completed', e.activityTaskCompletedEventAttributes],
+        ['failed', e.activityTaskFailedEventAttributes],
+        ['timedOut', e.activityTaskTimedOutEventAttributes],
+        ['cancelled', e.activityTaskCanceledEventAttributes],
+      ] as const;
+      for (const [outcome, attrs] of ends) {
+        const a = attrs ? byId.get(String(attrs.scheduledEventId)) : undefined;
+        if (!a) continue;
+        a.outcome = outcome;
+        a.endedAt = eventTimeMs(e);
+        const tt = e.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType;
+        if (tt !== undefined && tt !== null) a.timeoutType = TimeoutType[tt];
+      }
+    }
+  }
+  return out;
+}
+
+const HEARTBEAT = 'TIMEOUT_TYPE_HEARTBEAT';
+
+// SIGKILL of the worker at four points. Each run goes on in a new worker and keeps its promises: the
+// pause holds, a cut-off attempt does not count, nothing is lost, and the dead worker is noticed by a
+// heartbeat timeout (seconds), never by a start-to-close timeout (minutes).
+describe('a worker killed with SIGKILL', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let bundlePath: string;
+  const recoveries: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cloacina-crash-'));
+    bundlePath = path.join(dir, 'workflows.js');
+    writeFileSync(bundlePath, JSON.stringify(await bundleWorkflows()));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`      crashes: ${recoveries.join('; ')}`);
+  });
+
+  const executorFor = async (taskQueue: string) =>
+    new UnifiedExecutor(await testClient(), { taskQueue, identity: 'ops' });
+
+  it('mid-task while a graceful pause waits for it: the attempt fails by heartbeat, the pause holds, the retry runs after resume', async () => {
+    const taskQueue = freshTaskQueue('crash');
+    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const executor = await executorFor(taskQueue);
+    const { workflowId } = await executor.executeAsync(midTask, {});
+    await doomed.waitFor('@@ slow 1');
+    const paused = await executor.pauseWorkflow(workflowId, {
+      reason: 'deploy',
+      by: 'ops',
+      requestId: 'p-1',
+    });
+    assert.equal(paused.state, 'pausing', 'the graceful pause waits for the running attempt');
+    const killedAt = await doomed.kill();
+
+    await withWorker(
+      crashWorkflows,
+      async ({ executor: ex }) => {
+        const held = await ex.waitUntil(workflowId, (s) => !!s.pause?.drainedAt, { timeout: 60_000 });
+        assert.equal(held.state, 'paused');
+        assert.equal(held.pause!.requestId, 'p-1');
+        assert.equal(held.pause!.by, 'ops');
+        assert.equal(held.pause!.reason, 'deploy');
+        assert.equal(held.tasks.slow!.attempts, 1, 'a crash under a graceful pause is a failed attempt');
+        assert.equal(held.tasks.slow!.state, 'retrying');
+
+        const resumed = await ex.resumeWorkflow(workflowId, { by: 'ops' });
+        assert.equal(resumed.duplicate, false);
+        assert.deepEqual(await ex.result(workflowId), { prep: true, slowAttempt: 2, after: true });
+
+        const acts = await activityOutcomes(workflowId);
+        const slow = acts.filter((a) => a.activityId.startsWith('slow#'));
+        assert.deepEqual(
+          slow.map((a) => [a.outcome, a.timeoutType]),
+          [
+            ['timedOut', HEARTBEAT],
+            ['completed', undefined],
+          ],
+        );
+        // No attempt started while paused: the retry waited for the resume.
+        const audit = (await ex.getAudit(workflowId)).entries;
+        const resumedAt = auditTime(audit.find((e) => e.action === 'resume')!);
+        const second = (await taskStarts(workflowId)).filter((t) => t.taskId === 'slow')[1]!;
+        assert.ok(second.at >= resumedAt, `the retry started ${resumedAt - second.at} ms before the resume`);
+        const noticedIn = slow[0]!.endedAt! - killedAt;
+        assert.ok(
+          noticedIn >= 0,
+          `the attempt timed out ${-noticedIn} ms before the kill: its worker was alive`,
+        );
+        recoveries.push(`mid-task: heartbeat timeout ${noticedIn} ms after the kill`);
+      },
+      { taskQueue },
+    );
+  });
+
+  it('during an immediate drain: the cut-off attempt does not count, even with attempts: 1', async () => {
+    const taskQueue = freshTaskQueue('crash');
+    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const executor = await executorFor(taskQueue);
+    const { workflowId } = await executor.executeAsync(immediateDrain, {});
+    await doomed.waitFor('@@ slow 1');
+    const paused = await executor.pauseWorkflow(workflowId, {
+      mode: 'immediate',
+      by: 'ops',
+      reason: 'stop now',
+    });
+    assert.equal(paused.state, 'pausing', 'the task ignores its cancellation: the drain waits for it');
+    // Longer than the heartbeat timeout: the live worker keeps heartbeating the cancelled attempt, so the
+    // drain still waits for it; only the kill can end it now.
+    await new Promise((r) => setTimeout(r, 6000));
+    const waiting = await executor.getStatus(workflowId);
+    assert.deepEqual([waiting.state, waiting.tasks.slow!.state], ['pausing', 'running']);
+    const killedAt = await doomed.kill();
+
+    await withWorker(
+      crashWorkflows,
+      async ({ executor: ex }) => {
+        const held = await ex.waitUntil(workflowId, (s) => !!s.pause?.drainedAt, { timeout: 60_000 });
+        assert.equal(held.state, 'paused');
+        assert.deepEqual(
+          {
+            attempts: held.tasks.slow!.attempts,
+            interrupted: held.tasks.slow!.interrupted,
+            state: held.tasks.slow!.state,
+          },
+          { attempts: 0, interrupted: 1, state: 'pending' },
+        );
+        await ex.resumeWorkflow(workflowId, { by: 'ops' });
+        assert.deepEqual(await ex.result(workflowId), { slowAttempt: 1, after: true });
+        const final = await ex.getStatus(workflowId);
+        assert.equal(final.tasks.slow!.attempts, 1);
+        assert.equal(final.tasks.slow!.interrupted, 1);
+
+        const slow = (await activityOutcomes(workflowId)).filter((a) => a.activityId.startsWith('slow#'));
+        assert.deepEqual(
+          slow.map((a) => [a.outcome, a.timeoutType]),
+          [
+            ['timedOut', HEARTBEAT],
+            ['completed', undefined],
+          ],
+          'the drain ended by the heartbeat timeout of the dead worker, not by the drain timeout',
+        );
+        const noticedIn = slow[0]!.endedAt! - killedAt;
+        assert.ok(
+          noticedIn >= 0,
+          `the attempt timed out ${-noticedIn} ms before the kill: its worker was alive`,
+        );
+        recoveries.push(`immediate drain: heartbeat timeout ${noticedIn} ms after the kill`);
+      },
+      { taskQueue },
+    );
+  });
+
+  it('during resume validation: the validation runs again in the new worker and the resume answers', async () => {
+    const taskQueue = freshTaskQueue('crash');
+    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const executor = await executorFor(taskQueue);
+    const { workflowId } = await executor.executeAsync(validation, { n: 7 });
+    await executor.waitUntil(workflowId, (s) => s.gates.some((g) => g.taskId === 'gated'), {
+      timeout: 30_000,
+    });
+    await executor.pauseWorkflow(workflowId, { by: 'ops', reason: 'hold' });
+    await executor.waitUntil(workflowId, (s) => s.state === 'paused', { timeout: 30_000 });
+    const resume = executor.resumeWorkflow(workflowId, { by: 'ops', requestId: 'r-1' });
+    resume.catch(() => undefined);
+    await doomed.waitFor('@@ validate 7');
+    const killedAt = await doomed.kill();
+
+    await withWorker(
+      crashWorkflows,
+      async ({ executor: ex }) => {
+        const answered = await resume;
+        const answeredIn = Date.now() - killedAt;
+        assert.equal(answered.duplicate, false);
+        assert.equal(answered.pause?.kind, 'gate', 'the manual pause is over; the gate still waits');
+        const validations = (await activityOutcomes(workflowId)).filter(
+          (a) => a.type === 'cloacina.validateResume',
+        );
+        assert.deepEqual(
+          validations.map((a) => [a.outcome, a.attempt, a.previousTimeoutType]),
+          [['completed', 2, HEARTBEAT]],
+          'the first attempt was lost with the worker, noticed by its heartbeat timeout, and retried',
+        );
+        await ex.approve(workflowId, 'gated', { by: 'ops' });
+        assert.deepEqual(await ex.result(workflowId), { n: 7, gated: true, after: true });
+        recoveries.push(`resume validation: answered ${answeredIn} ms after the kill`);
+      },
+      { taskQueue },
+    );
+  });
+
+  it('during resource setup: the setup runs again in the new worker and the task gets its resource', async () => {
+    const taskQueue = freshTaskQueue('crash');
+    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const executor = await executorFor(taskQueue);
+    const { workflowId } = await executor.executeAsync(resourceSetup, {});
+    await doomed.waitFor('@@ setup start');
+    const killedAt = await doomed.kill();
+
+    await withWorker(
+      crashWorkflows,
+      async ({ executor: ex }) => {
+        assert.deepEqual(await ex.result(workflowId), { connection: 'db-1' });
+        const doneIn = Date.now() - killedAt;
+        const final = await ex.getStatus(workflowId);
+        assert.equal(final.resources.db!.setups, 1);
+        assert.equal(final.tasks.query!.attempts, 1);
+        const setups = (await activityOutcomes(workflowId)).filter(
+          (a) => a.type === 'cloacina.setupResource',
+        );
+        assert.deepEqual(
+          setups.map((a) => [a.outcome, a.attempt, a.previousTimeoutType]),
+          [['completed', 2, HEARTBEAT]],
+          'the first attempt was lost with the worker, noticed by its heartbeat timeout, and retried',
+        );
+        recoveries.push(`resource setup: run completed ${doneIn} ms after the kill`);
+      },
+      { taskQueue },
+    );
+  });
+});

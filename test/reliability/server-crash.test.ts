@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createWorker, defineWorkflow, task, UnifiedExecutor, type RunStatus } from '../../src';
+import { bundleWorkflows } from '../../src/worker';
+import { freePort, startDevServer, type DevServerHandle } from '../../temporal-dev';
+import { freshTaskQueue } from '../helpers';
+
+// SIGKILL of a file-backed server while runs are paused by every kind of pause: after a restart each
+// pause is still there with who, why and when (and its scheduled resume), and every run completes.
+describe('a file-backed server killed with SIGKILL', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let server: DevServerHandle | undefined;
+
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cloacina-kill-'));
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps manual, gate, failure, task and bulk pauses with their metadata; every run completes', async () => {
+    const dbFilename = path.join(dir, 'temporal.db');
+    const port = await freePort();
+    const start = () => startDevServer({ port, uiPort: 0, headless: true, dbFilename, forceStart: true });
+    const taskQueue = freshTaskQueue('server-kill');
+    let failing = true;
+    const asked = new Set<string>();
+    const wf = defineWorkflow({
+      name: 'server-killed',
+      pausePolicy: { onTaskFailure: 'pause' },
+      tasks: [
+        task({ id: 'prepare' }, (ctx) => void ctx.set('prepared', true)),
+        task({ id: 'flaky', dependencies: ['prepare'], retry: { attempts: 1 } }, (ctx) => {
+          if (ctx.get('fail') && failing) throw new Error('disk full');
+        }),
+        task({ id: 'ask', dependencies: ['flaky'] }, async (ctx) => {
+          if (ctx.get('ask') && !asked.has(ctx.workflowId)) {
+            asked.add(ctx.workflowId);
+            await ctx.pauseWorkflow('the numbers look odd');
+          }
+        }),
+        task(
+          { id: 'ship', dependencies: ['ask'], pauseBefore: { approvers: ['alice'] } },
+          (ctx) => void ctx.set('shipped', true),
+        ),
+      ],
+    });
+    const withStack = async <T>(fn: (executor: UnifiedExecutor) => Promise<T>): Promise<T> => {
+      const native = await NativeConnection.connect({ address: server!.address });
+      const connection = await Connection.connect({ address: server!.address });
+      const executor = new UnifiedExecutor(new Client({ connection }), { taskQueue, identity: 'ops' });
+      const worker = await createWorker({
+        workflows: [wf],
+        taskQueue,
+        connection: native,
+        workflowBundle: await bundleWorkflows(),
+      });
+      try {
+        return await worker.runUntil(fn(executor));
+      } finally {
+        await connection.close();
+        await native.close();
+      }
+    };
+    const waitPaused = (executor: UnifiedExecutor, id: string, kind: string) =>
+      executor.waitUntil(id, (s) => s.state === 'paused' && s.pause?.kind === kind, { timeout: 30_000 });
+
+    server = await start();
+    const before: Record<string, RunStatus> = {};
+    const resumeAt = new Date(Date.now() + 3_600_000);
+    const ids = await withStack(async (executor) => {
+      const manual = await executor.executeAsync(wf, {});
+      await executor.pauseWorkflow(manual.workflowId, {
+        reason: 'maintenance',
+        by: 'ops',
+        requestId: 'p-1',
+        resumeAt,
+      });
+      const gate = await executor.executeAsync(wf, {});
+      const failure = await executor.executeAsync(wf, { fail: true });
+      const taskPause = await executor.executeAsync(wf, { ask: true });
+      const bulk = await executor.executeAsync(wf, {});
+      const bulkResult = await executor.pauseAll(`WorkflowId = '${bulk.workflowId}'`, {
+        reason: 'overnight',
+        by: 'scheduler',
+        bulkId: 'night-1',
+      });
+      assert.deepEqual([bulkResult.total, bulkResult.succeeded], [1, 1]);
+      const ids = {
+        manual: manual.workflowId,
+        gate: gate.workflowId,
+        failure: failure.workflowId,
+        task: taskPause.workflowId,
+        bulk: bulk.workflowId,
+      };
+      for (const [kind, id] of Object.entries(ids)) before[kind] = await waitPaused(executor, id, kind);
+      return ids;
+    });
+    assert.equal(before.manual!.pause!.resumeAt, resumeAt.toISOString());
+    assert.equal(before.task!.pause!.by, 'task:ask');
+    assert.equal(before.bulk!.pause!.requestId, `bulk:night-1:${ids.bulk}`);
+
+    // No goodbye: the server and its watchdog die at once.
+    process.kill(-server.pid!, 'SIGKILL');
+    await server.stop();
+    server = await start();
+
+    await withStack(async (executor) => {
+      for (const [kind, id] of Object.entries(ids)) {
+        const after = await executor.getStatus(id);
+        assert.equal(after.state, 'paused', kind);
+        assert.deepEqual(after.pause, before[kind]!.pause, `${kind}: the pause and its metadata survived`);
+        assert.deepEqual(after.gates, before[kind]!.gates, `${kind}: the gates survived`);
+        assert.deepEqual(after.audit, before[kind]!.audit, `${kind}: the audit trail survived`);
+      }
+      const paused = await executor.listWorkflows({ paused: true, workflow: 'server-killed' });
+      assert.deepEqual(paused.map((r) => r.workflowId).sort(), Object.values(ids).sort());
+
+      // Requests are still remembered by id.
+      assert.equal(
+        (await executor.pauseWorkflow(ids.manual, { requestId: 'p-1', by: 'ops' })).duplicate,
+        true,
+      );
+      failing = false;
+      for (const kind of ['manual', 'failure', 'task'] as const)
+        await executor.resumeWorkflow(ids[kind], { by: 'ops' });
+      const resumed = await executor.resumeAll(`WorkflowId = '${ids.bulk}'`, {
+        by: 'scheduler',
+        bulkId: 'morning-1',
+      });
+      assert.deepEqual([resumed.total, resumed.succeeded], [1, 1]);
+      for (const [kind, id] of Object.entries(ids)) {
+        await executor.waitUntil(id, (s) => s.gates.some((g) => g.taskId === 'ship'), { timeout: 30_000 });
+        await executor.approve(id, 'ship', { by: 'alice' });
+        assert.deepEqual(
+          await executor.result(id),
+          {
+            prepared: true,
+            shipped: true,
+            ...(kind === 'failure' ? { fail: true } : {}),
+            ...(kind === 'task' ? { ask: true } : {}),
+          },
+          kind,
+        );
+      }
+    });
+  });
+});
