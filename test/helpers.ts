@@ -6,7 +6,12 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { CombinedWorkerRunError, NativeConnection, type Worker } from '@temporalio/worker';
+import {
+  CombinedWorkerRunError,
+  NativeConnection,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { DevServerHandle } from '../temporal-dev';
 import { UnifiedExecutor } from '../src/executor';
 import { createWorker, bundleWorkflows } from '../src/worker';
@@ -55,7 +60,7 @@ export interface TestEnv {
 export async function withWorker<T>(
   workflows: WorkflowDefinition[],
   fn: (env: TestEnv) => Promise<T>,
-  options: { identity?: string; taskQueue?: string } = {},
+  options: { identity?: string; taskQueue?: string; workflowBundle?: WorkflowBundleWithSourceMap } = {},
 ): Promise<T> {
   const taskQueue = options.taskQueue ?? freshTaskQueue();
   nativeConnection ??= NativeConnection.connect({ address: testServer().address });
@@ -64,7 +69,7 @@ export async function withWorker<T>(
     taskQueue,
     connection: await nativeConnection,
     namespace: testServer().namespace,
-    workflowBundle: await bundleWorkflows(),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
     // A failed assertion must not leave the test waiting on a task that ignores cancellation.
     workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s' },
   });
