@@ -49,6 +49,9 @@ export const PATCH_V2 = 'cloacina-v2-shell';
 /** Marks runs whose `task` pauses must carry the proof given to the running attempt. */
 export const PATCH_TASK_PROOF = 'cloacina-task-proof';
 
+/** Marks runs in which a pause joining one in effect may postpone its scheduled resume. */
+export const PATCH_AMEND_PAUSES = 'cloacina-amend-pauses';
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   if (!patched(PATCH_V2)) {
@@ -56,6 +59,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   }
   const run = new Run(input.spec, input.context, input.carried);
   run.requireTaskProof = patched(PATCH_TASK_PROOF);
+  run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
   const visibility = new Visibility(run);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);

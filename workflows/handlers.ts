@@ -35,6 +35,14 @@ export const ANONYMOUS = 'anonymous';
 const refusal = (code: RefusalCode, message: string) =>
   ApplicationFailure.create({ type: code, message, nonRetryable: true });
 
+/** Refusals made before the reducer saw the request: a refused signal must audit them itself. */
+const UNAUDITED = new WeakSet<ApplicationFailure>();
+const unaudited = (code: RefusalCode, message: string) => {
+  const f = refusal(code, message);
+  UNAUDITED.add(f);
+  return f;
+};
+
 export class Handlers {
   /** System operations under way (a scheduled resume): continue-as-new waits for none. */
   ops = 0;
@@ -73,6 +81,7 @@ export class Handlers {
     const step = this.run.feed({
       type: 'pause',
       at: this.run.now(),
+      ...(this.run.amendJoinedPauses ? { amend: true } : {}),
       request: {
         requestId: r.requestId,
         by: r.by ?? ANONYMOUS,
@@ -100,7 +109,7 @@ export class Handlers {
       const taskId = r.by?.startsWith('task:') ? r.by.slice('task:'.length) : undefined;
       const expected = taskId === undefined ? undefined : run.attemptProofs.get(taskId);
       if (expected === undefined || r.proof !== expected) {
-        throw refusal(
+        throw unaudited(
           'InvalidRequest',
           taskId === undefined || !run.attemptProofs.has(taskId)
             ? `Kind \`task\` is sent only by ctx.pauseWorkflow from a running task (by \`${r.by ?? ''}\` names no running task): send kind \`manual\``
@@ -108,11 +117,11 @@ export class Handlers {
         );
       }
     }
-    if (r.kind === 'bulk') {
+    if (r.kind === 'bulk' && run.requireTaskProof) {
       const id = r.requestId ?? '';
       const suffix = `:${workflowInfo().workflowId}`;
       if (!id.startsWith('bulk:') || !id.endsWith(suffix) || id.length <= 'bulk:'.length + suffix.length) {
-        throw refusal(
+        throw unaudited(
           'InvalidRequest',
           `Kind \`bulk\` is sent only by pauseAll, with the request id \`bulk:<bulkId>${suffix}\` (got \`${id}\`): use pauseAll, or send kind \`manual\``,
         );
@@ -241,6 +250,12 @@ export class Handlers {
 
   /** A refused or malformed signal: audited (signals have no caller to answer). */
   #signalRefused(name: string, raw: unknown, err: unknown): void {
+    if (err instanceof ApplicationFailure && UNAUDITED.has(err)) {
+      // Refused before the reducer saw it (a kind only the library may send, without proof).
+      log.warn(`${name} signal refused`, { message: err.message });
+      this.#auditInvalid(name, raw, err.message);
+      return;
+    }
     if (err instanceof ApplicationFailure) {
       // Refusals the reducer made are audited already.
       log.warn(`${name} signal refused`, { message: err.message });

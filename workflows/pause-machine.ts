@@ -221,7 +221,11 @@ export interface GateDecisionInput {
 
 /** Inputs of the reducer. */
 export type PauseEvent =
-  | { type: 'pause'; at: string; request: PauseInput }
+  /**
+   * `amend`: a pause joining one already in effect may postpone its scheduled resume (runs begun before
+   * amendments leave it unset, so that their histories replay).
+   */
+  | { type: 'pause'; at: string; request: PauseInput; amend?: boolean }
   | { type: 'resumeBegin'; at: string; request: ResumeInput }
   /** `token`: the one `resumeBegin` answered with (absent when nothing needed validating). */
   | { type: 'resume'; at: string; request: ResumeInput; token?: number }
@@ -575,6 +579,34 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           s = { ...s, hold: { ...s.hold!, mode: 'immediate' } };
           decisions.push({ type: 'cancelInFlight', taskIds: [...s.inFlight] });
         }
+        const notes = [
+          upgrade
+            ? `graceful pause ${s.hold!.pauseId} made immediate`
+            : `already paused (pause ${s.hold!.pauseId} by ${s.hold!.by}): joined it`,
+        ];
+        if (event.amend) {
+          // A joined pause can only make the hold last longer, never end it sooner: a later resumeAt
+          // postpones the scheduled resume; an earlier one, or one for a pause without a scheduled
+          // resume, is not applied; the joiner's own expiry is not applied.
+          const current = s.hold!.resumeAt;
+          if (
+            r.resumeAt &&
+            current &&
+            s.phase !== 'resuming' &&
+            Date.parse(r.resumeAt) > Date.parse(current)
+          ) {
+            s = { ...s, hold: { ...s.hold!, resumeAt: r.resumeAt } };
+            notes.push(`scheduled resume postponed from ${current} to ${r.resumeAt}`);
+          } else if (r.resumeAt) {
+            notes.push(
+              current
+                ? `resumeAt ${r.resumeAt} not applied: the pause resumes at ${current}, and a joined pause never ends it sooner`
+                : `resumeAt ${r.resumeAt} not applied: the pause has no scheduled resume, and a joined pause never ends it sooner`,
+            );
+          }
+          if (r.expiresAfterMs !== undefined)
+            notes.push('expiresAfterMs not applied: only the first pause of a hold sets its expiry');
+        }
         s = withAudit(s, event.at, {
           action: upgrade ? 'upgrade' : 'pause',
           kind: r.kind,
@@ -583,9 +615,7 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
           reason: r.reason,
           mode: r.mode,
           requestId: r.requestId,
-          message: upgrade
-            ? `graceful pause ${s.hold!.pauseId} made immediate`
-            : `already paused (pause ${s.hold!.pauseId} by ${s.hold!.by}): joined it`,
+          message: notes.join('; '),
         });
         return accept(remember(s, r.requestId, event.type), decisions);
       }

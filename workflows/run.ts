@@ -87,6 +87,8 @@ export class Run {
    * this check accept the kind as before, so that their histories replay).
    */
   requireTaskProof = false;
+  /** Whether a pause joining one in effect may postpone its scheduled resume (same reason as above). */
+  amendJoinedPauses = false;
   /** The proof each running attempt was given, by task id. */
   readonly attemptProofs = new Map<string, string>();
 

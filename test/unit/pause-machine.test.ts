@@ -1156,6 +1156,51 @@ describe('pause machine: the run clock', () => {
     ]);
   });
 
+  it('a pause joining one in effect postpones its scheduled resume, and never ends it sooner', () => {
+    const run = new Run();
+    run.pause({ resumeAt: iso(60) });
+    const amend = (over: Partial<PauseInput>) =>
+      run.feed({ type: 'pause', request: pauseReq({ by: 'carol', ...over }), amend: true });
+
+    let step = amend({ resumeAt: iso(120) });
+    assert.deepEqual(step.outcome, ACCEPTED);
+    assert.equal(run.state.hold!.resumeAt, iso(120));
+    assert.equal(run.due, 120_000, 'the timer moves to the later instant');
+    assert.equal(
+      run.last!.message,
+      `already paused (pause 1 by alice): joined it; scheduled resume postponed from ${iso(60)} to ${iso(120)}`,
+    );
+
+    step = amend({ resumeAt: iso(90), expiresAfterMs: 5000 });
+    assert.deepEqual(step.outcome, ACCEPTED);
+    assert.equal(run.state.hold!.resumeAt, iso(120), 'an earlier resumeAt is not applied');
+    assert.equal(run.state.hold!.expiresAt, undefined, "the joiner's expiry is not applied");
+    assert.equal(
+      run.last!.message,
+      `already paused (pause 1 by alice): joined it; resumeAt ${iso(90)} not applied: the pause resumes at ${iso(120)}, and a joined pause never ends it sooner; expiresAfterMs not applied: only the first pause of a hold sets its expiry`,
+    );
+    assert.equal(run.due, 120_000);
+
+    // Runs begun before amendments: the join changes nothing but the audit, as before.
+    const old = new Run();
+    old.pause({ resumeAt: iso(60) });
+    old.pause({ by: 'carol', resumeAt: iso(120) });
+    assert.equal(old.state.hold!.resumeAt, iso(60));
+    assert.equal(old.last!.message, 'already paused (pause 1 by alice): joined it');
+  });
+
+  it('a joined pause gives an open-ended pause no scheduled resume', () => {
+    const run = new Run();
+    run.pause();
+    run.feed({ type: 'pause', request: pauseReq({ by: 'carol', resumeAt: iso(30) }), amend: true });
+    assert.equal(run.state.hold!.resumeAt, undefined);
+    assert.equal(run.due, undefined);
+    assert.match(
+      run.last!.message!,
+      /the pause has no scheduled resume, and a joined pause never ends it sooner/,
+    );
+  });
+
   it('an expiry due together with resumeAt wins', () => {
     const run = new Run();
     run.pause({ resumeAt: iso(30), expiresAfterMs: 30_000, onExpiry: 'cancel' });
@@ -1913,7 +1958,7 @@ const REQUEST_EVENTS = new Set<PauseEvent['type']>([
 /** Requests whose id is remembered once accepted (`resumeBegin`'s is, by the `resume` that ends it). */
 const REMEMBERED_EVENTS = new Set<PauseEvent['type']>(['pause', 'resume', 'approve', 'reject']);
 const CODES = new Set<string>(REFUSAL_CODES);
-const JOINED = /^already paused \(pause (\d+) by .+\): joined it$/;
+const JOINED = /^already paused \(pause (\d+) by .+\): joined it(; .*)?$/;
 
 /** The request-window key of an event, when it carries a request id. */
 function requestKey(event: PauseEvent): string | undefined {
@@ -2069,6 +2114,19 @@ function checkClock(before: PauseMachineState, event: PauseEvent, step: Step, ac
       break;
     case 'pause':
     case 'taskFailed': {
+      if (event.type === 'pause' && before.hold !== null && s.hold !== null && !before.closed) {
+        // A joined pause never ends the hold sooner: no scheduled resume appears, none moves earlier,
+        // and the expiry stays the first pause's.
+        const was = before.hold.resumeAt;
+        const now = s.hold.resumeAt;
+        if (was === undefined) assert.equal(now, undefined, 'a join gave an open-ended pause a resumeAt');
+        else
+          assert.ok(
+            now !== undefined && Date.parse(now) >= Date.parse(was),
+            `resumeAt moved from ${was} to ${now}`,
+          );
+        assert.equal(s.hold.expiresAt, before.hold.expiresAt);
+      }
       if (before.hold !== null || s.hold === null || before.closed) break;
       const r = event.type === 'pause' ? event.request : undefined;
       const max = before.policy.maxPauseMs;
@@ -2329,6 +2387,7 @@ function play(cmds: Cmd[], o: PlayOptions = {}): Played {
             ...(c.onExpiry ? { onExpiry: c.onExpiry } : {}),
             ...(c.resumeIn !== undefined ? { resumeAt: isoAt(now + c.resumeIn) } : {}),
           },
+          amend: true,
         });
         break;
       case 'resume': {
