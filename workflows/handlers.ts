@@ -249,7 +249,7 @@ export class Handlers {
     if (err instanceof Error && err.name === 'CancelledFailure') throw err;
     const message =
       err instanceof Error && 'issues' in err
-        ? describeIssues(err as z.ZodError)
+        ? describeIssues(err as z.ZodError, raw)
         : `the request failed inside the workflow: ${failureMessage(err)}`;
     log.warn('Rejected signal', { signal: name, message });
     this.#auditInvalid(name, raw, message);
@@ -269,7 +269,7 @@ export class Handlers {
     const validator = (schema: z.ZodType) => (raw: unknown) => {
       this.#assertOpen();
       const parsed = schema.safeParse(raw);
-      if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error)}`);
+      if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error, raw)}`);
     };
     setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), {
       validator: (raw: unknown) => {
