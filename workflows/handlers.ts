@@ -205,7 +205,12 @@ export class Handlers {
       const hint = nearest(r.taskId, run.specs.keys());
       const message =
         `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` +
-        (hint ? ` — did you mean \`${hint}\`?` : '');
+        (hint
+          ? ` — did you mean \`${hint}\`?`
+          : `: its tasks are ${[...run.specs.keys()]
+              .slice(0, 20)
+              .map((t) => `\`${t}\``)
+              .join(', ')}${run.specs.size > 20 ? ` and ${run.specs.size - 20} more` : ''}`);
       run.feed({
         type: 'invalidRequest',
         at: run.now(),

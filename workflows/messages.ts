@@ -53,7 +53,24 @@ export function jsonTooDeep(value: unknown, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's recursion. */
+/** The path of the first number JSON cannot hold (NaN, ±Infinity: `1e400` parses as Infinity), if any. */
+function nonFinitePath(value: unknown): (string | number)[] | undefined {
+  const stack: [unknown, (string | number)[]][] = [[value, []]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return path;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v))
+      stack.push([child, [...path, Array.isArray(v) ? Number(k) : k]]);
+  }
+  return undefined;
+}
+
+/**
+ * JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's
+ * recursion. A number JSON cannot hold is named by its path (the JSON schema would only say the value
+ * is invalid).
+ */
 const boundedJson = <S extends z.ZodType>(schema: S) =>
   z
     .unknown()
@@ -61,6 +78,16 @@ const boundedJson = <S extends z.ZodType>(schema: S) =>
     .refine(jsonSize(MAX_PATCH_BYTES), {
       message: `must be at most ${MAX_PATCH_BYTES} bytes of JSON`,
       abort: true,
+    })
+    .superRefine((v, ctx) => {
+      const path = nonFinitePath(v);
+      if (path)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'must be a number JSON can hold (not NaN, nor beyond ±1.8e308): send a finite number, or a string',
+        });
     })
     .pipe(schema);
 const isoInstant = z.iso
@@ -79,7 +106,10 @@ export function shownValue(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (typeof value === 'symbol') return value.toString();
+  return typeof value === 'function' ? 'a function' : 'undefined';
 }
 
 /**
@@ -100,7 +130,7 @@ function request<S extends z.ZodRawShape>(shape: S) {
           })
           .join('; ');
       if (issue.code === 'invalid_type')
-        return `must be a JSON object ${fields}, got ${shownValue(issue.input)}`;
+        return `must be a JSON object ${fields}, got \`${shownValue(issue.input)}\``;
       return undefined;
     },
   });
