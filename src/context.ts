@@ -76,7 +76,7 @@ function walk(value: unknown, path: string, seen: Set<unknown>, left: number): s
   if (typeof value === 'number')
     return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold`;
   if (isJsonContainer(value)) {
-    if (seen.has(value)) return `${path} is a circular reference`;
+    if (seen.has(value)) return `${path} is a circular reference, which JSON cannot hold: break the cycle`;
     // Deeper levels are left to jsonDepthExceeds, which reports the depth.
     if (left <= 0) return undefined;
     seen.add(value);
@@ -90,6 +90,7 @@ function walk(value: unknown, path: string, seen: Set<unknown>, left: number): s
     seen.delete(value);
     return undefined;
   }
+  if (value === undefined) return `${path} is undefined, not a JSON value: remove the key or use null`;
   const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
   return `${path} is a ${kind}, not a JSON value (use strings, numbers, booleans, null, arrays and plain objects${kind === 'Date' ? '; store dates as ISO strings' : ''})`;
 }

@@ -470,6 +470,11 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
       );
     }
     const gateTimeout = c.duration('pauseBefore.timeout', g.timeout);
+    const onTimeout = c.oneOf('pauseBefore.onTimeout', g.onTimeout, ['approve', 'reject', 'fail'] as const);
+    if (onTimeout !== undefined && g.timeout === undefined)
+      c.fail('pauseBefore.timeout', `a duration for \`onTimeout: '${onTimeout}'\` to apply after`, g.timeout);
+    if (g.reason !== undefined && typeof g.reason !== 'string')
+      c.fail('pauseBefore.reason', 'a string', g.reason);
     pauseBefore = {
       reason: g.reason ?? `approval required before \`${options.id}\``,
       ...(Array.isArray(approvers) ? { approvers: [...approvers] } : {}),
@@ -477,8 +482,7 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
       ...(gateTimeout
         ? {
             timeoutMs: gateTimeout,
-            onTimeout:
-              c.oneOf('pauseBefore.onTimeout', g.onTimeout, ['approve', 'reject', 'fail'] as const) ?? 'fail',
+            onTimeout: onTimeout ?? 'fail',
           }
         : {}),
     };
@@ -498,6 +502,10 @@ export function task(options: TaskOptions, fn: TaskFunction): TaskDefinition {
   }
   const resourceObjects = uses.filter((u): u is ResourceDefinition => typeof u === 'object');
   const onTaskFailure = c.oneOf('onTaskFailure', options.onTaskFailure, ['fail', 'pause'] as const);
+  if (options.onSuccess !== undefined && typeof options.onSuccess !== 'function')
+    c.fail('onSuccess', 'a function (ctx) => void', options.onSuccess);
+  if (options.onFailure !== undefined && typeof options.onFailure !== 'function')
+    c.fail('onFailure', 'a function (error, ctx, { attempt }) => void', options.onFailure);
   c.throwIfAny();
   const spec: TaskSpec = {
     id: options.id,
@@ -597,7 +605,9 @@ function checkRule(c: Checker, field: string, rule: TriggerRule): void {
     case 'all':
     case 'any':
     case 'none':
-      rule.rules.forEach((r, i) => checkRule(c, `${field}.rules[${i}]`, r));
+      if (!Array.isArray(rule.rules))
+        c.fail(`${field}.rules`, `an array of rules: trigger.${rule.kind}(rule, ...)`, rule.rules);
+      else rule.rules.forEach((r, i) => checkRule(c, `${field}.rules[${i}]`, r));
       return;
     default:
       c.fail(field, 'a rule built with trigger.* (always, taskSuccess, contextValue, all, ...)', rule);
@@ -621,6 +631,22 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
   for (const [i, t] of options.tasks.entries()) {
     if (!t || typeof t !== 'object' || !t.spec) c.fail(`tasks[${i}]`, 'a task() definition', t);
     else checkRule(c, `tasks[${i}].triggerRule`, t.spec.triggerRule);
+  }
+  if (options.resources !== undefined && !Array.isArray(options.resources))
+    c.fail('resources', 'an array of resource() definitions', options.resources);
+  for (const [i, r] of (Array.isArray(options.resources) ? options.resources : []).entries()) {
+    if (!isRecord(r) || typeof r.id !== 'string' || typeof r.setup !== 'function')
+      c.fail(`resources[${i}]`, 'a resource() definition', r);
+  }
+  if (options.description !== undefined && typeof options.description !== 'string')
+    c.fail('description', 'a string', options.description);
+  for (const field of ['input', 'resumeInput'] as const) {
+    const schema: unknown = options[field];
+    if (
+      schema !== undefined &&
+      !(isRecord(schema) && typeof (schema as { safeParse?: unknown }).safeParse === 'function')
+    )
+      c.fail(field, 'a zod schema, like z.object({ version: z.string() })', schema);
   }
   c.throwIfAny();
   const problems = validateDag(

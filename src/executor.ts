@@ -17,7 +17,7 @@ import {
 } from '@temporalio/common';
 import { z } from 'zod';
 import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workflow';
-import type { JsonObject, JsonValue } from '../workflows/dag';
+import { nearest, type JsonObject, type JsonValue } from '../workflows/dag';
 import {
   approveUpdate,
   ApproveRequest,
@@ -221,7 +221,7 @@ function parseUrl(url: string): Partial<ExecutorOptions> {
 
 function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new InvalidInputError(`Invalid ${what}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) throw new InvalidInputError(`Invalid ${what}: ${describeIssues(parsed.error, value)}`);
   return parsed.data;
 }
 
@@ -259,6 +259,45 @@ function checkNumber(field: string, value: unknown, what: string, min: number, i
     throw new InvalidInputError(`Expected \`${field}\` to be ${what}, got \`${shown(value)}\``);
 }
 
+const PAUSE_OPTION_KEYS = [
+  'reason',
+  'by',
+  'mode',
+  'requestId',
+  'resumeAt',
+  'expiresAfter',
+  'onExpiry',
+  'kind',
+] as const satisfies readonly (keyof PauseOptions)[];
+const RESUME_OPTION_KEYS = [
+  'by',
+  'reason',
+  'requestId',
+  'force',
+  'input',
+  'contextPatch',
+  'skip',
+] as const satisfies readonly (keyof ResumeOptions)[];
+const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateOptions)[];
+
+/**
+ * Throws unless `options` (the options argument of `method`) is an object whose keys are all in `known`:
+ * an unknown key would otherwise be dropped without a word (a misspelt `expiresAfter` pauses for ever).
+ */
+function checkOptions(method: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new InvalidInputError(
+      `Expected the options of ${method} to be an object { ${known.join(', ')} }, got \`${shown(options)}\``,
+    );
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = key === 'expiresAfterMs' ? 'expiresAfter' : nearest(key.slice(0, 100), known);
+    throw new InvalidInputError(
+      `Unknown option \`${key.slice(0, 100)}\` of ${method}: ${near ? `did you mean \`${near}\`?` : `the options are { ${known.join(', ')} }`}`,
+    );
+  }
+}
+
 /** `resumeAt` as the ISO instant the pause request carries; a Date is checked before it is formatted. */
 function resumeAtInstant(resumeAt: unknown): string | undefined {
   if (resumeAt === undefined) return undefined;
@@ -281,6 +320,7 @@ function resumeAtInstant(resumeAt: unknown): string | undefined {
  * checked here, with no connection, so a bad one fails before the client connects.
  */
 export function buildPauseRequest(options: PauseOptions, identity: string): PauseRequest {
+  checkOptions('pauseWorkflow', options, PAUSE_OPTION_KEYS);
   const { expiresAfter } = options;
   if (
     expiresAfter !== undefined &&
@@ -293,6 +333,10 @@ export function buildPauseRequest(options: PauseOptions, identity: string): Paus
       `Expected \`expiresAfter\` to be a whole number of ms from 1 to ${MAX_DURATION_MS} (ten years), got \`${shown(expiresAfter)}\``,
     );
   }
+  if (options.onExpiry !== undefined && expiresAfter === undefined)
+    throw new InvalidInputError(
+      `\`onExpiry\` (\`${shown(options.onExpiry)}\`) applies when the pause expires: give \`expiresAfter\` (ms) too, or leave \`onExpiry\` out`,
+    );
   const request = check(
     PauseRequest,
     {
@@ -315,6 +359,7 @@ export function buildPauseRequest(options: PauseOptions, identity: string): Paus
  * checked here, with no connection, so a bad one fails before the client connects.
  */
 export function buildResumeRequest(options: ResumeOptions, identity: string): ResumeRequest {
+  checkOptions('resumeWorkflow', options, RESUME_OPTION_KEYS);
   // Before the schema, which walks JSON recursively: a deeply nested value is refused here by name
   // instead of overflowing the stack. The patch's keys become context keys; the input becomes the value
   // of the context key `resumeInput`, one level down.
@@ -433,7 +478,7 @@ export class UnifiedExecutor {
       const parsed = workflow.input.safeParse(input);
       if (!parsed.success)
         throw new InvalidInputError(
-          `Invalid input for workflow \`${workflow.name}\`: ${describeIssues(parsed.error)}`,
+          `Invalid input for workflow \`${workflow.name}\`: ${describeIssues(parsed.error, input)}`,
         );
       context = parsed.data as JsonObject;
     }
@@ -554,6 +599,7 @@ export class UnifiedExecutor {
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
   async approve(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+    checkOptions('approve', options, GATE_OPTION_KEYS);
     const request = check(
       ApproveRequest,
       { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId },
@@ -564,6 +610,7 @@ export class UnifiedExecutor {
 
   /** Rejects a waiting `pauseBefore` gate: the gated task fails. */
   async reject(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+    checkOptions('reject', options, GATE_OPTION_KEYS);
     const request = check(
       RejectRequest,
       { taskId, by: options.by ?? this.identity, comment: options.comment, requestId: options.requestId },

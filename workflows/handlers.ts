@@ -214,7 +214,12 @@ export class Handlers {
       const hint = nearest(r.taskId, run.specs.keys());
       const message =
         `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` +
-        (hint ? ` — did you mean \`${hint}\`?` : '');
+        (hint
+          ? ` — did you mean \`${hint}\`?`
+          : `: its tasks are ${[...run.specs.keys()]
+              .slice(0, 20)
+              .map((t) => `\`${t}\``)
+              .join(', ')}${run.specs.size > 20 ? ` and ${run.specs.size - 20} more` : ''}`);
       run.feed({
         type: 'invalidRequest',
         at: run.now(),
@@ -264,7 +269,7 @@ export class Handlers {
     if (err instanceof Error && err.name === 'CancelledFailure') throw err;
     const message =
       err instanceof Error && 'issues' in err
-        ? describeIssues(err as z.ZodError)
+        ? describeIssues(err as z.ZodError, raw)
         : `the request failed inside the workflow: ${failureMessage(err)}`;
     log.warn('Rejected signal', { signal: name, message });
     this.#auditInvalid(name, raw, message);
@@ -284,7 +289,7 @@ export class Handlers {
     const validator = (schema: z.ZodType) => (raw: unknown) => {
       this.#assertOpen();
       const parsed = schema.safeParse(raw);
-      if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error)}`);
+      if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error, raw)}`);
     };
     setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), {
       validator: (raw: unknown) => {

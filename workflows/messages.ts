@@ -13,7 +13,7 @@ import {
   type GateStatus,
   type RunState,
 } from './pause-machine';
-import type { TaskRecord, JsonObject, ResourceRecord } from './dag';
+import { nearest, type TaskRecord, type JsonObject, type ResourceRecord } from './dag';
 
 /** Longest accepted pause/resume reason or approval comment, in characters. */
 export const MAX_REASON_LENGTH = 1000;
@@ -53,7 +53,24 @@ export function jsonTooDeep(value: unknown, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's recursion. */
+/** The path of the first number JSON cannot hold (NaN, ±Infinity: `1e400` parses as Infinity), if any. */
+function nonFinitePath(value: unknown): (string | number)[] | undefined {
+  const stack: [unknown, (string | number)[]][] = [[value, []]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return path;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [k, child] of Object.entries(v))
+      stack.push([child, [...path, Array.isArray(v) ? Number(k) : k]]);
+  }
+  return undefined;
+}
+
+/**
+ * JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's
+ * recursion. A number JSON cannot hold is named by its path (the JSON schema would only say the value
+ * is invalid).
+ */
 const boundedJson = <S extends z.ZodType>(schema: S) =>
   z
     .unknown()
@@ -61,6 +78,16 @@ const boundedJson = <S extends z.ZodType>(schema: S) =>
     .refine(jsonSize(MAX_PATCH_BYTES), {
       message: `must be at most ${MAX_PATCH_BYTES} bytes of JSON`,
       abort: true,
+    })
+    .superRefine((v, ctx) => {
+      const path = nonFinitePath(v);
+      if (path)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            'must be a number JSON can hold (not NaN, nor beyond ±1.8e308): send a finite number, or a string',
+        });
     })
     .pipe(schema);
 const isoInstant = z.iso
@@ -70,8 +97,47 @@ const isoInstant = z.iso
   })
   .refine((v) => Date.parse(v) < Date.parse(MAX_INSTANT), `must be before ${MAX_INSTANT}`);
 
+/** A value as refusal messages show it: short, NaN and the infinities as themselves, containers by kind. */
+export function shownValue(value: unknown): string {
+  if (typeof value === 'string')
+    return value.length > 60
+      ? `${JSON.stringify(value.slice(0, 60))}… (${value.length} characters)`
+      : JSON.stringify(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (typeof value === 'symbol') return value.toString();
+  return typeof value === 'function' ? 'a function' : 'undefined';
+}
+
+/**
+ * A request payload: a JSON object with exactly these fields. An unknown field is refused with the
+ * nearest known one (a misspelling) or the list of fields; a payload that is not an object, with the
+ * fields it should have.
+ */
+function request<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape);
+  const fields = `{ ${known.join(', ')} }`;
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === 'unrecognized_keys')
+        return issue.keys
+          .map((key) => {
+            const near = nearest(key.slice(0, 100), known);
+            return `unknown field \`${key.slice(0, 100)}\` — ${near ? `did you mean \`${near}\`?` : `the fields are ${fields}`}`;
+          })
+          .join('; ');
+      if (issue.code === 'invalid_type')
+        return `must be a JSON object ${fields}, got \`${shownValue(issue.input)}\``;
+      return undefined;
+    },
+  });
+}
+
 /** Payload of the pause update and signal. */
-export const PauseRequest = z.strictObject({
+export const PauseRequest = request({
   /** Makes the request idempotent: a repeated id returns the first outcome. */
   requestId: identity.optional(),
   reason: reason.optional(),
@@ -99,7 +165,7 @@ export const PauseRequest = z.strictObject({
 export type PauseRequest = z.infer<typeof PauseRequest>;
 
 /** Payload of the resume update and signal. */
-export const ResumeRequest = z.strictObject({
+export const ResumeRequest = request({
   requestId: identity.optional(),
   reason: reason.optional(),
   by: identity.optional(),
@@ -115,7 +181,7 @@ export const ResumeRequest = z.strictObject({
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 
 /** Payload of the approve update and signal (a `pauseBefore` gate). */
-export const ApproveRequest = z.strictObject({
+export const ApproveRequest = request({
   requestId: identity.optional(),
   taskId: z.string().min(1, 'must name the gated task'),
   by: identity,
@@ -124,7 +190,7 @@ export const ApproveRequest = z.strictObject({
 export type ApproveRequest = z.infer<typeof ApproveRequest>;
 
 /** Payload of the reject update and signal (a `pauseBefore` gate): the gated task fails. */
-export const RejectRequest = z.strictObject({
+export const RejectRequest = request({
   requestId: identity.optional(),
   taskId: z.string().min(1, 'must name the gated task'),
   by: identity,
@@ -187,12 +253,36 @@ export const statusQuery = defineQuery<RunStatus>('cloacina.status');
 /** The run's current context: the final one when done, else the merge of every completed task's output. */
 export const contextQuery = defineQuery<JsonObject>('cloacina.context');
 
-/** Formats zod issues as one line naming each offending field. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const where = i.path.length ? `\`${i.path.join('.')}\`` : 'payload';
-      return `${where}: ${i.message}`;
+/**
+ * Formats zod issues as one line naming each offending field; given the value that was checked, with
+ * what each field held.
+ */
+export function describeIssues(error: z.ZodError, input: unknown = NOT_GIVEN): string {
+  const byPath = new Map<string, { path: PropertyKey[]; messages: string[]; showValue: boolean }>();
+  for (const i of error.issues) {
+    const key = i.path.map(String).join('.');
+    const entry = byPath.get(key) ?? { path: i.path, messages: [], showValue: false };
+    entry.messages.push(i.message);
+    // The object's own messages say what it held; every other issue is about the value at its path.
+    entry.showValue ||= i.path.length > 0 && i.code !== 'unrecognized_keys';
+    byPath.set(key, entry);
+  }
+  return [...byPath.values()]
+    .map(({ path, messages, showValue }) => {
+      const where = path.length ? `\`${path.map(String).join('.')}\`` : 'payload';
+      const got = showValue && input !== NOT_GIVEN ? `, got \`${shownValue(valueAt(input, path))}\`` : '';
+      return `${where}: ${messages.join('; ')}${got}`;
     })
     .join('; ');
+}
+
+const NOT_GIVEN = Symbol('not given');
+
+function valueAt(value: unknown, path: PropertyKey[]): unknown {
+  let v = value;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }

@@ -189,7 +189,10 @@ describe('context: only JSON values', () => {
 
   it('whyNotJson accepts JSON and explains the rest', () => {
     assert.equal(whyNotJson({ a: [1, 'x', null, true, { b: -0.5 }] }, 'v'), undefined);
-    assert.match(whyNotJson({ a: [1, undefined] }, 'v')!, /^v\.a\[1\] is a undefined/);
+    assert.match(
+      whyNotJson({ a: [1, undefined] }, 'v')!,
+      /^v\.a\[1\] is undefined, not a JSON value: remove the key or use null$/,
+    );
   });
 });
 
@@ -249,7 +252,10 @@ describe('context: nesting depth', () => {
   it('whyNotJson still names a circular reference or a bad value before the depth', () => {
     const loop: Record<string, unknown> = { a: 1 };
     loop.self = loop;
-    assert.equal(whyNotJson({ x: loop }, 'v'), 'v.x.self is a circular reference');
+    assert.equal(
+      whyNotJson({ x: loop }, 'v'),
+      'v.x.self is a circular reference, which JSON cannot hold: break the cycle',
+    );
     assert.equal(whyNotJson({ n: NaN, deep: nested(5000) }, 'v'), 'v.n is NaN, which JSON cannot hold');
     assert.match(
       whyNotJson({ deep: nested(5000) }, 'v')!,
