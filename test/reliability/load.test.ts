@@ -32,13 +32,17 @@ const { xoroshiro128plus } = require('pure-rand/generator/xoroshiro128plus') as 
 const RUNS = 150;
 const CLIENTS = 3;
 /** Requests each client keeps in flight at once. */
-const LOOPS_PER_CLIENT = 3;
+const LOOPS_PER_CLIENT = 4;
 /** Runs are started over this long, while the traffic goes on. */
 const START_PHASE_MS = 35_000;
 const TRAFFIC_MS = 60_000;
 /** Bound on the phase that resumes and approves everything after the traffic. */
 const FINISH_MS = 90_000;
 const APPROVERS = ['alice', 'bob'];
+/** Runs that get a share of the traffic of their own, so that their histories cross the continue-as-new suggestion. */
+const HOT_RUNS = 2;
+/** Percent of requests aimed at the hot runs. */
+const HOT_SHARE = 25;
 
 const seed = process.env.RELIABILITY_SEED
   ? Number.parseInt(process.env.RELIABILITY_SEED, 10)
@@ -150,6 +154,8 @@ interface Tally {
   pauses: Record<'graceful' | 'immediate', number>;
   resumes: number;
   approvals: number;
+  /** Total ms and count of requests by kind, for the mean latency. */
+  latency: Record<string, { ms: number; n: number }>;
 }
 
 /**
@@ -408,6 +414,7 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
       pauses: { graceful: 0, immediate: 0 },
       resumes: 0,
       approvals: 0,
+      latency: {},
     };
     const sentByRun = new Map<string, Sent[]>();
 
@@ -424,12 +431,24 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
         const started: string[] = [];
         const closed = new Set<string>();
         const trafficEnds = t0 + TRAFFIC_MS;
+        const hotRuns = new Set(
+          [...runs]
+            .sort((a, b) => a.startAt - b.startAt)
+            .slice(0, HOT_RUNS)
+            .map((r) => r.workflowId),
+        );
 
         /** Sends one request and counts its outcome. */
         const send = async (s: Sent, repeatOf?: Sent): Promise<void> => {
           tally.requests++;
+          const sentAt = Date.now();
+          const timed = () => {
+            const l = (tally.latency[s.kind] ??= { ms: 0, n: 0 });
+            l.ms += Date.now() - sentAt;
+            l.n++;
+          };
           try {
-            const r = await s.send();
+            const r = await s.send().finally(timed);
             if (repeatOf === undefined) s.result = r;
             if (r.duplicate) tally.duplicate++;
             else tally.accepted++;
@@ -491,7 +510,13 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
               const open = started.filter((id) => !closed.has(id));
               if (open.length === 0) continue;
               const recent = open.slice(-25);
-              const target = () => rnd.pick(rnd.chance(0.5) ? recent : open);
+              const hot = open.filter((id) => hotRuns.has(id));
+              /** Any open run, a recent one (likelier to have tasks running) or a hot one. */
+              const target = (withHot = true) => {
+                const where = rnd.int(1, 100);
+                if (withHot && where <= HOT_SHARE && hot.length) return rnd.pick(hot);
+                return rnd.pick(where <= 60 ? recent : open);
+              };
               const roll = rnd.int(1, 100);
               if (roll <= 8 && mine.length) {
                 // The same request again, with its request id.
@@ -532,7 +557,8 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
                     c.executor.resumeWorkflow(workflowId, { reason: `load ${requestId}`, requestId }),
                 };
               } else if (roll <= 90) {
-                const workflowId = target();
+                // Hot runs are not approved during the traffic: they stay open and keep growing.
+                const workflowId = target(false);
                 const by = rnd.pick(APPROVERS);
                 s = {
                   kind: 'approve',
@@ -559,20 +585,24 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
         await Promise.all([...starters, ...loops]);
         const trafficSeconds = (Date.now() - t0) / 1000;
 
-        // Finish: resume every paused run and approve every gate until all runs complete.
+        // Finish: rounds over the runs still open, resuming every pause and approving every gate, until all
+        // have closed.
         const finisher = clients[0]!.executor;
         const finishBy = Date.now() + FINISH_MS;
         const contexts = new Map<string, JsonObject>();
-        const queue = runs.map((r) => r.workflowId);
-        await Promise.all(
-          Array.from({ length: 16 }, async () => {
-            for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-              while (Date.now() < finishBy) {
+        const ended = new Set<string>();
+        const expected = ['NotPaused', 'AlreadyResuming', 'Superseded', 'GateNotWaiting', 'WorkflowClosed'];
+        for (let open = runs.map((r) => r.workflowId); open.length && Date.now() < finishBy;) {
+          const queue = [...open];
+          await Promise.all(
+            Array.from({ length: 12 }, async () => {
+              for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
                 try {
                   const st = await finisher.getStatus(id);
                   if (st.closedAt) {
+                    ended.add(id);
                     if (st.state === 'completed') contexts.set(id, await finisher.result(id));
-                    break;
+                    continue;
                   }
                   if (st.pause && st.pause.kind !== 'gate' && st.state !== 'resuming')
                     await finisher.resumeWorkflow(id, { by: 'finisher', reason: 'end of load' });
@@ -580,23 +610,15 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
                     for (const by of APPROVERS) await finisher.approve(id, GATED, { by });
                 } catch (err) {
                   const code = refusalCode(err);
-                  if (
-                    code === undefined ||
-                    ![
-                      'NotPaused',
-                      'AlreadyResuming',
-                      'Superseded',
-                      'GateNotWaiting',
-                      'WorkflowClosed',
-                    ].includes(code)
-                  )
+                  if (code === undefined || !expected.includes(code))
                     v.requests.push(`${id}: while finishing: ${describeError(err)}`);
                 }
-                await sleep(400);
               }
-            }
-          }),
-        );
+            }),
+          );
+          open = open.filter((id) => !ended.has(id));
+          if (open.length) await sleep(500);
+        }
         const finishSeconds = (Date.now() - t0) / 1000 - trafficSeconds;
 
         // (3) and (4): every run completed, with exactly the context its tasks write.
@@ -662,7 +684,10 @@ describe('load: three clients pausing, resuming and approving 150 runs at random
           `      load: pauses accepted ${tally.pauses.graceful} graceful / ${tally.pauses.immediate} immediate ` +
             `(${holds} held a run), resumes ${tally.resumes}, approvals ${tally.approvals}, attempts cut off ${cutOff}, ` +
             `continue-as-new ${continuedAsNew}; traffic ${trafficSeconds.toFixed(0)} s, finishing ${finishSeconds.toFixed(0)} s; ` +
-            `violations ${JSON.stringify(counts)}`,
+            `violations ${JSON.stringify(counts)}; mean latency ms ` +
+            JSON.stringify(
+              Object.fromEntries(Object.entries(tally.latency).map(([k, l]) => [k, Math.round(l.ms / l.n)])),
+            ),
         );
         for (const [k, list] of Object.entries(v))
           for (const line of list.slice(0, 5)) console.log(`      ${k}: ${line}`);
