@@ -712,3 +712,50 @@ describe('pause and resume on a real server', () => {
     });
   });
 });
+
+describe('a second pause on a paused run', function () {
+  this.timeout(60_000);
+
+  it('postpones a scheduled resume to a later resumeAt, never ends the pause sooner, and says so', async () => {
+    const wf = defineWorkflow({
+      name: 'amended',
+      tasks: [
+        task({ id: 'a' }, (ctx) => void ctx.set('a', true)),
+        task({ id: 'b', dependencies: ['a'] }, (ctx) => void ctx.set('b', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const first = new Date(Date.now() + 3_600_000);
+      const later = new Date(Date.now() + 7_200_000);
+      await h.pause({ by: 'alice', reason: 'window', resumeAt: first });
+      await waitForState(h, 'paused');
+
+      const joined = await h.pause({ by: 'bob', reason: 'longer', resumeAt: later });
+      assert.equal(joined.duplicate, false);
+      assert.equal(joined.pause!.by, 'alice', 'the pause in effect stays');
+      assert.equal(joined.pause!.resumeAt, later.toISOString(), 'its scheduled resume is postponed');
+
+      const sooner = await h.pause({ by: 'carol', resumeAt: new Date(Date.now() + 60_000) });
+      assert.equal(sooner.pause!.resumeAt, later.toISOString(), 'an earlier resumeAt is not applied');
+
+      const lines = (await h.audit()).entries
+        .filter((e) => e.action === 'pause')
+        .map((e) => [e.by, e.message]);
+      assert.deepEqual(lines.slice(0, 2), [
+        ['alice', undefined],
+        [
+          'bob',
+          `already paused (pause 1 by alice): joined it; scheduled resume postponed from ${first.toISOString()} to ${later.toISOString()}`,
+        ],
+      ]);
+      assert.match(
+        String(lines[2]![1]),
+        /not applied: the pause resumes at .*a joined pause never ends it sooner/,
+      );
+
+      await h.resume({ by: 'alice' });
+      assert.deepEqual(await h.result(), { a: true, b: true });
+    });
+  });
+});

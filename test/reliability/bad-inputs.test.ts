@@ -1352,6 +1352,21 @@ const cliAtGate: CliCase[] = [
     '{"kind":"bulk","requestId":"bulk:","by":"ops"}',
     /Kind `bulk` is sent only by pauseAll.*\(got `bulk:`\): use pauseAll/,
   ),
+  signal('cloacina.pause')(
+    "kind 'task' by task:hold without proof",
+    '{"kind":"task","by":"task:hold"}',
+    /Kind `task` needs the proof given to the running attempt of `hold`.*send kind `manual`/,
+  ),
+  signal('cloacina.pause')(
+    "kind 'task' by ops",
+    '{"kind":"task","by":"ops"}',
+    /\(by `ops` names no running task\): send kind `manual`/,
+  ),
+  signal('cloacina.pause')(
+    "kind 'bulk' with a request id of its own",
+    '{"kind":"bulk","requestId":"my-bulk","by":"ops"}',
+    /Kind `bulk` is sent only by pauseAll.*\(got `my-bulk`\): use pauseAll/,
+  ),
   update('cloacina.resume')(
     'when not paused',
     '{"by":"ops"}',
