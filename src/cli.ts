@@ -477,17 +477,25 @@ export function buildProgram(onExit: (code: number) => void): Command {
     };
   const opts = <T extends Record<string, unknown>>(cmd: Command) => cmd.opts<T>();
 
-  program
+  const status = program
     .command('status')
     .description('state, current pause and waiting gates first, then tasks, resources and recent audit lines')
     .argument('<id>', 'workflow id')
-    .action(
-      withExecutor(async (ex, g, id) => {
-        const s = await ex.getStatus(id);
-        if (g.json) printJson(s);
-        else printStatus(id, s);
-      }),
+    .option(
+      '--timeout <ms>',
+      'how long an open run has to answer (a worker must poll its queue)',
+      wholeNumber(1),
+      10_000,
     );
+  status.action(
+    withExecutor(async (ex, g, id) => {
+      const { timeout } = opts<{ timeout: number }>(status);
+      const client = await ex.client();
+      const s = await client.connection.withDeadline(Date.now() + timeout, () => ex.getStatus(id));
+      if (g.json) printJson(s);
+      else printStatus(id, s);
+    }),
+  );
 
   const list = program
     .command('list')

@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   Client,
+  ServiceError,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type ConnectionOptions,
+  type QueryDefinition,
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
@@ -634,7 +636,33 @@ export class UnifiedExecutor {
     const client = await this.client();
     const closed = await this.#readClosed(workflowId);
     if (closed) return closed.status;
-    return client.workflow.getHandle(workflowId).query(statusQuery);
+    return this.#queryOpen(client, workflowId, statusQuery);
+  }
+
+  /** Queries an open run; a query no worker answers in time says which task queue needs one. */
+  async #queryOpen<T>(client: Client, workflowId: string, def: QueryDefinition<T>): Promise<T> {
+    try {
+      return await client.workflow.getHandle(workflowId).query(def);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || (err.cause as { code?: unknown } | undefined)?.code !== 4)
+        throw err;
+      // DEADLINE_EXCEEDED: the caller's deadline, or the server's when no worker took the query.
+      let queue: string | undefined;
+      try {
+        const d = await client.connection.withDeadline(Date.now() + 5000, () =>
+          client.workflow.getHandle(workflowId).describe(),
+        );
+        queue = d.taskQueue;
+      } catch {
+        // The message goes without the queue's name.
+      }
+      throw new CloacinaError(
+        `Workflow \`${workflowId}\` did not answer its \`${def.name}\` query in time: is a worker polling ` +
+          `its task queue${queue ? ` \`${queue}\`` : ''}? Start one there (createWorker with this workflow's ` +
+          'definitions); the audit trail (getAudit) reads with no worker',
+        { cause: err },
+      );
+    }
   }
 
   async #readClosed(workflowId: string) {
@@ -721,7 +749,7 @@ export class UnifiedExecutor {
     const client = await this.client();
     const closed = await this.#readClosed(workflowId);
     if (closed) return closed.context;
-    return client.workflow.getHandle(workflowId).query(contextQuery);
+    return this.#queryOpen(client, workflowId, contextQuery);
   }
 
   /** Cancels a run: in-flight tasks are cancelled, resources torn down, state `cancelled`. */

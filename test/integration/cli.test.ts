@@ -512,6 +512,26 @@ describe('command line (cloacina-temporal)', () => {
     assert.deepEqual(JSON.parse(flagWins.stdout), []);
   });
 
+  it('status of an open run no worker polls names the task queue that needs one, and audit still reads', async () => {
+    const taskQueue = `no-worker-${randomUUID()}`;
+    const executor = new UnifiedExecutor(await testClient(), { taskQueue });
+    const h = await executor.executeAsync(gated, {});
+    try {
+      const r = await cliFails(
+        ['status', h.workflowId, '--timeout', '1500'],
+        1,
+        new RegExp(
+          `^error: Workflow \`${h.workflowId}\` did not answer its \`cloacina.status\` query in time: is a worker polling its task queue \`${taskQueue}\`\\? Start one there`,
+        ),
+      );
+      assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      const audit = await cliJson<AuditPage>(['audit', h.workflowId]);
+      assert.deepEqual(audit.entries, []);
+    } finally {
+      await (await testClient()).workflow.getHandle(h.workflowId).terminate('test over');
+    }
+  });
+
   it('names ensureSearchAttributes when the namespace lacks the search attributes', async function () {
     this.timeout(120_000);
     const s = testServer();
