@@ -121,6 +121,15 @@ function pem(
   }
 }
 
+/** `host:port` as given, or with Temporal's port 7233 added to a bare host; anything else is refused. */
+function hostPort({ value, from }: { value: string; from: string }): string {
+  if (/^\[[^\]\s]+\]:\d+$/.test(value) || /^[^:[\]\s/]+:\d+$/.test(value)) return value;
+  if (/^\[[^\]\s]+\]$/.test(value) || /^[^:[\]\s/]+$/.test(value)) return `${value}:7233`;
+  throw new InvalidInputError(
+    `Expected the Temporal address to be host:port like 127.0.0.1:7233, got \`${value}\` (from ${from})`,
+  );
+}
+
 /**
  * Connection options from flags, falling back, setting by setting, on the environment variables the
  * `temporal` CLI reads: `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS`,
@@ -134,11 +143,7 @@ export function connectionOptionsFromEnv(
   flags: ConnectionFlags = {},
   env: Env = process.env,
 ): ResolvedConnection {
-  const address = setting(flags, env, 'address')?.value ?? DEFAULT_ADDRESS;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address) || !/^[^\s/]+:\d+$/.test(address))
-    throw new InvalidInputError(
-      `Expected the Temporal address to be host:port like 127.0.0.1:7233, got \`${address}\` (from ${setting(flags, env, 'address')?.from ?? 'the default'})`,
-    );
+  const address = hostPort(setting(flags, env, 'address') ?? { value: DEFAULT_ADDRESS, from: 'the default' });
   const namespace = setting(flags, env, 'namespace')?.value ?? DEFAULT_NAMESPACE;
   const apiKey = setting(flags, env, 'apiKey')?.value;
   const tlsOn = tlsSwitch(flags, env);

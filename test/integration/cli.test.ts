@@ -406,6 +406,18 @@ describe('command line (cloacina-temporal)', () => {
       const rerun = await cli(['pause-all', '--query', query, '--reason', 'freeze', '--bulk-id', bulkId]);
       assert.equal(rerun.code, 0, rerun.stderr);
       assert.match(rerun.stdout, new RegExp(`^Paused 3 of 3 workflows \\(bulk id ${bulkId}\\)\nQuery: `));
+      // On a terminal, a progress bar on stderr (`script` gives the command a pseudo-terminal).
+      const shellArgs = [process.execPath, CLI, 'pause-all', '--query', query, '--bulk-id', bulkId];
+      const tty = await new Promise<string>((resolve, reject) =>
+        execFile(
+          'script',
+          ['-qec', shellArgs.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null'],
+          { env: { ...process.env, TEMPORAL_ADDRESS: testServer().address }, timeout: 45_000 },
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
+        ),
+      );
+      assert.match(tty, /Pausing \[[^\]]*\] [0-3]\/3/);
+      assert.match(tty, /Paused 3 of 3 workflows/);
       const again = await cliJson<BulkResult>([
         'pause-all',
         '--query',

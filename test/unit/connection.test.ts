@@ -177,7 +177,14 @@ describe('connectionOptionsFromEnv', () => {
       '`http://localhost:7233`',
       'TEMPORAL_ADDRESS',
     );
-    refused(() => connectionOptionsFromEnv({ address: 'localhost' }, {}), '`localhost`', '--address');
+    refused(() => connectionOptionsFromEnv({ address: 'a b:7233' }, {}), '`a b:7233`', '--address');
+    refused(() => connectionOptionsFromEnv({ address: '::1' }, {}), '`::1`', '--address');
+  });
+
+  it("adds Temporal's port to a bare host, IPv6 in brackets too", () => {
+    assert.equal(connectionOptionsFromEnv({ address: 'localhost' }, {}).address, 'localhost:7233');
+    assert.equal(connectionOptionsFromEnv({}, { TEMPORAL_ADDRESS: '[::1]' }).address, '[::1]:7233');
+    assert.equal(connectionOptionsFromEnv({}, { TEMPORAL_ADDRESS: '[::1]:7234' }).address, '[::1]:7234');
   });
 });
 
