@@ -263,6 +263,7 @@ function progressBar(label: string): { onProgress?: BulkOptions['onProgress']; s
     },
     stop: () => {
       if (started) bar.stop();
+      started = false;
     },
   };
 }
@@ -668,10 +669,18 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return code;
   } catch (err) {
     const exit = exitCodeOf(err);
-    // Commander has printed its own message (and help) already.
-    if (err instanceof CommanderError) return exit;
     const globals = program.opts<GlobalOptions>();
-    if (globals.json || argv.includes('--json')) printJson(errorJson(err, exit));
+    const json = globals.json || argv.includes('--json');
+    if (err instanceof CommanderError) {
+      // Commander has printed its own message (or the help) already.
+      if (json && exit !== EXIT.ok) {
+        const usage = new Error(err.message.replace(/^error: /, ''));
+        usage.name = 'UsageError';
+        printJson(errorJson(usage, exit));
+      }
+      return exit;
+    }
+    if (json) printJson(errorJson(err, exit));
     process.stderr.write(`${errorLine(err, globals)}\n`);
     return exit;
   }

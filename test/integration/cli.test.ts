@@ -477,6 +477,14 @@ describe('command line (cloacina-temporal)', () => {
         TEMPORAL_ADDRESS: 'http://localhost:7233',
       }),
     ]);
+    const usageJson = await cli(['pause', 'x', '--mode', 'freeze', '--json']);
+    assert.equal(usageJson.code, 2);
+    const usage = (
+      JSON.parse(usageJson.stdout) as { error: { name: string; message: string; exitCode: number } }
+    ).error;
+    assert.equal(usage.exitCode, 2);
+    assert.equal(usage.name, 'UsageError');
+    assert.match(usage.message, /^option '--mode <mode>' argument 'freeze' is invalid/);
     const help = await cli(['resume', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--context-patch <json>/);
