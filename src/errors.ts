@@ -97,6 +97,23 @@ export class WorkflowAlreadyStartedError extends CloacinaError {
   override name = 'WorkflowAlreadyStartedError';
 }
 
+/** No Temporal server answered at the address. */
+export class ServerUnreachableError extends CloacinaError {
+  override name = 'ServerUnreachableError';
+  constructor(
+    readonly address: string,
+    /** What went wrong, e.g. `connection refused`. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Cannot reach a Temporal server at ${address} (${reason}): start one with \`npx cloacina-temporal dev-server\`, ` +
+        'or set TEMPORAL_ADDRESS (or --address) to the host:port of a running server',
+      options,
+    );
+  }
+}
+
 /** The workflow refused a request; `code` says why (NotPaused, GateNotWaiting, NotAnApprover, ...). */
 export class RequestRejectedError extends CloacinaError {
   override name = 'RequestRejectedError';

@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   Client,
-  Connection,
+  ServiceError,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type ConnectionOptions,
+  type QueryDefinition,
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
@@ -47,6 +48,7 @@ import {
 } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, type AuditPage } from './history';
+import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import {
   CloacinaError,
@@ -417,10 +419,15 @@ export class UnifiedExecutor {
 
   /** Connects to Temporal and returns a ready executor. */
   static async connect(options: ExecutorOptions): Promise<UnifiedExecutor> {
-    const ex = new UnifiedExecutor(
-      `temporal://${options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}`,
-      options,
-    );
+    // With no address, the `temporal` CLI's environment variables say where and how to connect.
+    const env = options.address === undefined ? connectionOptionsFromEnv() : undefined;
+    const address = options.address ?? env!.address;
+    const ex = new UnifiedExecutor(`temporal://${address}`, {
+      ...options,
+      address,
+      namespace: options.namespace ?? env?.namespace,
+      connection: options.connection ?? (env ? strip({ tls: env.tls, apiKey: env.apiKey }) : undefined),
+    });
     await ex.client();
     return ex;
   }
@@ -434,9 +441,9 @@ export class UnifiedExecutor {
   async client(): Promise<Client> {
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
-      const connection = await Connection.connect({
+      const connection = await connectClient({
         ...this.#options.connection,
-        address: this.#options.address ?? '127.0.0.1:7233',
+        address: this.#options.address ?? DEFAULT_ADDRESS,
       });
       this.#ownsConnection = true;
       this.#client = new Client({
@@ -446,6 +453,10 @@ export class UnifiedExecutor {
       });
       return this.#client;
     })();
+    // A failed attempt is not kept: the next call tries again.
+    this.#connecting.catch(() => {
+      this.#connecting = undefined;
+    });
     return this.#connecting;
   }
 
@@ -518,7 +529,7 @@ export class UnifiedExecutor {
           { cause: err },
         );
       }
-      throw err;
+      throw missingSearchAttributes(err, client.options.namespace) ?? err;
     }
     return this.#handle(workflowId, handle.firstExecutionRunId ?? '');
   }
@@ -672,7 +683,33 @@ export class UnifiedExecutor {
     const client = await this.client();
     const closed = await this.#readClosed(workflowId);
     if (closed) return closed.status;
-    return client.workflow.getHandle(workflowId).query(statusQuery);
+    return this.#queryOpen(client, workflowId, statusQuery);
+  }
+
+  /** Queries an open run; a query no worker answers in time says which task queue needs one. */
+  async #queryOpen<T>(client: Client, workflowId: string, def: QueryDefinition<T>): Promise<T> {
+    try {
+      return await client.workflow.getHandle(workflowId).query(def);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || (err.cause as { code?: unknown } | undefined)?.code !== 4)
+        throw err;
+      // DEADLINE_EXCEEDED: the caller's deadline, or the server's when no worker took the query.
+      let queue: string | undefined;
+      try {
+        const d = await client.connection.withDeadline(Date.now() + 5000, () =>
+          client.workflow.getHandle(workflowId).describe(),
+        );
+        queue = d.taskQueue;
+      } catch {
+        // The message goes without the queue's name.
+      }
+      throw new CloacinaError(
+        `Workflow \`${workflowId}\` did not answer its \`${def.name}\` query in time: is a worker polling ` +
+          `its task queue${queue ? ` \`${queue}\`` : ''}? Start one there (createWorker with this workflow's ` +
+          'definitions); the audit trail (getAudit) reads with no worker',
+        { cause: err },
+      );
+    }
   }
 
   async #readClosed(workflowId: string) {
@@ -759,7 +796,7 @@ export class UnifiedExecutor {
     const client = await this.client();
     const closed = await this.#readClosed(workflowId);
     if (closed) return closed.context;
-    return client.workflow.getHandle(workflowId).query(contextQuery);
+    return this.#queryOpen(client, workflowId, contextQuery);
   }
 
   /** Cancels a run: in-flight tasks are cancelled, resources torn down, state `cancelled`. */
@@ -854,6 +891,15 @@ export class UnifiedExecutor {
     const client = await this.client();
     const query = buildListQuery(options);
     const out: WorkflowSummary[] = [];
+    try {
+      await this.#list(client, query, limit, out);
+    } catch (err) {
+      throw missingSearchAttributes(err, client.options.namespace) ?? err;
+    }
+    return out;
+  }
+
+  async #list(client: Client, query: string, limit: number, out: WorkflowSummary[]): Promise<void> {
     for await (const w of client.workflow.list({ query })) {
       const sa = w.typedSearchAttributes;
       out.push({
@@ -871,7 +917,6 @@ export class UnifiedExecutor {
       });
       if (out.length >= limit) break;
     }
-    return out;
   }
 }
 
@@ -902,6 +947,29 @@ export function buildListQuery(options: ListOptions): string {
   if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
   if (options.query) parts.push(`(${options.query})`);
   return parts.join(' AND ');
+}
+
+/**
+ * An error for a server refusal caused by this library's search attributes not being registered in the
+ * namespace, naming the fix; undefined for any other error.
+ */
+function missingSearchAttributes(err: unknown, namespace: string): CloacinaError | undefined {
+  // The server's words may sit on a cause (the SDK wraps a start failure in its own error).
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message);
+  const message = messages.find((m) => /search attribute/i.test(m)) ?? messages[0] ?? '';
+  const m =
+    /no mapping defined for search attribute (\w+)/i.exec(message) ??
+    /(Cloacina\w+)\W+is not a valid search attribute/i.exec(message) ??
+    /invalid search attribute:? (Cloacina\w+)/i.exec(message);
+  if (!m) return undefined;
+  return new CloacinaError(
+    `The namespace \`${namespace}\` has no search attribute ${m[1]} registered (${message}): register this ` +
+      "library's search attributes once with `ensureSearchAttributes(address, namespace)` (exported by " +
+      'cloacina-temporal) or `temporal operator search-attribute create` (docs/operations.md); ' +
+      '`npx cloacina-temporal dev-server` registers them itself',
+    { cause: err },
+  );
 }
 
 function strip<T extends object>(o: T): T {

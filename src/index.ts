@@ -27,7 +27,17 @@ export {
   RequestRejectedError,
   ResumeValidationError,
   WorkflowExecutionError,
+  ServerUnreachableError,
 } from './errors';
+export {
+  connectionOptionsFromEnv,
+  CONNECTION_ENV,
+  DEFAULT_ADDRESS,
+  DEFAULT_NAMESPACE,
+  checkReachable,
+} from './connection';
+export type { ConnectionFlags, ResolvedConnection } from './connection';
+export { ensureSearchAttributes } from '../temporal-dev';
 export { UnifiedExecutor, DefaultRunner, WORKFLOW_TYPE, buildListQuery } from './executor';
 export type {
   ExecutorOptions,

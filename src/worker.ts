@@ -1,11 +1,14 @@
 import {
   bundleWorkflowCode,
   NativeConnection,
+  type TLSConfig,
   Worker,
   type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { connectionOptionsFromEnv, transportReason } from './connection';
+import { ServerUnreachableError } from './errors';
 import type { WorkflowDefinition } from './definitions';
 
 /** Options of {@link createWorker}. */
@@ -15,8 +18,13 @@ export interface CreateWorkerOptions {
   taskQueue: string;
   /** An open connection; otherwise one is made to `address`. */
   connection?: NativeConnection;
-  /** Frontend address when no connection is given (default `TEMPORAL_ADDRESS` or 127.0.0.1:7233). */
+  /**
+   * Frontend address when no connection is given. With neither, the address, TLS and API key come from
+   * the environment as the `temporal` CLI reads it (`TEMPORAL_ADDRESS`, default 127.0.0.1:7233; see
+   * {@link connectionOptionsFromEnv}).
+   */
   address?: string;
+  /** Default `TEMPORAL_NAMESPACE` when neither connection nor address is given, else `default`. */
   namespace?: string;
   identity?: string;
   /** A prebuilt workflow bundle (see {@link bundleWorkflows}); built once per process otherwise. */
@@ -48,14 +56,17 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 
 /** Creates a Temporal worker that runs the generic DAG workflow and the given workflows' tasks. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  // With neither a connection nor an address, the `temporal` CLI's environment variables say where and
+  // how to connect (address, namespace, TLS, API key).
+  const env = options.connection || options.address ? undefined : connectionOptionsFromEnv();
   const connection =
     options.connection ??
-    (await NativeConnection.connect({
-      address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    }));
+    (await connectNative(
+      env ? { address: env.address, tls: env.tls, apiKey: env.apiKey } : { address: options.address! },
+    ));
   return Worker.create({
     connection,
-    namespace: options.namespace ?? 'default',
+    namespace: options.namespace ?? env?.namespace ?? 'default',
     taskQueue: options.taskQueue,
     ...(options.identity ? { identity: options.identity } : {}),
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
@@ -66,4 +77,20 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     defaultHeartbeatThrottleInterval: '1s',
     ...options.workerOptions,
   });
+}
+
+/** A worker connection; an unreachable server is reported as a ServerUnreachableError. */
+async function connectNative(options: {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+}): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(options);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof Error && (err.name === 'TransportError' || message.includes('tonic::transport')))
+      throw new ServerUnreachableError(options.address, transportReason(message), { cause: err });
+    throw err;
+  }
 }

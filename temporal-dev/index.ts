@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, accessSync, constants as fsConstants, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
@@ -250,21 +250,29 @@ export async function waitForServer(
   );
 }
 
-/** Registers this project's search attributes on an existing server (used when reusing `TEMPORAL_ADDRESS`). */
-export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {
-  const connection = await Connection.connect({ address });
+/**
+ * Registers this project's search attributes in a namespace of an existing server (used when reusing
+ * `TEMPORAL_ADDRESS`); those already registered are left alone. `connection` adds TLS, an API key or
+ * metadata.
+ */
+export async function ensureSearchAttributes(
+  address: string,
+  namespace: string,
+  connection?: Omit<ConnectionOptions, 'address'>,
+): Promise<void> {
+  const conn = await Connection.connect({ ...connection, address });
   try {
-    const res = await connection.operatorService.listSearchAttributes({ namespace });
+    const res = await conn.operatorService.listSearchAttributes({ namespace });
     const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (res.customAttributes ?? {})));
     if (missing.length === 0) return;
-    await connection.operatorService.addSearchAttributes({
+    await conn.operatorService.addSearchAttributes({
       namespace,
       searchAttributes: Object.fromEntries(
         missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${k.type}`]]),
       ),
     });
   } finally {
-    await connection.close();
+    await conn.close();
   }
 }
 

@@ -1,0 +1,693 @@
+#!/usr/bin/env node
+// `cloacina-temporal`: the operator's command line. Reads, pauses, resumes and approves runs through
+// UnifiedExecutor; connects like the `temporal` CLI (flags, then TEMPORAL_* variables).
+import { hostname, userInfo } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { NamespaceNotFoundError } from '@temporalio/common';
+import cliProgress from 'cli-progress';
+import type { ControlResult, RunStatus } from '../workflows/messages';
+import type { AuditEntry, CurrentPause, GateStatus } from '../workflows/pause-machine';
+import type { JsonObject, JsonValue } from '../workflows/dag';
+import { devServerOptions, runDevServer, type DevServerCommandOptions } from '../temporal-dev/cli';
+import { connectionOptionsFromEnv, type ConnectionFlags } from './connection';
+import {
+  InvalidInputError,
+  RequestRejectedError,
+  ServerUnreachableError,
+  WorkflowClosedError,
+  WorkflowNotFoundError,
+} from './errors';
+import {
+  UnifiedExecutor,
+  type BulkOptions,
+  type BulkResult,
+  type PauseOptions,
+  type ResumeOptions,
+  type WorkflowSummary,
+} from './executor';
+
+/** Exit codes of the command line. */
+export const EXIT = {
+  /** Done. */
+  ok: 0,
+  /** The workflow (or the server) refused the request, or a bulk operation left some runs out. */
+  refused: 1,
+  /** Bad options or arguments. */
+  usage: 2,
+  /** No such workflow (or namespace). */
+  notFound: 3,
+  /** No Temporal server answered. */
+  unreachable: 4,
+} as const;
+
+const PROGRAM = 'cloacina-temporal';
+
+interface GlobalOptions extends ConnectionFlags {
+  json?: boolean;
+}
+
+/** Who a request is recorded as when `--by` is not given: the OS user. */
+export function defaultBy(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? 'unknown';
+  }
+}
+
+// ---- argument parsers: a bad value is a usage error (exit 2) naming the option ----
+
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+function jsonValue(value: string): JsonValue {
+  try {
+    return JSON.parse(value) as JsonValue;
+  } catch (err) {
+    throw new InvalidArgumentError(`Expected JSON (${(err as Error).message}).`);
+  }
+}
+
+function jsonObject(value: string): JsonObject {
+  const parsed = jsonValue(value);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError('Expected a JSON object like \'{"key":"value"}\'.');
+  return parsed;
+}
+
+function idList(value: string): string[] {
+  const ids = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (ids.length === 0) throw new InvalidArgumentError('Expected task ids separated by commas, like a,b.');
+  return ids;
+}
+
+// ---- output ----
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+function cut(text: string | undefined, width: number): string {
+  if (!text) return '';
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > width ? `${one.slice(0, width - 1)}…` : one;
+}
+
+/** A plain-text table: a header row, then the rows, columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 100) / 10;
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function describePause(p: CurrentPause): string {
+  const parts = [`${p.kind} pause #${p.pauseId} by ${p.by} at ${p.at}`, `${p.mode}, ${p.phase}`];
+  if (p.taskId) parts.push(`task ${p.taskId}`);
+  if (p.failedTasks?.length) parts.push(`failed tasks ${p.failedTasks.join(', ')}`);
+  if (p.resumeAt) parts.push(`resumes at ${p.resumeAt}`);
+  if (p.expiresAt) parts.push(`expires at ${p.expiresAt}${p.onExpiry ? ` (then ${p.onExpiry})` : ''}`);
+  return `${parts.join('; ')}${p.reason ? ` — ${p.reason}` : ''}`;
+}
+
+function describeGate(g: GateStatus): string {
+  const approvals = g.approvals.map((a) => a.by).join(', ');
+  const parts = [
+    `${g.taskId} waiting since ${g.openedAt}`,
+    `approvals ${g.approvals.length}/${g.requiredApprovals}${approvals ? ` (${approvals})` : ''}`,
+  ];
+  if (g.approvers?.length) parts.push(`approvers ${g.approvers.join(', ')}`);
+  if (g.expiresAt) parts.push(`times out at ${g.expiresAt}`);
+  else if (g.timeoutRemainingMs !== undefined)
+    parts.push(`times out after ${duration(g.timeoutRemainingMs)} more active time`);
+  return `${parts.join('; ')}${g.reason ? ` — ${g.reason}` : ''}`;
+}
+
+function auditRows(entries: AuditEntry[]): string[][] {
+  return entries.map((e) => [
+    String(e.seq),
+    e.at,
+    e.action,
+    e.kind ?? '',
+    e.by ?? '',
+    e.taskId ?? '',
+    cut([e.reason, e.message, e.forced ? 'forced' : undefined].filter(Boolean).join(' · '), 60),
+  ]);
+}
+
+const AUDIT_HEADERS = ['SEQ', 'AT', 'ACTION', 'KIND', 'BY', 'TASK', 'DETAILS'];
+
+function printStatus(id: string, s: RunStatus): void {
+  out(`Workflow ${id} (${s.workflow}): ${s.state}`);
+  if (s.pause) out(`Paused:  ${describePause(s.pause)}`);
+  for (const g of s.gates) out(`Gate:    ${describeGate(g)}`);
+  if (s.draining) out(`Draining before continue-as-new since ${s.draining.since}`);
+  if (s.error) out(`Error:   ${s.error.type}: ${s.error.message}`);
+  out(
+    `Started: ${s.startedAt}${s.closedAt ? `; closed ${s.closedAt}` : ''}; active ${duration(s.activeMs)}` +
+      `${s.continuedAsNew ? `; continued as new ${s.continuedAsNew}×` : ''}`,
+  );
+  out();
+  out(
+    table(
+      ['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'FINISHED', 'ERROR'],
+      Object.entries(s.tasks).map(([taskId, t]) => [
+        taskId,
+        t.state,
+        String(t.attempts) + (t.interrupted ? ` (+${t.interrupted} cut off)` : ''),
+        t.startedAt ?? '',
+        t.finishedAt ?? '',
+        cut(t.error ? `${t.error.type}: ${t.error.message}` : t.skipReason, 60),
+      ]),
+    ),
+  );
+  const resources = Object.entries(s.resources);
+  if (resources.length) {
+    out();
+    out(
+      table(
+        ['RESOURCE', 'STATE', 'SETUPS', 'TEARDOWNS'],
+        resources.map(([rid, r]) => [rid, r.state, String(r.setups), String(r.teardowns)]),
+      ),
+    );
+  }
+  const recent = s.audit.slice(-5);
+  if (recent.length) {
+    out();
+    out(`Audit (newest ${recent.length} of ${s.auditCount}; \`${PROGRAM} audit ${id}\` shows all):`);
+    out(table(AUDIT_HEADERS, auditRows(recent)));
+  }
+}
+
+function printList(rows: WorkflowSummary[]): void {
+  if (rows.length === 0) {
+    out('No workflows match.');
+    return;
+  }
+  out(
+    table(
+      ['WORKFLOW ID', 'WORKFLOW', 'STATE', 'PAUSED', 'BY', 'REASON', 'STARTED'],
+      rows.map((w) => [
+        w.workflowId,
+        w.workflow ?? '',
+        w.state ?? w.temporalStatus.toLowerCase(),
+        w.paused ? (w.pauseKind ?? 'yes') : 'no',
+        w.pausedBy ?? '',
+        cut(w.pauseReason, 40),
+        w.startTime.toISOString(),
+      ]),
+    ),
+  );
+}
+
+function printControl(verb: string, id: string, r: ControlResult, extra = ''): void {
+  const dup = r.duplicate ? ' (a repeat of an earlier request: nothing changed)' : '';
+  out(`${verb} ${id}${extra}: state ${r.state}${dup}`);
+  if (r.pause) out(`Paused:  ${describePause(r.pause)}`);
+  if (r.state === 'pausing') out('Running tasks are finishing; the run is paused once they have.');
+}
+
+function printBulk(verb: string, r: BulkResult): void {
+  out(`${verb} ${r.succeeded} of ${r.total} workflows (bulk id ${r.bulkId})`);
+  out(`Query: ${r.query}`);
+  const failed = r.outcomes.filter((o) => !o.ok);
+  if (failed.length) {
+    out();
+    out(
+      table(
+        ['WORKFLOW ID', 'CODE', 'ERROR'],
+        failed.map((o) => [o.workflowId, o.code ?? '', cut(o.error, 100)]),
+      ),
+    );
+  }
+}
+
+/** A progress bar on stderr while a bulk operation runs, when stderr is a terminal. */
+function progressBar(label: string): { onProgress?: BulkOptions['onProgress']; stop(): void } {
+  if (!process.stderr.isTTY) return { stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {value}/{total} {workflowId}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    onProgress: (done, total, outcome) => {
+      if (!started) bar.start(total, 0, { workflowId: '' });
+      started = true;
+      bar.update(done, { workflowId: outcome.workflowId });
+    },
+    stop: () => {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
+
+// ---- errors ----
+
+/** The exit code for an error. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof ServerUnreachableError) return EXIT.unreachable;
+  if (err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) return EXIT.notFound;
+  if (err instanceof InvalidInputError) return EXIT.usage;
+  return EXIT.refused;
+}
+
+/** One line saying what happened and what to do. */
+function errorLine(err: unknown, globals: GlobalOptions): string {
+  if (err instanceof RequestRejectedError) return `refused (${err.code}): ${err.message}`;
+  if (err instanceof WorkflowClosedError) return `refused: ${err.message}`;
+  if (err instanceof NamespaceNotFoundError)
+    return `not found: ${err.message}: check --namespace or TEMPORAL_NAMESPACE (now \`${err.namespace}\`)`;
+  if (err instanceof WorkflowNotFoundError)
+    return `not found: no workflow \`${err.workflowId}\` in namespace \`${namespaceOf(globals)}\`: check the id (\`${PROGRAM} list\` shows runs) and --namespace`;
+  if (err instanceof InvalidInputError) return `invalid input: ${err.message}`;
+  if (err instanceof ServerUnreachableError) return `unreachable: ${err.message}`;
+  const message = err instanceof Error ? err.message : String(err);
+  return `error: ${message.split('\n')[0]}`;
+}
+
+function namespaceOf(globals: GlobalOptions): string {
+  try {
+    return connectionOptionsFromEnv(globals).namespace;
+  } catch {
+    return globals.namespace ?? 'default';
+  }
+}
+
+function errorJson(err: unknown, code: number): unknown {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return {
+    error: {
+      name: e.name,
+      message: e.message,
+      exitCode: code,
+      ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
+      ...(err instanceof WorkflowNotFoundError ? { workflowId: err.workflowId } : {}),
+      ...(err instanceof ServerUnreachableError ? { address: err.address } : {}),
+    },
+  };
+}
+
+// ---- the program ----
+
+/** The executor for one command: connection from flags and environment, no runs started. */
+function executorFor(globals: GlobalOptions): UnifiedExecutor {
+  const c = connectionOptionsFromEnv(globals);
+  return new UnifiedExecutor(`temporal://${c.address}`, {
+    address: c.address,
+    namespace: c.namespace,
+    // The command line starts no runs; the executor wants a task queue all the same.
+    taskQueue: 'cloacina-temporal-cli',
+    identity: `${defaultBy()}@${hostname()} (${PROGRAM})`,
+    connection: { ...(c.tls !== undefined ? { tls: c.tls } : {}), ...(c.apiKey ? { apiKey: c.apiKey } : {}) },
+  });
+}
+
+type Action = (ex: UnifiedExecutor, globals: GlobalOptions, ...args: string[]) => Promise<number | void>;
+
+type PauseFlags = {
+  reason?: string;
+  by?: string;
+  mode?: 'graceful' | 'immediate';
+  resumeAt?: string;
+  expiresAfter?: number;
+  onExpiry?: 'resume' | 'fail' | 'cancel';
+  requestId?: string;
+};
+
+function pauseOptions(o: PauseFlags): PauseOptions {
+  return {
+    by: o.by ?? defaultBy(),
+    ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    ...(o.mode ? { mode: o.mode } : {}),
+    ...(o.resumeAt !== undefined ? { resumeAt: o.resumeAt } : {}),
+    ...(o.expiresAfter !== undefined ? { expiresAfter: o.expiresAfter } : {}),
+    ...(o.onExpiry ? { onExpiry: o.onExpiry } : {}),
+    ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+  };
+}
+
+function addPauseFlags(cmd: Command, single: boolean): Command {
+  cmd
+    .option('--reason <text>', 'why (recorded in the audit trail)')
+    .option('--by <name>', 'who pauses (default: the OS user)')
+    .addOption(
+      new Option('--mode <mode>', 'graceful: running tasks finish; immediate: they are cancelled and re-run')
+        .choices(['graceful', 'immediate'])
+        .default('graceful'),
+    )
+    .option('--resume-at <instant>', 'resume on its own at this ISO-8601 instant, e.g. 2030-01-01T02:00:00Z')
+    .option('--expires-after <ms>', 'end the pause after this many ms (see --on-expiry)', wholeNumber(1))
+    .addOption(
+      new Option('--on-expiry <action>', 'what ends an expired pause (default resume)').choices([
+        'resume',
+        'fail',
+        'cancel',
+      ]),
+    );
+  if (single) cmd.option('--request-id <id>', 'idempotency key: repeating it changes nothing twice');
+  return cmd;
+}
+
+type ResumeFlags = {
+  reason?: string;
+  by?: string;
+  force?: boolean;
+  contextPatch?: JsonObject;
+  input?: JsonValue;
+  skip?: string[];
+  requestId?: string;
+};
+
+function resumeOptions(o: ResumeFlags): ResumeOptions {
+  return {
+    by: o.by ?? defaultBy(),
+    ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    ...(o.force ? { force: true } : {}),
+    ...(o.contextPatch !== undefined ? { contextPatch: o.contextPatch } : {}),
+    ...(o.input !== undefined ? { input: o.input } : {}),
+    ...(o.skip ? { skip: o.skip } : {}),
+    ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+  };
+}
+
+function addResumeFlags(cmd: Command, single: boolean): Command {
+  cmd
+    .option('--reason <text>', 'why (recorded in the audit trail)')
+    .option('--by <name>', 'who resumes (default: the OS user)')
+    .option('--force', "skip the workflow's validateResume hook (recorded as forced)")
+    .option(
+      '--context-patch <json>',
+      'a JSON object of keys set in the context of tasks not yet started',
+      jsonObject,
+    )
+    .option('--input <json>', 'resume input (JSON), given to the next tasks as `resumeInput`', jsonValue);
+  if (single)
+    cmd
+      .option('--skip <ids>', 'tasks held by a failure pause to skip instead of re-running (a,b)', idList)
+      .option('--request-id <id>', 'idempotency key: repeating it changes nothing twice');
+  return cmd;
+}
+
+type BulkFlags = {
+  query?: string;
+  workflow?: string;
+  concurrency?: number;
+  bulkId?: string;
+};
+
+function addBulkFlags(cmd: Command): Command {
+  return cmd
+    .option('-q, --query <query>', 'visibility query selecting the runs, e.g. "CloacinaWorkflow=\'release\'"')
+    .option('--workflow <name>', 'only runs of this workflow definition')
+    .option('--concurrency <n>', 'requests in flight at once (default 20)', wholeNumber(1, 1000))
+    .option('--bulk-id <id>', 'names the operation: re-running it with the same id changes nothing twice');
+}
+
+function bulkSelection(o: BulkFlags): { query?: string; workflow?: string } {
+  if (!o.query && !o.workflow)
+    throw new InvalidInputError(
+      'Expected --query or --workflow to select the runs (e.g. --query "CloacinaWorkflow=\'release\'"): a bulk operation never selects every run by default',
+    );
+  return { ...(o.query ? { query: o.query } : {}), ...(o.workflow ? { workflow: o.workflow } : {}) };
+}
+
+/** Builds the command-line program. Parse with `parseAsync`; errors reach the caller (exit codes via {@link exitCodeOf}). */
+export function buildProgram(onExit: (code: number) => void): Command {
+  const program = new Command()
+    .name(PROGRAM)
+    .description(
+      'Steer Cloacina workflow runs on Temporal: status, list, audit, pause, resume, approve, reject.',
+    )
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      outputError: (str, write) => write(`${str.trimEnd()} (see --help)\n`),
+    })
+    .showSuggestionAfterError()
+    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS; default 127.0.0.1:7233)')
+    .option('-n, --namespace <ns>', 'namespace (env TEMPORAL_NAMESPACE; default "default")')
+    .option('--api-key <key>', 'API key (env TEMPORAL_API_KEY); turns TLS on')
+    .option('--tls', 'connect with TLS (env TEMPORAL_TLS)')
+    .option('--tls-cert-path <file>', 'client certificate, PEM (env TEMPORAL_TLS_CLIENT_CERT_PATH)')
+    .option('--tls-key-path <file>', 'client private key, PEM (env TEMPORAL_TLS_CLIENT_KEY_PATH)')
+    .option('--tls-ca-path <file>', 'server CA certificate, PEM (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)')
+    .option('--tls-server-name <name>', 'server name for TLS verification (env TEMPORAL_TLS_SERVER_NAME)')
+    .option('--json', 'print machine-readable JSON');
+
+  const withExecutor =
+    (action: Action) =>
+    async (...params: unknown[]): Promise<void> => {
+      const cmd = params[params.length - 1] as Command;
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const args = params.slice(0, cmd.registeredArguments.length) as string[];
+      const ex = executorFor(globals);
+      try {
+        const code = await action(ex, globals, ...args);
+        onExit(code ?? EXIT.ok);
+      } finally {
+        await ex.close().catch(() => undefined);
+      }
+    };
+  const opts = <T extends Record<string, unknown>>(cmd: Command) => cmd.opts<T>();
+
+  const status = program
+    .command('status')
+    .description('state, current pause and waiting gates first, then tasks, resources and recent audit lines')
+    .argument('<id>', 'workflow id')
+    .option(
+      '--timeout <ms>',
+      'how long an open run has to answer (a worker must poll its queue)',
+      wholeNumber(1),
+      10_000,
+    );
+  status.action(
+    withExecutor(async (ex, g, id) => {
+      const { timeout } = opts<{ timeout: number }>(status);
+      const client = await ex.client();
+      const s = await client.connection.withDeadline(Date.now() + timeout, () => ex.getStatus(id));
+      if (g.json) printJson(s);
+      else printStatus(id, s);
+    }),
+  );
+
+  const list = program
+    .command('list')
+    .description('runs, newest first, through Temporal visibility')
+    .option('--paused', 'only runs under a pause (any kind, gates included)')
+    .option('--workflow <name>', 'only runs of this workflow definition')
+    .option('-q, --query <query>', 'extra visibility query, ANDed with the rest')
+    .option('--limit <n>', 'at most this many (default 1000)', wholeNumber(1));
+  list.action(
+    withExecutor(async (ex, g) => {
+      const o = opts<{ paused?: boolean; workflow?: string; query?: string; limit?: number }>(list);
+      const rows = await ex.listWorkflows({
+        ...(o.paused ? { paused: true } : {}),
+        ...(o.workflow ? { workflow: o.workflow } : {}),
+        ...(o.query ? { query: o.query } : {}),
+        ...(o.limit ? { limit: o.limit } : {}),
+      });
+      if (g.json) printJson(rows);
+      else printList(rows);
+    }),
+  );
+
+  const audit = program
+    .command('audit')
+    .description("the run's whole audit trail from its event history, oldest first, paged (no worker needed)")
+    .argument('<id>', 'workflow id')
+    .option('--page-size <n>', 'lines per page (default 1000)', wholeNumber(1, 10_000))
+    .option('--cursor <cursor>', 'the next-page cursor a previous page printed');
+  audit.action(
+    withExecutor(async (ex, g, id) => {
+      const o = opts<{ pageSize?: number; cursor?: string }>(audit);
+      const page = await ex.getAudit(id, {
+        ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+        ...(o.cursor ? { cursor: o.cursor } : {}),
+      });
+      if (g.json) {
+        printJson(page);
+        return;
+      }
+      out(page.entries.length ? table(AUDIT_HEADERS, auditRows(page.entries)) : 'No audit lines.');
+      if (page.nextCursor) out(`\nNext page: ${PROGRAM} audit ${id} --cursor ${page.nextCursor}`);
+    }),
+  );
+
+  const pause = addPauseFlags(
+    program.command('pause').description('pause a run (graceful by default)').argument('<id>', 'workflow id'),
+    true,
+  );
+  pause.action(
+    withExecutor(async (ex, g, id) => {
+      const r = await ex.pauseWorkflow(id, pauseOptions(opts<PauseFlags>(pause)));
+      if (g.json) printJson(r);
+      else printControl(r.state === 'paused' ? 'Paused' : 'Pausing', id, r);
+    }),
+  );
+
+  const resume = addResumeFlags(
+    program
+      .command('resume')
+      .description('resume a paused run, after validation')
+      .argument('<id>', 'workflow id'),
+    true,
+  );
+  resume.action(
+    withExecutor(async (ex, g, id) => {
+      const r = await ex.resumeWorkflow(id, resumeOptions(opts<ResumeFlags>(resume)));
+      if (g.json) printJson(r);
+      else printControl('Resumed', id, r);
+    }),
+  );
+
+  for (const [name, verb] of [
+    ['approve', 'Approved'],
+    ['reject', 'Rejected'],
+  ] as const) {
+    const gate = program
+      .command(name)
+      .description(
+        name === 'approve'
+          ? 'approve a task waiting at its pauseBefore gate'
+          : 'reject a task waiting at its gate: the task fails',
+      )
+      .argument('<id>', 'workflow id')
+      .argument('<taskId>', 'the gated task')
+      .option('--by <name>', 'who (default: the OS user)')
+      .option('--comment <text>', 'recorded with the decision')
+      .option('--request-id <id>', 'idempotency key');
+    gate.action(
+      withExecutor(async (ex, g, id, taskId) => {
+        const o = opts<{ by?: string; comment?: string; requestId?: string }>(gate);
+        const options = {
+          by: o.by ?? defaultBy(),
+          ...(o.comment !== undefined ? { comment: o.comment } : {}),
+          ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+        };
+        const r =
+          name === 'approve' ? await ex.approve(id, taskId, options) : await ex.reject(id, taskId, options);
+        if (g.json) printJson(r);
+        else printControl(verb, id, r, ` task ${taskId}`);
+      }),
+    );
+  }
+
+  const pauseAll = addBulkFlags(
+    addPauseFlags(program.command('pause-all').description('pause every open run a query selects'), false),
+  );
+  pauseAll.action(
+    withExecutor(async (ex, g) => {
+      const o = opts<PauseFlags & BulkFlags>(pauseAll);
+      const selection = bulkSelection(o);
+      const bar = progressBar('Pausing');
+      try {
+        const r = await ex.pauseAll(selection, {
+          ...pauseOptions(o),
+          ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+          ...(o.bulkId ? { bulkId: o.bulkId } : {}),
+          ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+        });
+        bar.stop();
+        if (g.json) printJson(r);
+        else printBulk('Paused', r);
+        return r.failed ? EXIT.refused : EXIT.ok;
+      } finally {
+        bar.stop();
+      }
+    }),
+  );
+
+  const resumeAll = addBulkFlags(
+    addResumeFlags(program.command('resume-all').description('resume every open run a query selects'), false),
+  );
+  resumeAll.action(
+    withExecutor(async (ex, g) => {
+      const o = opts<ResumeFlags & BulkFlags>(resumeAll);
+      const selection = bulkSelection(o);
+      const bar = progressBar('Resuming');
+      try {
+        const r = await ex.resumeAll(selection, {
+          ...resumeOptions(o),
+          ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+          ...(o.bulkId ? { bulkId: o.bulkId } : {}),
+          ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+        });
+        bar.stop();
+        if (g.json) printJson(r);
+        else printBulk('Resumed', r);
+        return r.failed ? EXIT.refused : EXIT.ok;
+      } finally {
+        bar.stop();
+      }
+    }),
+  );
+
+  const dev = devServerOptions(program.command('dev-server'), { namespace: false });
+  dev.action(async () => {
+    const g = dev.optsWithGlobals<GlobalOptions & DevServerCommandOptions>();
+    // Runs until interrupted: the process exits from the signal handler.
+    await runDevServer({ ...g, namespace: g.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+  });
+
+  return program;
+}
+
+/** Runs the command line on `argv` (as process.argv) and resolves to the exit code. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    const exit = exitCodeOf(err);
+    const globals = program.opts<GlobalOptions>();
+    const json = globals.json || argv.includes('--json');
+    if (err instanceof CommanderError) {
+      // Commander has printed its own message (or the help) already.
+      if (json && exit !== EXIT.ok) {
+        const usage = new Error(err.message.replace(/^error: /, ''));
+        usage.name = 'UsageError';
+        printJson(errorJson(usage, exit));
+      }
+      return exit;
+    }
+    if (json) printJson(errorJson(err, exit));
+    process.stderr.write(`${errorLine(err, globals)}\n`);
+    return exit;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}
