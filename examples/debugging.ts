@@ -1,7 +1,8 @@
-// Debugging with breakpoints: `pauseBefore: true` on a task acts as a breakpoint. While the run is held
-// there, an engineer pauses the run (so a resume may carry a context patch), inspects the context, fixes a
-// bad value with `resumeWorkflow(id, { contextPatch })`, and steps past the breakpoint with `approve`. The
-// next task sees the patched value.
+// Debugging with run-time breakpoints: while a run loads its data, an engineer sets a breakpoint before
+// `filter` (no change to the workflow's code). Held there, the engineer pauses the run (so a resume may
+// carry a context patch), inspects the context, fixes a bad value with
+// `resumeWorkflow(id, { contextPatch })`, and steps past the breakpoint with `approve`. The next task sees
+// the patched value. The same from a terminal: `cloacina-temporal breakpoints <id> --set filter`.
 //
 //   node dist/examples/debugging.js      (starts its own dev server)
 import { createWorker, defineWorkflow, task, UnifiedExecutor } from '../src';
@@ -14,11 +15,10 @@ export const scoringWorkflow = defineWorkflow({
   description: 'load readings, keep those over a threshold, report',
   tasks: [
     task({ id: 'load_readings' }, async (ctx) => {
-      await sleep(200);
+      await sleep(2000);
       ctx.set('readings', [3, 8, 12, 15, 21]);
     }),
-    // The breakpoint: the run stops before `filter` starts.
-    task({ id: 'filter', dependencies: ['load_readings'], pauseBefore: true }, (ctx) => {
+    task({ id: 'filter', dependencies: ['load_readings'] }, (ctx) => {
       const threshold = ctx.get<number>('threshold') ?? 0;
       const readings = ctx.get<number[]>('readings') ?? [];
       ctx.set('usedThreshold', threshold);
@@ -56,7 +56,12 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
       const h = await executor.executeAsync(scoringWorkflow, { threshold: 100 });
       const id = h.workflowId;
 
-      // 1. The breakpoint holds the run before `filter`.
+      // 1. While the readings load, set a breakpoint before `filter` (it has not started yet).
+      await waitForStatus(h, (s) => s.tasks.load_readings?.state === 'running', 'load_readings running');
+      const set = await executor.setBreakpoints(id, ['filter'], { by: 'developer' });
+      log(`Breakpoints set: ${set.breakpoints.join(', ')}`);
+
+      // 2. The breakpoint holds the run before `filter`.
       const atBreakpoint = await waitForStatus(
         h,
         (s) => s.state === 'paused' && s.tasks.filter?.state === 'waiting',
@@ -64,15 +69,15 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
       );
       log(`Stopped at the breakpoint before filter (${atBreakpoint.pause?.kind} pause)`);
 
-      // 2. Pause the run itself, so that the resume below may patch the context.
+      // 3. Pause the run itself, so that the resume below may patch the context.
       const pause = await executor.pauseWorkflow(id, { reason: 'inspecting the threshold', by: 'developer' });
       log(`Run paused by developer: ${pause.state}, ${pause.pause?.kind}`);
 
-      // 3. Inspect.
+      // 4. Inspect.
       const inspected = await executor.getContext(id);
       log(`Context at the breakpoint: ${JSON.stringify(inspected)}`);
 
-      // 4. Fix the threshold and resume; the breakpoint still holds `filter`.
+      // 5. Fix the threshold and resume; the breakpoint still holds `filter`.
       const resumed = await executor.resumeWorkflow(id, {
         by: 'developer',
         reason: 'threshold 100 filters everything out; use 10',
@@ -84,14 +89,16 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
       );
       const patched = await executor.getContext(id);
 
-      // 5. Step past the breakpoint.
+      // 6. Step past the breakpoint.
       const stepped = await executor.approve(id, 'filter', { by: 'developer', comment: 'continue' });
       log(`Stepped past the breakpoint: run is ${stepped.state}`);
       const context = await h.result();
       const final = await h.status();
       log(`Result: ${JSON.stringify(context)}`);
       return {
+        breakpointsSet: set.breakpoints,
         breakpointTask: atBreakpoint.pause?.taskId ?? atBreakpoint.gates[0]?.taskId,
+        breakpointReason: atBreakpoint.gates[0]?.reason,
         breakpointKind: atBreakpoint.pause?.kind,
         manualPause: { state: pause.state, kind: pause.pause?.kind },
         inspectedContext: inspected,

@@ -600,6 +600,37 @@ export function buildProgram(onExit: (code: number) => void): Command {
     );
   }
 
+  const breakpoints = program
+    .command('breakpoints')
+    .description('stop before tasks that have not started yet (--set), or no longer (--clear)')
+    .argument('<id>', 'workflow id')
+    .option('--set <tasks>', 'comma-separated task ids to stop before', idList)
+    .option('--clear [tasks]', 'comma-separated task ids to clear (all when none are given)')
+    .option('--by <name>', 'who (default: the OS user)')
+    .option('--request-id <id>', 'idempotency key');
+  breakpoints.action(
+    withExecutor(async (ex, g, id) => {
+      const o = opts<{ set?: string[]; clear?: string | true; by?: string; requestId?: string }>(breakpoints);
+      if ((o.set === undefined) === (o.clear === undefined))
+        throw new InvalidInputError('breakpoints: give exactly one of --set a,b or --clear [a,b]');
+      const options = {
+        by: o.by ?? defaultBy(),
+        ...(o.requestId !== undefined ? { requestId: o.requestId } : {}),
+      };
+      const r =
+        o.set !== undefined
+          ? await ex.setBreakpoints(id, o.set, options)
+          : await ex.clearBreakpoints(id, o.clear === true ? undefined : idList(o.clear!), options);
+      if (g.json) {
+        printJson(r);
+        return;
+      }
+      out(`Breakpoints of ${id}: ${r.breakpoints.length ? r.breakpoints.join(', ') : 'none'}`);
+      if (r.released.length) out(`Released: ${r.released.join(', ')}`);
+      if (r.duplicate) out('(a repeated request id: nothing was done again)');
+    }),
+  );
+
   const pauseAll = addBulkFlags(
     addPauseFlags(program.command('pause-all').description('pause every open run a query selects'), false),
   );

@@ -22,6 +22,9 @@ import { nearest, type JsonObject, type JsonValue } from '../workflows/dag';
 import {
   approveUpdate,
   ApproveRequest,
+  breakpointsUpdate,
+  BreakpointsRequest,
+  type BreakpointsResult,
   contextQuery,
   describeIssues,
   MAX_DURATION_MS,
@@ -280,6 +283,12 @@ const RESUME_OPTION_KEYS = [
   'contextPatch',
   'skip',
 ] as const satisfies readonly (keyof ResumeOptions)[];
+/** Options of {@link UnifiedExecutor.setBreakpoints} and {@link UnifiedExecutor.clearBreakpoints}. */
+export interface BreakpointOptions {
+  by?: string;
+  requestId?: string;
+}
+const BREAKPOINT_OPTION_KEYS = ['by', 'requestId'] as const satisfies readonly (keyof BreakpointOptions)[];
 const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateOptions)[];
 
 /**
@@ -630,11 +639,65 @@ export class UnifiedExecutor {
     return this.#update(workflowId, rejectUpdate, strip(request));
   }
 
-  async #update<A>(
+  /**
+   * Sets run-time breakpoints: each listed task, if it has not started yet, stops before its first
+   * attempt at a gate anyone may approve (`approve(id, taskId)` steps past it, `reject` fails the task).
+   * All or nothing: an unknown task, one that has started, or one with its own `pauseBefore` refuses the
+   * request. Audited; idempotent by `requestId`.
+   */
+  async setBreakpoints(
     workflowId: string,
-    def: import('@temporalio/client').UpdateDefinition<ControlResult, [A]>,
+    taskIds: readonly string[],
+    options: BreakpointOptions = {},
+  ): Promise<BreakpointsResult> {
+    checkOptions('setBreakpoints', options, BREAKPOINT_OPTION_KEYS);
+    if (!Array.isArray(taskIds) || taskIds.length === 0)
+      throw new InvalidInputError(
+        `setBreakpoints: taskIds must be a non-empty array of task ids, got \`${shown(taskIds)}\``,
+      );
+    const request = check(
+      BreakpointsRequest,
+      {
+        set: [...(taskIds as readonly string[])],
+        by: options.by ?? this.identity,
+        requestId: options.requestId,
+      },
+      'breakpoints',
+    );
+    return this.#update(workflowId, breakpointsUpdate, strip(request));
+  }
+
+  /**
+   * Clears run-time breakpoints (all of them when `taskIds` is omitted). A task waiting at a cleared
+   * breakpoint goes on (recorded as an approval by the caller).
+   */
+  async clearBreakpoints(
+    workflowId: string,
+    taskIds?: readonly string[],
+    options: BreakpointOptions = {},
+  ): Promise<BreakpointsResult> {
+    checkOptions('clearBreakpoints', options, BREAKPOINT_OPTION_KEYS);
+    if (taskIds !== undefined && !Array.isArray(taskIds))
+      throw new InvalidInputError(
+        `clearBreakpoints: taskIds must be an array of task ids (or omitted for all), got \`${shown(taskIds)}\``,
+      );
+    const request = check(
+      BreakpointsRequest,
+      {
+        clear: taskIds ? [...(taskIds as readonly string[])] : true,
+        by: options.by ?? this.identity,
+        requestId: options.requestId,
+      },
+      'breakpoints',
+    );
+    return this.#update(workflowId, breakpointsUpdate, strip(request));
+  }
+
+  async #update<A, R extends ControlResult = ControlResult>(
+    workflowId: string,
+    def: import('@temporalio/client').UpdateDefinition<R, [A]>,
     arg: A,
-  ): Promise<ControlResult> {
+  ): Promise<R> {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     try {

@@ -46,6 +46,7 @@ export type {
   PauseOptions,
   ResumeOptions,
   GateOptions,
+  BreakpointOptions,
   ListOptions,
   WorkflowSummary,
   BulkOptions,

@@ -10,6 +10,9 @@ import {
   approveSignal,
   approveUpdate,
   ApproveRequest,
+  breakpointsUpdate,
+  BreakpointsRequest,
+  type BreakpointsResult,
   contextQuery,
   describeIssues,
   MAX_IDENTITY_LENGTH,
@@ -25,7 +28,7 @@ import {
   statusQuery,
   type ControlResult,
 } from './messages';
-import { currentPause, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
+import { currentPause, requestSeen, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
 import { RESOURCE_HEARTBEAT_TIMEOUT } from './resources';
 import type { Run } from './run';
 
@@ -206,20 +209,102 @@ export class Handlers {
     return this.#control(false);
   }
 
+  #unknownTask(taskId: string): string {
+    const run = this.run;
+    const hint = nearest(taskId, run.specs.keys());
+    return (
+      `Workflow \`${run.spec.name}\` has no task \`${taskId.slice(0, 200)}\`` +
+      (hint
+        ? ` — did you mean \`${hint}\`?`
+        : `: its tasks are ${[...run.specs.keys()]
+            .slice(0, 20)
+            .map((t) => `\`${t}\``)
+            .join(', ')}${run.specs.size > 20 ? ` and ${run.specs.size - 20} more` : ''}`)
+    );
+  }
+
+  /**
+   * Sets or clears run-time breakpoints: gates before tasks that have not started yet. All or nothing:
+   * an unknown task, or one that has started or has its own gate, refuses the whole request (audited).
+   * Clearing the breakpoint a task waits at releases it.
+   */
+  breakpoints(raw: unknown): BreakpointsResult {
+    this.#assertOpen();
+    const run = this.run;
+    const r = BreakpointsRequest.parse(raw);
+    const by = r.by ?? ANONYMOUS;
+    const answer = (duplicate: boolean, released: string[]): BreakpointsResult => ({
+      ...this.#control(duplicate),
+      breakpoints: [...run.breakpoints],
+      released,
+    });
+    if (requestSeen(run.pm, 'breakpoints', r.requestId)) return answer(true, []);
+    const refuse = (code: RefusalCode, message: string) => {
+      run.feed({
+        type: 'invalidRequest',
+        at: run.now(),
+        request: 'breakpoints',
+        message,
+        by,
+        requestId: r.requestId,
+      });
+      return refusal(code, message);
+    };
+    const set = [...new Set(r.set ?? [])];
+    const clear = r.clear === true ? [...run.breakpoints] : [...new Set(r.clear ?? [])];
+    for (const id of [...set, ...clear])
+      if (!run.specs.has(id)) throw refuse('UnknownTask', this.#unknownTask(id));
+    const both = set.filter((id) => r.clear !== true && clear.includes(id));
+    if (both.length)
+      throw refuse('InvalidRequest', `Task \`${both[0]}\` is both set and cleared: give each task once`);
+    for (const id of set) {
+      if (run.breakpoints.has(id)) continue;
+      const rec = run.tasks[id]!;
+      if (run.specs.get(id)!.pauseBefore && !run.passedGates.has(id))
+        throw refuse(
+          'InvalidRequest',
+          `Task \`${id}\` already stops at its own pauseBefore gate: approve it to step past, or set a breakpoint elsewhere`,
+        );
+      if (rec.state !== 'pending' || rec.attempts > 0 || rec.interrupted > 0 || run.passedGates.has(id))
+        throw refuse(
+          'InvalidRequest',
+          `Task \`${id}\` has already started (state \`${rec.state}\`): a breakpoint stops a task before its first attempt`,
+        );
+    }
+    const added = set.filter((id) => !run.breakpoints.has(id));
+    const cleared = clear.filter((id) => run.breakpoints.has(id) && !set.includes(id));
+    for (const id of added) run.breakpoints.add(id);
+    for (const id of cleared) run.breakpoints.delete(id);
+    const step = run.feed({
+      type: 'breakpoints',
+      at: run.now(),
+      by,
+      requestId: r.requestId,
+      set: added,
+      cleared,
+    });
+    const f = this.#failure(step);
+    if (f) throw f;
+    const released: string[] = [];
+    for (const id of cleared) {
+      if (!run.pm.gates[id] || run.specs.get(id)!.pauseBefore) continue;
+      run.feed({
+        type: 'approve',
+        at: run.now(),
+        request: { taskId: id, by, comment: 'breakpoint cleared' },
+      });
+      released.push(id);
+    }
+    run.touch();
+    return answer(false, released);
+  }
+
   gate(kind: 'approve' | 'reject', raw: unknown): ControlResult {
     this.#assertOpen();
     const run = this.run;
     const r = (kind === 'approve' ? ApproveRequest : RejectRequest).parse(raw);
     if (!run.specs.has(r.taskId)) {
-      const hint = nearest(r.taskId, run.specs.keys());
-      const message =
-        `Workflow \`${run.spec.name}\` has no task \`${r.taskId.slice(0, 200)}\`` +
-        (hint
-          ? ` — did you mean \`${hint}\`?`
-          : `: its tasks are ${[...run.specs.keys()]
-              .slice(0, 20)
-              .map((t) => `\`${t}\``)
-              .join(', ')}${run.specs.size > 20 ? ` and ${run.specs.size - 20} more` : ''}`);
+      const message = this.#unknownTask(r.taskId);
       run.feed({
         type: 'invalidRequest',
         at: run.now(),
@@ -306,6 +391,9 @@ export class Handlers {
     });
     setHandler(rejectUpdate, (raw) => guarded(() => this.gate('reject', raw)), {
       validator: validator(RejectRequest),
+    });
+    setHandler(breakpointsUpdate, (raw) => guarded(() => this.breakpoints(raw)), {
+      validator: validator(BreakpointsRequest),
     });
 
     setHandler(pauseSignal, (raw) => {

@@ -208,6 +208,32 @@ export interface ControlResult {
   duplicate: boolean;
 }
 
+const taskIds = z
+  .array(z.string().min(1, 'must name a task').max(200, 'must be at most 200 characters'))
+  .max(1000, 'must list at most 1000 tasks');
+
+/**
+ * Payload of the breakpoints update: stop before tasks that have not started yet (`set`), or no longer
+ * (`clear`: a list, or `true` for all). A breakpoint is a gate anyone may approve; approving steps past it.
+ */
+export const BreakpointsRequest = request({
+  requestId: identity.optional(),
+  by: identity.optional(),
+  set: taskIds.optional(),
+  clear: z.union([taskIds, z.literal(true)]).optional(),
+}).refine((r) => r.set !== undefined || r.clear !== undefined, {
+  message: 'give `set` (task ids to stop before) or `clear` (task ids, or true for all)',
+});
+export type BreakpointsRequest = z.infer<typeof BreakpointsRequest>;
+
+/** The answer of the breakpoints update. */
+export interface BreakpointsResult extends ControlResult {
+  /** Breakpoints still ahead (set, not yet stepped past). */
+  breakpoints: string[];
+  /** Breakpoints whose waiting gate the clear released. */
+  released: string[];
+}
+
 /** The answer of {@link statusQuery}. */
 export interface RunStatus {
   workflow: string;
@@ -231,6 +257,8 @@ export interface RunStatus {
    * suggested it): no task starts meanwhile. Not a pause.
    */
   draining?: { reason: 'continueAsNew'; since: string };
+  /** Run-time breakpoints still ahead (present when any is set). */
+  breakpoints?: string[];
 }
 
 /** Pause the run (manual, task or bulk kind). */
@@ -241,6 +269,11 @@ export const resumeUpdate = defineUpdate<ControlResult, [ResumeRequest]>('cloaci
 export const approveUpdate = defineUpdate<ControlResult, [ApproveRequest]>('cloacina.approve');
 /** Reject a waiting `pauseBefore` gate: the gated task fails. */
 export const rejectUpdate = defineUpdate<ControlResult, [RejectRequest]>('cloacina.reject');
+
+/** Set or clear run-time breakpoints. */
+export const breakpointsUpdate = defineUpdate<BreakpointsResult, [BreakpointsRequest]>(
+  'cloacina.breakpoints',
+);
 
 /** Fire-and-forget forms of the updates, for `temporal workflow signal` and tctl. */
 export const pauseSignal = defineSignal<[unknown]>('cloacina.pause');

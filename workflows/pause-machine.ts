@@ -127,7 +127,16 @@ export interface GateStatus {
 
 /** Audit actions. */
 export type AuditAction =
-  'pause' | 'resume' | 'gate' | 'approve' | 'reject' | 'drained' | 'upgrade' | 'expired' | 'rejected';
+  | 'pause'
+  | 'resume'
+  | 'gate'
+  | 'approve'
+  | 'reject'
+  | 'drained'
+  | 'upgrade'
+  | 'expired'
+  | 'rejected'
+  | 'breakpoint';
 
 /** One line of the audit trail. */
 export interface AuditEntry {
@@ -240,6 +249,15 @@ export type PauseEvent =
   /** The shell's timer for {@link nextDue} fired (or any later instant): everything due applies. */
   | { type: 'timerFired'; at: string }
   | { type: 'closed'; at: string }
+  /** Run-time breakpoints set or cleared (checked by the shell): recorded, idempotent by request id. */
+  | {
+      type: 'breakpoints';
+      at: string;
+      by: string;
+      requestId?: string;
+      set: string[];
+      cleared: string[];
+    }
   | { type: 'invalidRequest'; at: string; request: string; message: string; by?: string; requestId?: string };
 
 /** What the shell must do after an event. */
@@ -454,6 +472,15 @@ function withAudit(
 /** Request ids are scoped by request type: a resume may reuse the id of a pause. */
 function requestKey(type: string, requestId: string): string {
   return `${type === 'resumeBegin' ? 'resume' : type}:${requestId}`;
+}
+
+/** Whether a request of `type` with this id was accepted before (within the remembered window). */
+export function requestSeen(
+  s: PauseMachineState,
+  type: PauseEvent['type'],
+  requestId: string | undefined,
+): boolean {
+  return seen(s, type, requestId);
 }
 
 function seen(s: PauseMachineState, type: string, requestId: string | undefined): boolean {
@@ -944,6 +971,23 @@ function apply(state: PauseMachineState, event: PauseEvent): Step {
         });
       }
       return accept(s);
+    }
+
+    case 'breakpoints': {
+      if (seen(state, event.type, event.requestId)) return accept(state, [], true);
+      if (state.closed) return refuse(state, 'WorkflowClosed', 'The run has ended');
+      const list = (ids: string[]) => ids.map((id) => `\`${id}\``).join(', ');
+      const parts = [
+        ...(event.set.length ? [`set before ${list(event.set)}`] : []),
+        ...(event.cleared.length ? [`cleared before ${list(event.cleared)}`] : []),
+      ];
+      const s = withAudit(state, event.at, {
+        action: 'breakpoint',
+        by: event.by,
+        requestId: event.requestId,
+        message: parts.length ? parts.join('; ') : 'no change',
+      });
+      return accept(remember(s, event.requestId, event.type));
     }
 
     case 'invalidRequest': {

@@ -45,6 +45,8 @@ export interface CarriedState {
   resources: Record<string, ResourceRecord>;
   /** Gates already approved (their tasks may run). */
   passedGates: string[];
+  /** Run-time breakpoints still ahead (absent when none, and in states carried by older releases). */
+  breakpoints?: string[];
   startedAt: string;
   continuedAsNew: number;
 }
@@ -65,6 +67,8 @@ export class Run {
   readonly outputs: Record<string, JsonObject>;
   readonly resources: Record<string, ResourceRecord>;
   readonly passedGates: Set<string>;
+  /** Run-time breakpoints still ahead: gates before tasks that have not started. */
+  readonly breakpoints: Set<string>;
   readonly startedAt: string;
   readonly continuedAsNew: number;
   initialContext: JsonObject;
@@ -117,6 +121,7 @@ export class Run {
       this.pm = { ...carried.pause, inFlight: [] };
       this.resources = carried.resources;
       this.passedGates = new Set(carried.passedGates);
+      this.breakpoints = new Set(carried.breakpoints ?? []);
       this.startedAt = carried.startedAt;
       this.continuedAsNew = carried.continuedAsNew;
     } else if (carried) {
@@ -136,6 +141,7 @@ export class Run {
       for (const rec of Object.values(this.tasks)) if (rec.state === 'running') rec.state = 'pending';
       this.resources = carried.resources;
       this.passedGates = new Set(carried.passedGates);
+      this.breakpoints = new Set();
       this.startedAt = carried.startedAt;
       this.continuedAsNew = carried.continuedAsNew;
     } else {
@@ -153,6 +159,7 @@ export class Run {
         ]),
       );
       this.passedGates = new Set();
+      this.breakpoints = new Set();
       this.startedAt = new Date(nowMs).toISOString();
       this.continuedAsNew = 0;
     }
@@ -297,6 +304,7 @@ export class Run {
       ...(this.drainingSince && !this.closedAt
         ? { draining: { reason: 'continueAsNew' as const, since: this.drainingSince } }
         : {}),
+      ...(this.breakpoints.size ? { breakpoints: [...this.breakpoints] } : {}),
     };
   }
 
@@ -311,6 +319,7 @@ export class Run {
       pause: this.pm,
       resources: this.resources,
       passedGates: [...this.passedGates],
+      ...(this.breakpoints.size ? { breakpoints: [...this.breakpoints] } : {}),
       startedAt: this.startedAt,
       continuedAsNew: this.continuedAsNew + 1,
     };

@@ -18,6 +18,7 @@ import {
   retryDelay,
   shouldRetry,
   type FailureInfo,
+  type GateSpec,
   type JsonValue,
   type TaskRecord,
   type TaskSpec,
@@ -40,6 +41,9 @@ type AttemptOutcome =
   | { kind: 'cancelled'; error: unknown };
 
 type GateOutcome = { approved: true } | { approved: false; by: string; comment?: string };
+
+/** The gate a run-time breakpoint opens: anyone may approve it (stepping past), or reject it. */
+export const BREAKPOINT_GATE: GateSpec = { reason: 'breakpoint', requiredApprovals: 1 };
 
 export class TaskDriver {
   readonly #driving = new Set<string>();
@@ -186,21 +190,29 @@ export class TaskDriver {
     return outcome;
   }
 
-  async #gate(t: TaskSpec, rec: TaskRecord): Promise<boolean> {
+  /** The gate the task must pass before it starts: its `pauseBefore`, or a run-time breakpoint. */
+  #gateSpec(t: TaskSpec): GateSpec | undefined {
+    if (this.run.passedGates.has(t.id)) return undefined;
+    return t.pauseBefore ?? (this.run.breakpoints.has(t.id) ? BREAKPOINT_GATE : undefined);
+  }
+
+  async #gate(t: TaskSpec, rec: TaskRecord, gate: GateSpec): Promise<boolean> {
     const run = this.run;
     if (rec.state !== 'waiting') {
       rec.state = 'waiting';
-      run.feed({ type: 'gateOpened', at: run.now(), taskId: t.id, gate: t.pauseBefore! });
+      run.feed({ type: 'gateOpened', at: run.now(), taskId: t.id, gate });
     }
     await condition(() => this.#gateOutcome.has(t.id));
     const outcome = this.#gateOutcome.get(t.id)!;
     this.#gateOutcome.delete(t.id);
     if (!outcome.approved) {
       const message = `Gate before \`${t.id}\` rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}`;
+      run.breakpoints.delete(t.id);
       run.finish(t.id, 'failed', run.inputContext(t), { error: { type: 'GateRejected', message } });
       return false;
     }
     run.passedGates.add(t.id);
+    run.breakpoints.delete(t.id);
     rec.state = 'pending';
     run.touch();
     return true;
@@ -209,8 +221,10 @@ export class TaskDriver {
   async #drive(t: TaskSpec): Promise<void> {
     const run = this.run;
     const rec = run.tasks[t.id]!;
-    // A `pauseBefore` gate holds the task until it is approved (other branches keep running).
-    if (t.pauseBefore && !run.passedGates.has(t.id) && !(await this.#gate(t, rec))) return;
+    // A `pauseBefore` gate (or a breakpoint) holds the task until it is approved (other branches keep
+    // running).
+    const gate = this.#gateSpec(t);
+    if (gate && !(await this.#gate(t, rec, gate))) return;
 
     for (;;) {
       if (rec.state === 'held') {
@@ -238,6 +252,12 @@ export class TaskDriver {
         return;
       }
       if (!run.mayStart()) continue; // a pause (or a continue-as-new drain) arrived during resource setup
+      // A breakpoint set while the task waited to start.
+      const late = rec.attempts === 0 && rec.interrupted === 0 ? this.#gateSpec(t) : undefined;
+      if (late) {
+        if (!(await this.#gate(t, rec, late))) return;
+        continue;
+      }
       // Start: the check above and this event run in one synchronous step, so no pause can slip between.
       run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
       rec.state = 'running';

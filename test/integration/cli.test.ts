@@ -462,6 +462,56 @@ describe('command line (cloacina-temporal)', () => {
     });
   });
 
+  it('sets breakpoints, steps past one with approve, clears the rest; refusals exit 1, misuse 2', async () => {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    const wf = defineWorkflow({
+      name: 'cli_breakpoints',
+      tasks: [
+        task({ id: 'fetch' }, async (ctx) => {
+          await opened;
+          ctx.set('fetched', true);
+        }),
+        task({ id: 'transform', dependencies: ['fetch'] }, (ctx) => void ctx.set('transformed', true)),
+        task({ id: 'load', dependencies: ['transform'] }, (ctx) => void ctx.set('loaded', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const { workflowId: id } = await executor.executeAsync(wf, {});
+      await executor.waitUntil(id, (s) => s.tasks.fetch!.state === 'running', { timeout: 30_000 });
+      const set = await cliJson<{ breakpoints: string[]; released: string[] }>([
+        'breakpoints',
+        id,
+        '--set',
+        'transform,load',
+        '--by',
+        'dev',
+      ]);
+      assert.deepEqual([...set.breakpoints].sort(), ['load', 'transform']);
+      await cliFails(
+        ['breakpoints', id, '--set', 'fetch'],
+        1,
+        /refused \(InvalidRequest\): Task `fetch` has already started/,
+      );
+      await cliFails(
+        ['breakpoints', id, '--set', 'lod'],
+        1,
+        /refused \(UnknownTask\): .*did you mean `load`\?/,
+      );
+      await cliFails(['breakpoints', id], 2, /give exactly one of --set a,b or --clear/);
+      open();
+      await executor.waitUntil(id, (s) => s.gates.some((g) => g.taskId === 'transform'), { timeout: 30_000 });
+      const human = await cli(['status', id]);
+      assert.match(human.stdout, /transform/);
+      assert.equal((await cli(['approve', id, 'transform', '--by', 'dev'])).code, 0);
+      await executor.waitUntil(id, (s) => s.gates.some((g) => g.taskId === 'load'), { timeout: 30_000 });
+      const cleared = await cli(['breakpoints', id, '--clear', '--by', 'dev']);
+      assert.equal(cleared.code, 0, cleared.stderr);
+      assert.deepEqual(lines(cleared.stdout.trim()), [`Breakpoints of ${id}: none`, 'Released: load']);
+      assert.deepEqual(await executor.result(id), { fetched: true, transformed: true, loaded: true });
+    });
+  });
+
   it('exits 2 on bad options, 3 on an unknown workflow, 4 quickly when no server answers', async () => {
     const missing = `missing-${randomUUID()}`;
     // Usage errors: commander's and the executor's input checks (independent: run side by side).

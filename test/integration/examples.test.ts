@@ -73,7 +73,9 @@ describe('examples', () => {
 
   it('debugging: a breakpoint holds the run, the context is inspected and patched, the next task sees the patch', async () => {
     const s = await debugging(env('ex-debugging'));
+    assert.deepEqual(s.breakpointsSet, ['filter']);
     assert.equal(s.breakpointTask, 'filter');
+    assert.equal(s.breakpointReason, 'breakpoint');
     assert.equal(s.breakpointKind, 'gate');
     assert.deepEqual(s.manualPause, { state: 'paused', kind: 'manual' });
     assert.equal(s.thresholdAtBreakpoint, 100);
@@ -86,6 +88,7 @@ describe('examples', () => {
     assert.equal(s.report, '3 readings over 10');
     assert.equal(s.finalState, 'completed');
     assert.deepEqual(s.audit, [
+      'breakpoint::developer',
       'gate:gate:gate',
       'pause:manual:developer',
       'resume:manual:developer',

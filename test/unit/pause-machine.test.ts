@@ -1189,6 +1189,30 @@ describe('pause machine: the run clock', () => {
     assert.equal(old.last!.message, 'already paused (pause 1 by alice): joined it');
   });
 
+  it('records breakpoints set and cleared, once per request id', () => {
+    const run = new Run();
+    const step = run.feed({ type: 'breakpoints', by: 'dev', requestId: 'b-1', set: ['x', 'y'], cleared: [] });
+    assert.deepEqual(step.outcome, ACCEPTED);
+    assert.deepEqual(
+      [run.last!.action, run.last!.by, run.last!.requestId, run.last!.message],
+      ['breakpoint', 'dev', 'b-1', 'set before `x`, `y`'],
+    );
+    const count = run.state.auditCount;
+    assert.deepEqual(
+      run.feed({ type: 'breakpoints', by: 'dev', requestId: 'b-1', set: ['x'], cleared: [] }).outcome,
+      DUPLICATE,
+    );
+    assert.equal(run.state.auditCount, count, 'a repeated request id writes nothing');
+    run.feed({ type: 'breakpoints', by: 'dev', set: [], cleared: ['y'] });
+    assert.equal(run.last!.message, 'cleared before `y`');
+    assert.equal(run.state.phase, 'running', 'breakpoints alone do not pause the run');
+    run.feed({ type: 'closed' });
+    assert.equal(
+      refusalCode(run.feed({ type: 'breakpoints', by: 'dev', set: ['x'], cleared: [] })),
+      'WorkflowClosed',
+    );
+  });
+
   it('a joined pause gives an open-ended pause no scheduled resume', () => {
     const run = new Run();
     run.pause();
