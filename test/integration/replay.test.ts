@@ -11,12 +11,12 @@ import { eventually, signalCli, testClient, withWorker } from '../helpers';
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` holds histories recorded under the
-// previous release (never re-recorded: they stand for runs begun before an upgrade); `v0.2.0/` holds
-// this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
+// determinism for runs already in flight fails here. `v0.1.0/` and `v0.2.0/` hold histories recorded
+// under earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.3.0/`
+// holds this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = path.join(FIXTURES, 'v0.1.0');
-const CURRENT = path.join(FIXTURES, 'v0.2.0');
+const PREVIOUS = ['v0.1.0', 'v0.2.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
+const CURRENT = path.join(FIXTURES, 'v0.3.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -30,9 +30,9 @@ const waitState = (h: ExecutionHandle, state: RunState) => h.waitUntil(state, { 
 
 describe('replay of recorded histories', () => {
   for (const [release, dir] of [
-    ['the previous release (0.1.0)', PREVIOUS],
-    ['this release', CURRENT],
-  ] as const) {
+    ...PREVIOUS.map(([v, dir]) => [`release ${v.slice(1)}`, dir] as const),
+    ['this release', CURRENT] as const,
+  ]) {
     it(`replays every history recorded under ${release} with the current workflow code`, async () => {
       const files = readdirSync(dir).filter((f) => f.endsWith('.binpb'));
       assert.ok(files.length >= 6, `expected recorded histories in ${dir}, found ${files.length}`);
@@ -134,6 +134,25 @@ describe('replay of recorded histories', () => {
       await h.cancel();
       await h.result().catch(() => undefined);
       recorded.cancelled = h.workflowId;
+      // a breakpoint set during a pause and stepped past; a joined pause whose resumeAt is not applied
+      h = await executor.executeAsync(wf, { selfPause: true });
+      await waitState(h, 'paused');
+      await executor.setBreakpoints(h.workflowId, ['work'], { by: 'dev' });
+      await h.pause({ by: 'ops', resumeAt: new Date(Date.now() + 600_000) });
+      await h.resume({ by: 'ops' });
+      await eventually(async () => (await h.status()).gates.some((g) => g.taskId === 'work'));
+      await h.approve('work', { by: 'dev' });
+      await gate(h);
+      await h.result();
+      recorded.breakpoint = h.workflowId;
+      // a scheduled resume postponed by a joined pause
+      h = await executor.executeAsync(wf, { slow: true });
+      await eventually(async () => (await h.status()).tasks.work?.state === 'running');
+      await h.pause({ by: 'ops', resumeAt: new Date(Date.now() + 1000) });
+      await h.pause({ by: 'sre', resumeAt: new Date(Date.now() + 2500) });
+      await gate(h);
+      await h.result();
+      recorded.postponed = h.workflowId;
     });
     for (const [name, id] of Object.entries(recorded)) {
       const h = await history(id);
@@ -145,7 +164,7 @@ describe('replay of recorded histories', () => {
         );
       }
     }
-    assert.equal(Object.keys(recorded).length, 6);
+    assert.equal(Object.keys(recorded).length, 8);
   });
 
   it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {
