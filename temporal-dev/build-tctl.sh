@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds tctl, Temporal's older CLI, into .temporal/tctl-1.18.0/tctl for the tctl tests
-# (test/integration/tctl.test.ts). tctl is published only as Go source: the module comes from the Go
+# (test/integration/tctl.test.ts), from its Go source: the module comes from the Go
 # module proxy (`go mod download`) and is built with the local Go toolchain.
 #
 # Idempotent: does nothing when the binary exists. Without `go` on PATH it says so and exits 0, leaving
-# no binary (the tctl tests then fail, naming this script). Set TCTL_VERSION to build another release.
+# no binary (the tctl tests then fail, naming this script).
 set -euo pipefail
 
-version="${TCTL_VERSION:-1.18.0}"
+version=1.18.0
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest_dir="$root/.temporal/tctl-$version"
 dest="$dest_dir/tctl"
