@@ -660,11 +660,14 @@ describe('command line (cloacina-temporal)', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      const address = await eventually(
-        async () => /Temporal frontend: (\S+) \(namespace default\)/.exec(stdout)?.[1],
+      // The banner ends with the stop hint: read it whole before looking at its lines.
+      await eventually(
+        async () => stdout.includes('Press Ctrl+C to stop.'),
         90_000,
         'the dev server to start',
       );
+      const address = /Temporal frontend: (\S+) \(namespace default\)/.exec(stdout)?.[1];
+      assert.ok(address, stdout);
       assert.match(stdout, /Search attributes: CloacinaState \(KEYWORD\)/);
       assert.match(stdout, /Press Ctrl\+C to stop\./);
       const list = await cli(['list', '--json'], { TEMPORAL_ADDRESS: address });
