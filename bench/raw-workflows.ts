@@ -1,5 +1,12 @@
 // Hand-written raw Temporal workflows: the baselines the benchmark compares the library against.
-import { condition, defineSignal, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+} from '@temporalio/workflow';
 
 /** Raw activities: a no-op and a timestamp. */
 export interface RawActivities {
@@ -39,4 +46,14 @@ export async function rawChain(n: number): Promise<void> {
 /** `n` no-op activities in parallel. */
 export async function rawFanOut(n: number): Promise<void> {
   await Promise.all(Array.from({ length: n }, () => acts.noop()));
+}
+
+const localActs = proxyLocalActivities<RawActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 1 },
+});
+
+/** A chain of `n` no-op local activities (no matching round trip per step). */
+export async function rawLocalChain(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await localActs.noop();
 }

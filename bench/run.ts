@@ -1,17 +1,27 @@
 // `npm run bench`: the performance figures of the product against raw Temporal baselines measured in the
 // same run, on one server. Prints a table and writes bench/results/latest.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { createWorker, defineWorkflow, task, UnifiedExecutor, type WorkflowDefinition } from '../src';
+import {
+  bundleWorkflows,
+  createWorker,
+  defineWorkflow,
+  task,
+  UnifiedExecutor,
+  type WorkflowDefinition,
+} from '../src';
 import { startDevServer } from '../temporal-dev';
 import { pauseSignal, resumeSignal } from '../workflows/messages';
 import { doneSignal, pingUpdate, type RawActivities } from './raw-workflows';
+import { memoryGate, type MemoryReport } from './memory-worker';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,6 +35,21 @@ interface Figure {
   goal: string;
   met?: boolean;
   samples?: Record<string, number[]>;
+}
+
+/** One row of the scale table: cost per task of a DAG shape at one size, library beside raw. */
+interface ScaleRow {
+  shape: 'chain' | 'fan-out';
+  tasks: number;
+  /** Median wall time per task, ms. */
+  wallOurs: number;
+  wallRaw: number;
+  /** Median worker + client CPU per task (both workers and the client share this process), ms. */
+  cpuOurs: number;
+  cpuRaw: number;
+  /** Runs of the library's workflow that continued as new. */
+  continuedAsNew: number;
+  note?: string;
 }
 
 function quantile(xs: number[], q: number): number {
@@ -43,12 +68,20 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const quick = process.argv.includes('--quick');
-  // `--only pause,dag` runs some figures: pause (with history events), resume, immediate, native, dag, bulk.
+  // `--only pause,dag` runs some figures: pause (with history events), resume, immediate, native, dag, bulk,
+  // scale, memory.
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : undefined;
   const selected = (name: string) => !only || only.has(name);
   const N = quick ? 10 : 40;
-  const server = await startDevServer({ port: 0, uiPort: 0, headless: true });
+  // `--dynamic-config key=json` (repeatable): extra dev-server dynamic config, to measure a setting.
+  const dynamicConfig: Record<string, unknown> = {};
+  process.argv.forEach((a, i) => {
+    if (a !== '--dynamic-config') return;
+    const [k, ...v] = (process.argv[i + 1] ?? '').split('=');
+    dynamicConfig[k!] = JSON.parse(v.join('='));
+  });
+  const server = await startDevServer({ port: 0, uiPort: 0, headless: true, dynamicConfig });
   const figures: Figure[] = [];
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
@@ -104,6 +137,32 @@ async function main(): Promise<void> {
     name: 'bench_fanout',
     tasks: Array.from({ length: 20 }, (_, i) => task({ id: `t${i}` }, noop)),
   });
+  // Scale curve: chains and fan-outs of no-op tasks at growing sizes.
+  const scaleSizes = quick ? [20, 100] : [20, 100, 400, 1000];
+  const scaleReps = quick ? 1 : 3;
+  const scaleFlows = scaleSizes.flatMap((n) => [
+    {
+      n,
+      shape: 'chain' as const,
+      raw: 'rawChain',
+      wf: defineWorkflow({
+        name: `bench_scale_chain_${n}`,
+        tasks: Array.from({ length: n }, (_, i) =>
+          task({ id: `t${i}`, dependencies: i ? [`t${i - 1}`] : [] }, noop),
+        ),
+      }),
+    },
+    {
+      n,
+      shape: 'fan-out' as const,
+      raw: 'rawFanOut',
+      wf: defineWorkflow({
+        name: `bench_scale_fanout_${n}`,
+        tasks: Array.from({ length: n }, (_, i) => task({ id: `t${i}` }, noop)),
+      }),
+    },
+  ]);
+  const scaleRows: ScaleRow[] = [];
   const workflows: WorkflowDefinition[] = [
     gate,
     gateLean,
@@ -112,6 +171,7 @@ async function main(): Promise<void> {
     heartbeating,
     chain,
     fanOut,
+    ...scaleFlows.map((f) => f.wf),
   ];
 
   const worker = await createWorker({
@@ -127,13 +187,14 @@ async function main(): Promise<void> {
       return now;
     },
   };
+  const rawBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./raw-workflows'),
+    logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (m) => console.error(m) },
+  });
   const rawWorker = await Worker.create({
     connection: native,
     taskQueue: rawQueue,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('./raw-workflows'),
-      logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (m) => console.error(m) },
-    }),
+    workflowBundle: rawBundle,
     activities: rawActivities,
   });
   const executor = new UnifiedExecutor(client, { taskQueue, identity: 'bench' });
@@ -442,10 +503,16 @@ async function main(): Promise<void> {
           '--name',
           'cloacina.pause',
           '--input',
-          JSON.stringify({ reason: 'bench', by: 'batch', kind: 'bulk' }),
+          // Kind `bulk` is reserved to pauseAll (it carries a per-run request id): a batch job sends `manual`.
+          JSON.stringify({ reason: 'bench', by: 'batch', kind: 'manual' }),
           '--yes',
         ]);
-        await until(async () => (await openCount(kindBulk('bench_bulk_b'))) === count);
+        await until(
+          async () =>
+            (await openCount(
+              `WorkflowType = 'cloacinaDag' AND CloacinaWorkflow = 'bench_bulk_b' AND CloacinaPauseKind = 'manual'`,
+            )) === count,
+        );
         const batch = performance.now() - t1;
         figures.push({
           figure: `bulk pause of ${count} running workflows: time until all paused`,
@@ -466,10 +533,226 @@ async function main(): Promise<void> {
         }
       });
     }
+
+    // 8. Scale curve: wall time and CPU per task of chains and fan-outs of 20 … 1,000 no-op tasks.
+    if (selected('scale')) {
+      const measureRun = async (fn: () => Promise<unknown>) => {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await fn();
+        const wall = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        return { wall, cpu: (c.user + c.system) / 1000 };
+      };
+      for (const { n, shape, raw, wf } of scaleFlows) {
+        const ours = { wall: [] as number[], cpu: [] as number[] };
+        const base = { wall: [] as number[], cpu: [] as number[] };
+        let continuedAsNew = 0;
+        let failure: string | undefined;
+        try {
+          for (let i = 0; i < scaleReps; i++) {
+            let h: Awaited<ReturnType<typeof executor.executeAsync>> | undefined;
+            const o = await measureRun(async () => {
+              h = await executor.executeAsync(wf, {});
+              await h.result();
+            });
+            const latest = await client.workflow.getHandle(h!.workflowId).describe();
+            if (latest.runId !== h!.runId) continuedAsNew++;
+            const b = await measureRun(() =>
+              client.workflow.execute(raw, {
+                taskQueue: rawQueue,
+                workflowId: `raw-${randomUUID()}`,
+                args: [n],
+              }),
+            );
+            ours.wall.push(o.wall / n);
+            ours.cpu.push(o.cpu / n);
+            base.wall.push(b.wall / n);
+            base.cpu.push(b.cpu / n);
+          }
+        } catch (err) {
+          failure = err instanceof Error ? err.message : String(err);
+        }
+        const label = `scale: ${shape} of ${n} no-op tasks`;
+        const reps = `median of ${scaleReps}`;
+        if (failure || ours.wall.length === 0) {
+          const why = `not run: ${failure ?? 'no sample'}`;
+          figures.push({
+            figure: `${label}, wall per task`,
+            ours: why,
+            baseline: '—',
+            ratio: '—',
+            goal: '≤ 1.15×',
+            met: false,
+          });
+          scaleRows.push({
+            shape,
+            tasks: n,
+            wallOurs: NaN,
+            wallRaw: NaN,
+            cpuOurs: NaN,
+            cpuRaw: NaN,
+            continuedAsNew,
+            note: why,
+          });
+          continue;
+        }
+        const row: ScaleRow = {
+          shape,
+          tasks: n,
+          wallOurs: quantile(ours.wall, 0.5),
+          wallRaw: quantile(base.wall, 0.5),
+          cpuOurs: quantile(ours.cpu, 0.5),
+          cpuRaw: quantile(base.cpu, 0.5),
+          continuedAsNew,
+          ...(continuedAsNew ? { note: `${continuedAsNew}/${scaleReps} runs continued as new` } : {}),
+        };
+        scaleRows.push(row);
+        const can = continuedAsNew ? ` (continued as new in ${continuedAsNew}/${scaleReps})` : '';
+        figures.push({
+          figure: `${label}, wall per task (${reps})`,
+          ours: `${ms(row.wallOurs)}${can}`,
+          baseline: `${ms(row.wallRaw)} (raw workflow)`,
+          ratio: `${(row.wallOurs / row.wallRaw).toFixed(2)}×`,
+          goal: '≤ 1.15×',
+          met: row.wallOurs / row.wallRaw <= 1.15,
+          samples: { ours: ours.wall, base: base.wall },
+        });
+        figures.push({
+          figure: `${label}, worker+client CPU per task (${reps})`,
+          ours: ms(row.cpuOurs),
+          baseline: `${ms(row.cpuRaw)} (raw workflow)`,
+          ratio: `${(row.cpuOurs / row.cpuRaw).toFixed(2)}×`,
+          goal: '≤ 1.3×',
+          met: row.cpuOurs / row.cpuRaw <= 1.3,
+          samples: { ours: ours.cpu, base: base.cpu },
+        });
+      }
+    }
+
+    // 9. Worker memory with paused runs (each worker alone in a child process), and what a paused run
+    // costs the server while nothing happens.
+    if (selected('memory')) {
+      const count = quick ? 100 : 500;
+      const idleMs = quick ? 10_000 : 60_000;
+      // The children reuse this process's workflow bundles rather than build their own.
+      const bundleDir = mkdtempSync(path.join(tmpdir(), 'bench-bundles-'));
+      const bundleFile = {
+        library: path.join(bundleDir, 'library.json'),
+        raw: path.join(bundleDir, 'raw.json'),
+      };
+      writeFileSync(bundleFile.library, JSON.stringify(await bundleWorkflows()));
+      writeFileSync(bundleFile.raw, JSON.stringify(rawBundle));
+      const spawnWorker = async (kind: 'library' | 'raw') => {
+        const tq = `bench-mem-${kind}-${randomUUID()}`;
+        const child = fork(
+          path.join(__dirname, 'memory-worker.js'),
+          [kind, server.address, server.namespace, tq, bundleFile[kind]],
+          {
+            execArgv: ['--expose-gc'],
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          },
+        );
+        const [first] = (await once(child, 'message')) as [unknown];
+        if (first !== 'ready') throw new Error(`memory worker: unexpected first message ${String(first)}`);
+        const ask = async () => {
+          const answer = once(child, 'message');
+          child.send('rss');
+          return ((await answer) as [MemoryReport])[0];
+        };
+        const stop = async () => {
+          const exited = once(child, 'exit');
+          child.send('stop');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(timer);
+        };
+        return { tq, ask, stop };
+      };
+      const inBatches = async <T>(n: number, fn: (i: number) => Promise<T>) => {
+        const out: T[] = [];
+        for (let i = 0; i < n; i += 25)
+          out.push(...(await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) => fn(i + j)))));
+        return out;
+      };
+      const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+      const lib = await spawnWorker('library');
+      const raw = await spawnWorker('raw');
+      try {
+        const libIdle = await lib.ask();
+        const memExec = new UnifiedExecutor(client, { taskQueue: lib.tq, identity: 'bench' });
+        const libHandles = await inBatches(count, () => memExec.executeAsync(memoryGate, {}));
+        await inBatches(count, (i) => libHandles[i]!.pause({ reason: 'bench' }));
+        const states = await inBatches(count, async (i) => (await libHandles[i]!.status()).state);
+        const paused = states.filter((s) => s === 'paused').length;
+        const libFull = await lib.ask();
+
+        const rawIdle = await raw.ask();
+        const rawHandles = await inBatches(count, () =>
+          client.workflow.start('rawWaiter', { taskQueue: raw.tq, workflowId: `raw-mem-${randomUUID()}` }),
+        );
+        await inBatches(count, (i) => rawHandles[i]!.executeUpdate(pingUpdate, { args: [i] }));
+        const rawFull = await raw.ask();
+
+        const libGrowth = libFull.rss - libIdle.rss;
+        const rawGrowth = rawFull.rss - rawIdle.rss;
+        const cache = `maxCachedWorkflows ${libFull.maxCachedWorkflows} (SDK default)`;
+        figures.push({
+          figure: `worker RSS growth with ${count} paused runs (worker alone in a child process, after GC)`,
+          ours: `${MB(libGrowth)} (${(libGrowth / count / 1024).toFixed(1)} KB/run; RSS ${MB(libIdle.rss)} → ${MB(libFull.rss)}; ${paused}/${count} status paused)`,
+          baseline: `${MB(rawGrowth)} (${(rawGrowth / count / 1024).toFixed(1)} KB/run; RSS ${MB(rawIdle.rss)} → ${MB(rawFull.rss)}; raw workflows on a condition)`,
+          ratio: `${(libGrowth / rawGrowth).toFixed(2)}× growth, ${(libFull.rss / rawFull.rss).toFixed(2)}× total`,
+          goal: `≤ 1.2× (${cache})`,
+          met: libGrowth / rawGrowth <= 1.2,
+          samples: {
+            ours: [libIdle.rss, libFull.rss, libIdle.heapUsed, libFull.heapUsed],
+            base: [rawIdle.rss, rawFull.rss, rawIdle.heapUsed, rawFull.heapUsed],
+          },
+        });
+
+        // A paused run's history before and after an idle wait: nothing happens, so nothing is written.
+        const historyOf = async (id: string) => {
+          const h = await client.workflow.getHandle(id).fetchHistory();
+          return {
+            events: h.events?.length ?? 0,
+            bytes: temporal.api.history.v1.History.encode(h).finish().length,
+          };
+        };
+        const libId = libHandles[0]!.workflowId;
+        const rawId = rawHandles[0]!.workflowId;
+        const before = { lib: await historyOf(libId), raw: await historyOf(rawId) };
+        await sleep(idleMs);
+        const after = { lib: await historyOf(libId), raw: await historyOf(rawId) };
+        const fmt = (a: { events: number; bytes: number }, b: { events: number; bytes: number }) =>
+          `${a.events} events / ${a.bytes} B → ${b.events} / ${b.bytes} B`;
+        figures.push({
+          figure: `paused run's history before → after ${idleMs / 1000} s idle`,
+          ours: fmt(before.lib, after.lib),
+          baseline: `${fmt(before.raw, after.raw)} (raw waiting workflow)`,
+          ratio: `+${after.lib.events - before.lib.events} events`,
+          goal: 'no events while idle',
+          met: after.lib.events === before.lib.events,
+        });
+      } finally {
+        await lib.stop();
+        await raw.stop();
+        rmSync(bundleDir, { recursive: true, force: true });
+      }
+    }
   };
 
+  const loadavg: string[] = [];
+  const sampleLoad = () => {
+    try {
+      loadavg.push(readFileSync('/proc/loadavg', 'utf8').trim());
+    } catch {
+      // not Linux
+    }
+  };
+  sampleLoad();
   try {
     await rawWorker.runUntil(worker.runUntil(body()));
+    sampleLoad();
   } finally {
     await connection.close();
     await native.close();
@@ -495,12 +778,37 @@ async function main(): Promise<void> {
         `${f.goal}${f.met === undefined ? '' : f.met ? ' ✓' : ' ✗'}`,
       ]),
     );
-  console.log('worker memory with 500 paused runs: not measured by this benchmark');
+  if (scaleRows.length) {
+    const f = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
+    const rows = scaleRows.map((r) => [
+      r.shape,
+      String(r.tasks),
+      f(r.wallOurs),
+      f(r.wallRaw),
+      r.note?.startsWith('not run') ? '—' : `${f(r.wallOurs / r.wallRaw)}×`,
+      f(r.cpuOurs),
+      f(r.cpuRaw),
+      r.note?.startsWith('not run') ? '—' : `${f(r.cpuOurs / r.cpuRaw)}×`,
+      r.note ?? '',
+    ]);
+    const head = ['shape', 'tasks', 'wall ms/task', 'raw', 'ratio', 'CPU ms/task', 'raw', 'ratio', 'note'];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const l = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+    console.log(`\nScale (median of ${quick ? 1 : 3}; CPU is this process: both workers and the client):`);
+    console.log(l(head));
+    console.log(l(w.map((x) => '-'.repeat(x))));
+    for (const r of rows) console.log(l(r));
+  }
+  if (loadavg.length) console.log(`load average (1/5/15 min) at start, end: ${loadavg.join(' | ')}`);
   const out = path.resolve(__dirname, '../../bench/results');
   mkdirSync(out, { recursive: true });
   writeFileSync(
     path.join(out, 'latest.json'),
-    JSON.stringify({ at: new Date().toISOString(), quick, figures }, null, 2),
+    JSON.stringify(
+      { at: new Date().toISOString(), quick, dynamicConfig, loadavg, figures, scale: scaleRows },
+      null,
+      2,
+    ),
   );
   console.log(`Results written to ${path.join(out, 'latest.json')}`);
 }
