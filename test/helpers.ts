@@ -211,3 +211,30 @@ export function startsBetween(starts: TaskStart[], from: number, to: number): Ta
 /** A compact form of attempts for messages and deep equality: `task#attempt`. */
 export const describeStarts = (starts: TaskStart[]): string[] =>
   starts.map((s) => `${s.taskId}#${s.attempt}`);
+
+/**
+ * Runs `fn` with an executor and a worker of `workflows` on their own connections to `address` (not the
+ * shared test server): for tests that stop or kill their own server between phases.
+ */
+export async function withOwnStack<T>(
+  address: string,
+  taskQueue: string,
+  workflows: WorkflowDefinition[],
+  fn: (executor: UnifiedExecutor) => Promise<T>,
+): Promise<T> {
+  const native = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const executor = new UnifiedExecutor(new Client({ connection }), { taskQueue, identity: 'ops' });
+  const worker = await createWorker({
+    workflows,
+    taskQueue,
+    connection: native,
+    workflowBundle: await bundleWorkflows(),
+  });
+  try {
+    return await worker.runUntil(fn(executor));
+  } finally {
+    await connection.close();
+    await native.close();
+  }
+}

@@ -58,7 +58,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     return cloacinaDagV1({ ...input, carried: input.carried as CarriedStateV1 | undefined });
   }
   const run = new Run(input.spec, input.context, input.carried);
-  run.requireTaskProof = patched(PATCH_TASK_PROOF);
+  run.requireKindProof = patched(PATCH_TASK_PROOF);
   run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
   const visibility = new Visibility(run);
   const resources = new Resources(run);

@@ -108,7 +108,7 @@ export class Handlers {
    */
   #checkKind(r: PauseRequest): void {
     const run = this.run;
-    if (r.kind === 'task' && run.requireTaskProof) {
+    if (r.kind === 'task' && run.requireKindProof) {
       const taskId = r.by?.startsWith('task:') ? r.by.slice('task:'.length) : undefined;
       const expected = taskId === undefined ? undefined : run.attemptProofs.get(taskId);
       if (expected === undefined || r.proof !== expected) {
@@ -120,7 +120,7 @@ export class Handlers {
         );
       }
     }
-    if (r.kind === 'bulk' && run.requireTaskProof) {
+    if (r.kind === 'bulk' && run.requireKindProof) {
       const id = r.requestId ?? '';
       const suffix = `:${workflowInfo().workflowId}`;
       if (!id.startsWith('bulk:') || !id.endsWith(suffix) || id.length <= 'bulk:'.length + suffix.length) {
@@ -371,17 +371,16 @@ export class Handlers {
 
   /** Registers every handler. */
   install(): void {
-    const validator = (schema: z.ZodType) => (raw: unknown) => {
+    const validate = <S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> => {
       this.#assertOpen();
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error, raw)}`);
+      return parsed.data;
     };
+    const validator = (schema: z.ZodType) => (raw: unknown) => void validate(schema, raw);
     setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), {
-      validator: (raw: unknown) => {
-        validator(PauseRequest)(raw);
-        // Refused before it is written to the history: a kind only the library may send, without proof.
-        this.#checkKind(PauseRequest.parse(raw));
-      },
+      // Refused before it is written to the history: a kind only the library may send, without proof.
+      validator: (raw: unknown) => this.#checkKind(validate(PauseRequest, raw)),
     });
     setHandler(resumeUpdate, (raw) => guardedAsync(() => this.resume(raw, 'request')), {
       validator: validator(ResumeRequest),

@@ -87,10 +87,11 @@ export class Run {
   drainingSince: string | undefined;
 
   /**
-   * Whether a `task` pause must prove that it comes from the task's running attempt (runs begun before
-   * this check accept the kind as before, so that their histories replay).
+   * Whether the kinds only the library sends must prove it: a `task` pause the proof of the task's running
+   * attempt, a `bulk` pause pauseAll's request id (runs begun before this check accept both kinds as
+   * before, so that their histories replay).
    */
-  requireTaskProof = false;
+  requireKindProof = false;
   /** Whether a pause joining one in effect may postpone its scheduled resume (same reason as above). */
   amendJoinedPauses = false;
   /** The proof each running attempt was given, by task id. */

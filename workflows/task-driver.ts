@@ -154,7 +154,7 @@ export class TaskDriver {
       abandon,
     };
     this.#attempts.set(t.id, ctl);
-    const proof = run.requireTaskProof ? uuid4() : undefined;
+    const proof = run.requireKindProof ? uuid4() : undefined;
     if (proof) run.attemptProofs.set(t.id, proof);
     const resourceHandles = Object.fromEntries(
       t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),

@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { createWorker, defineWorkflow, task, UnifiedExecutor, type RunStatus } from '../../src';
-import { bundleWorkflows } from '../../src/worker';
+import { defineWorkflow, task, type UnifiedExecutor, type RunStatus } from '../../src';
 import { freePort, startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { freshTaskQueue } from '../helpers';
+import { freshTaskQueue, withOwnStack } from '../helpers';
 
 // Pause state is Temporal state: with a file-backed database, paused runs of every kind keep their pause
 // and its metadata across a server restart, and resume to completion afterwards.
@@ -44,23 +41,8 @@ describe('persistence across a server restart (file-backed SQLite)', function ()
         ),
       ],
     });
-    const withStack = async <T>(fn: (executor: UnifiedExecutor) => Promise<T>): Promise<T> => {
-      const native = await NativeConnection.connect({ address: server!.address });
-      const connection = await Connection.connect({ address: server!.address });
-      const executor = new UnifiedExecutor(new Client({ connection }), { taskQueue, identity: 'ops' });
-      const worker = await createWorker({
-        workflows: [wf],
-        taskQueue,
-        connection: native,
-        workflowBundle: await bundleWorkflows(),
-      });
-      try {
-        return await worker.runUntil(fn(executor));
-      } finally {
-        await connection.close();
-        await native.close();
-      }
-    };
+    const withStack = <T>(fn: (executor: UnifiedExecutor) => Promise<T>): Promise<T> =>
+      withOwnStack(server!.address, taskQueue, [wf], fn);
     const waitPaused = (executor: UnifiedExecutor, id: string, kind: string) =>
       executor.waitUntil(id, (s) => s.state === 'paused' && s.pause?.kind === kind, { timeout: 30_000 });
 
