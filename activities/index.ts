@@ -4,13 +4,16 @@
 import { Context as ActivityContext, CancelledFailure, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import type {
-  CloacinaActivities,
-  ResourceInput,
-  RunTaskInput,
-  RunTaskResult,
-  ValidateResumeInput,
-  ValidateResumeResult,
+import {
+  CARRIED_PAUSES_KEY,
+  MAX_CARRIED_PAUSES,
+  type CarriedPause,
+  type CloacinaActivities,
+  type ResourceInput,
+  type RunTaskInput,
+  type RunTaskResult,
+  type ValidateResumeInput,
+  type ValidateResumeResult,
 } from '../workflows/activity-contract';
 import type { JsonValue } from '../workflows/dag';
 import { pauseUpdate } from '../workflows/messages';
@@ -59,6 +62,17 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
   });
 }
 
+/** The same failure, with a local task's pause requests added to its details for the workflow to apply. */
+function withCarriedPauses(failure: ApplicationFailure, pauses: CarriedPause[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: failure.type ?? undefined,
+    message: failure.message,
+    nonRetryable: failure.nonRetryable ?? false,
+    details: [...(failure.details ?? []), { [CARRIED_PAUSES_KEY]: pauses }],
+    cause: failure.cause,
+  });
+}
+
 /** Builds the activity implementations for a set of workflow definitions. */
 export function createActivities(workflows: readonly WorkflowDefinition[]): CloacinaActivities {
   const registry = new Map<string, WorkflowDefinition>();
@@ -86,6 +100,9 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
     const workflowId = info.workflowExecution?.workflowId ?? '';
     const runId = info.workflowExecution?.runId ?? '';
     let pauses = 0;
+    // A local task runs inside the workflow task: an update would reach the run only after the task
+    // returned, so its pause requests go back with its outcome instead.
+    const carried: CarriedPause[] = [];
     const ctx = new Context(input.context, {
       signal: activity.cancellationSignal,
       taskId: input.taskId,
@@ -103,6 +120,12 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
       },
       pauseWorkflow: async (reason) => {
         pauses++;
+        const requestId = `${runId}:${info.activityId}:${pauses}`;
+        if (info.isLocal) {
+          if (carried.length < MAX_CARRIED_PAUSES)
+            carried.push({ reason: String(reason ?? '').slice(0, 1000), requestId });
+          return;
+        }
         await activity.client.workflow.getHandle(workflowId).executeUpdate(pauseUpdate, {
           args: [
             {
@@ -111,13 +134,14 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
               reason: String(reason ?? '').slice(0, 1000),
               by: `task:${input.taskId}`,
               ...(input.proof ? { proof: input.proof } : {}),
-              requestId: `${runId}:${info.activityId}:${pauses}`,
+              requestId,
             },
           ],
         });
       },
     });
-    const beat = setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
+    // A local activity does not heartbeat (its workflow task does).
+    const beat = info.isLocal ? undefined : setInterval(() => activity.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       await t.fn(ctx);
       ctx.assertSize(`context returned by task \`${input.taskId}\``);
@@ -136,9 +160,9 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
           log.warn('onFailure callback threw', { taskId: input.taskId, error: String(cbErr) });
         }
       }
-      throw failure;
+      throw carried.length ? withCarriedPauses(failure, carried) : failure;
     } finally {
-      clearInterval(beat);
+      if (beat) clearInterval(beat);
     }
     if (t.onSuccess) {
       try {
@@ -147,7 +171,7 @@ export function createActivities(workflows: readonly WorkflowDefinition[]): Cloa
         log.warn('onSuccess callback threw', { taskId: input.taskId, error: String(cbErr) });
       }
     }
-    return { context: ctx.toJSON() };
+    return { context: ctx.toJSON(), ...(carried.length ? { pauses: carried } : {}) };
   }
 
   function lookupResource(input: ResourceInput) {

@@ -242,8 +242,34 @@ async function rebuild(
       const rec = tasks[arg.taskId];
       if (rec) {
         rec.state = 'running';
-        rec.attempts = arg.attempt + 1;
+        rec.attempts = arg.attempt;
         rec.startedAt ??= at;
+      }
+      continue;
+    }
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === LOCAL_ACTIVITY_MARKER && e.userMetadata?.summary) {
+      // A local task's attempt: its task id is the attempt's summary, its result is in the marker.
+      const id = await decodeFromPayloadsAtIndex<unknown>(dc, 0, [e.userMetadata.summary]);
+      const rec = typeof id === 'string' && Object.hasOwn(tasks, id) ? tasks[id] : undefined;
+      if (rec) {
+        rec.attempts += 1;
+        rec.startedAt ??= at;
+        if (marker.failure) {
+          rec.state = 'failed';
+          rec.error = { type: 'ExecutionFailed', message: marker.failure.message ?? 'the attempt failed' };
+        } else {
+          const out = await decodeFromPayloadsAtIndex<{ context: JsonObject }>(
+            dc,
+            0,
+            marker.details?.result?.payloads,
+          );
+          rec.state = 'completed';
+          rec.finishedAt = at;
+          delete rec.error;
+          context = mergeContexts([context, out.context]);
+          lastOutput = out.context;
+        }
       }
       continue;
     }
@@ -299,6 +325,9 @@ async function rebuild(
   };
   return { status, context: lastOutput ?? context };
 }
+
+/** The marker the SDK records for a local activity's outcome. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 function eventTime(e: HistoryEvent | undefined): string | undefined {
   const t = e?.eventTime;

@@ -18,9 +18,27 @@ export interface RunTaskInput {
   proof?: string;
 }
 
+/**
+ * A pause a local task asked for (`ctx.pauseWorkflow`). A local activity runs inside the workflow task, so
+ * an update it sent would reach the run only after it returned: the request comes back with the attempt's
+ * outcome instead, and the workflow applies it before the attempt settles.
+ */
+export interface CarriedPause {
+  reason: string;
+  requestId: string;
+}
+
+/** At most this many pause requests come back from one local attempt (the first ones are kept). */
+export const MAX_CARRIED_PAUSES = 8;
+
+/** The key, in a failed local attempt's failure details, under which its pause requests come back. */
+export const CARRIED_PAUSES_KEY = 'cloacina.pauses';
+
 /** Output of a successful attempt. */
 export interface RunTaskResult {
   context: JsonObject;
+  /** Pauses a local task asked for. */
+  pauses?: CarriedPause[];
 }
 
 /** Input of a resource setup or teardown. */

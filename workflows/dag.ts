@@ -76,6 +76,8 @@ export interface TaskSpec {
   pauseBefore?: GateSpec;
   uses: string[];
   onTaskFailure?: 'fail' | 'pause';
+  /** Run each attempt as a local activity (absent: as an activity). */
+  execution?: 'local';
 }
 
 /** A resource as data (its functions live on the worker). */

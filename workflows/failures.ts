@@ -2,8 +2,13 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { FailureInfo } from './dag';
 
+/** What failed: an activity's failure is its ActivityFailure's cause; a local activity's comes bare. */
+function attemptFailure(err: unknown): unknown {
+  return err instanceof ActivityFailure ? err.cause : err;
+}
+
 export function isActivityTimeout(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+  return attemptFailure(err) instanceof TimeoutFailure;
 }
 
 /** The user's message of a failure (an ActivityFailure is unwrapped to its cause). */
@@ -14,7 +19,7 @@ export function failureMessage(err: unknown): string {
 }
 
 export function toFailureInfo(err: unknown): FailureInfo {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  const cause = attemptFailure(err);
   if (cause instanceof TimeoutFailure) {
     const heartbeat = cause.timeoutType === 'HEARTBEAT';
     return {
@@ -33,4 +38,20 @@ export function toFailureInfo(err: unknown): FailureInfo {
     };
   }
   return { type: 'ExecutionFailed', message: failureMessage(err), nonRetryable: false };
+}
+
+/** The value under `key` in an activity failure's details (the last detail object that has it). */
+export function carriedDetails(err: unknown, key: string): unknown {
+  // An activity's failure is its ActivityFailure's cause; walk the chain to the first ApplicationFailure.
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++, e = e.cause) {
+    if (!(e instanceof ApplicationFailure)) continue;
+    const details: unknown[] = Array.isArray(e.details) ? e.details : [];
+    for (let i = details.length - 1; i >= 0; i--) {
+      const d = details[i];
+      if (typeof d === 'object' && d !== null && key in d) return (d as Record<string, unknown>)[key];
+    }
+    return undefined;
+  }
+  return undefined;
 }

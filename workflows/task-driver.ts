@@ -8,9 +8,17 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
+  sleep,
   uuid4,
 } from '@temporalio/workflow';
-import type { CloacinaActivities, RunTaskResult } from './activity-contract';
+import {
+  CARRIED_PAUSES_KEY,
+  MAX_CARRIED_PAUSES,
+  type CarriedPause,
+  type CloacinaActivities,
+  type RunTaskResult,
+} from './activity-contract';
 import {
   describeTrigger,
   evaluateTrigger,
@@ -23,7 +31,7 @@ import {
   type TaskRecord,
   type TaskSpec,
 } from './dag';
-import { failureMessage, isActivityTimeout, toFailureInfo } from './failures';
+import { carriedDetails, failureMessage, isActivityTimeout, toFailureInfo } from './failures';
 import type { Resources } from './resources';
 import type { Run } from './run';
 
@@ -37,10 +45,18 @@ interface AttemptControl {
 type AttemptOutcome =
   | { kind: 'ok'; result: RunTaskResult }
   | { kind: 'interrupted' }
-  | { kind: 'failed'; failure: FailureInfo }
+  | { kind: 'failed'; failure: FailureInfo; pauses: unknown }
   | { kind: 'cancelled'; error: unknown };
 
 type GateOutcome = { approved: true } | { approved: false; by: string; comment?: string };
+
+/**
+ * Local attempts run inside the workflow task, and a run sees updates and signals only between workflow
+ * tasks: after this much local work (workflow time, which local results advance), the run ends its
+ * workflow task before starting another local attempt, so a pause waits at most about this long plus the
+ * running local task. (Changing it changes the commands of runs with local tasks: gate it with patched().)
+ */
+export const LOCAL_YIELD_MS = 500;
 
 /** The gate a run-time breakpoint opens: anyone may approve it (stepping past), or reject it. */
 export const BREAKPOINT_GATE: GateSpec = { reason: 'breakpoint', requiredApprovals: 1 };
@@ -51,6 +67,8 @@ export class TaskDriver {
   readonly #gateOutcome = new Map<string, GateOutcome>();
   readonly #rerun = new Set<string>();
   readonly #skip = new Set<string>();
+  /** Workflow time spent in local attempts since the run last yielded its workflow task. */
+  #localWorkMs = 0;
 
   constructor(
     private readonly run: Run,
@@ -137,14 +155,23 @@ export class TaskDriver {
 
   async #runAttempt(t: TaskSpec, rec: TaskRecord): Promise<AttemptOutcome> {
     const run = this.run;
-    const acts = proxyActivities<CloacinaActivities>({
-      startToCloseTimeout: t.timeoutMs,
-      heartbeatTimeout: t.heartbeatTimeoutMs,
-      retry: { maximumAttempts: 1 },
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
-      summary: t.id,
-    });
+    // Retries are the workflow's (a pause freezes their back-offs), so each attempt is a single try.
+    const acts =
+      t.execution === 'local'
+        ? proxyLocalActivities<CloacinaActivities>({
+            startToCloseTimeout: t.timeoutMs,
+            retry: { maximumAttempts: 1 },
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary: t.id,
+          })
+        : proxyActivities<CloacinaActivities>({
+            startToCloseTimeout: t.timeoutMs,
+            heartbeatTimeout: t.heartbeatTimeoutMs,
+            retry: { maximumAttempts: 1 },
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
+            summary: t.id,
+          });
     let abandon!: () => void;
     const abandoned = new Promise<void>((r) => (abandon = r));
     const ctl: AttemptControl = {
@@ -177,7 +204,11 @@ export class TaskDriver {
           // its worker died during the drain), the attempt does not count.
           if (ctl.interruptedByPause) return { kind: 'interrupted' };
           if (isCancellation(err) && !isActivityTimeout(err)) return { kind: 'cancelled', error: err };
-          return { kind: 'failed', failure: toFailureInfo(err) };
+          return {
+            kind: 'failed',
+            failure: toFailureInfo(err),
+            pauses: carriedDetails(err, CARRIED_PAUSES_KEY),
+          };
         },
       );
     const outcome = await Promise.race([
@@ -188,6 +219,44 @@ export class TaskDriver {
     this.#attempts.delete(t.id);
     run.attemptProofs.delete(t.id);
     return outcome;
+  }
+
+  /**
+   * Ends the current workflow task (a 1 ms timer), so that requests that arrived while local attempts ran
+   * are delivered before the next one starts.
+   */
+  async #yieldWorkflowTask(): Promise<void> {
+    this.#localWorkMs = 0;
+    await CancellationScope.nonCancellable(() => sleep(1));
+  }
+
+  /**
+   * Applies the pauses a local task asked for (`ctx.pauseWorkflow`), as the pause update would have: kind
+   * `task`, graceful, by `task:<id>`. They come from this attempt's own outcome, so they need no proof;
+   * what is not a well-formed request is ignored (the runner builds them, bounded).
+   */
+  #applyCarriedPauses(t: TaskSpec, pauses: unknown): void {
+    if (t.execution !== 'local' || !Array.isArray(pauses)) return;
+    const run = this.run;
+    for (const p of pauses.slice(0, MAX_CARRIED_PAUSES) as Partial<CarriedPause>[]) {
+      if (typeof p !== 'object' || p === null) continue;
+      if (typeof p.requestId !== 'string' || p.requestId.length === 0) continue;
+      run.feed({
+        type: 'pause',
+        at: run.now(),
+        ...(run.amendJoinedPauses ? { amend: true } : {}),
+        request: {
+          requestId: p.requestId.slice(0, 200),
+          by: `task:${t.id}`,
+          reason: typeof p.reason === 'string' ? p.reason.slice(0, 1000) : '',
+          mode: 'graceful',
+          kind: 'task',
+          resumeAt: undefined,
+          expiresAfterMs: undefined,
+          onExpiry: undefined,
+        },
+      });
+    }
   }
 
   /** The gate the task must pass before it starts: its `pauseBefore`, or a run-time breakpoint. */
@@ -258,13 +327,22 @@ export class TaskDriver {
         if (!(await this.#gate(t, rec, late))) return;
         continue;
       }
+      if (t.execution === 'local' && this.#localWorkMs >= LOCAL_YIELD_MS) {
+        await this.#yieldWorkflowTask();
+        continue;
+      }
       // Start: the check above and this event run in one synchronous step, so no pause can slip between.
       run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
       rec.state = 'running';
       rec.startedAt ??= run.now();
       rec.attempts++;
       run.touch();
+      const began = run.now();
       const outcome = await this.#runAttempt(t, rec);
+      if (t.execution === 'local') this.#localWorkMs += Date.parse(run.now()) - Date.parse(began);
+      // Pauses a local task asked for land while it still counts as running, as an update would have.
+      if (outcome.kind === 'ok') this.#applyCarriedPauses(t, outcome.result.pauses);
+      else if (outcome.kind === 'failed') this.#applyCarriedPauses(t, outcome.pauses);
       run.feed({ type: 'taskSettled', at: run.now(), taskId: t.id });
       switch (outcome.kind) {
         case 'ok':

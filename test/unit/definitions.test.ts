@@ -279,6 +279,34 @@ describe('definitions: task() specs and defaults', () => {
   });
 });
 
+describe("definitions: execution: 'local'", () => {
+  it('marks the spec local and gives it the short default timeout; activity tasks stay as they were', () => {
+    const local = task({ id: 'check', execution: 'local' }, noop).spec;
+    assert.equal(local.execution, 'local');
+    assert.equal(local.timeoutMs, 30_000);
+    assert.equal(task({ id: 'check', execution: 'local', timeout: '2s' }, noop).spec.timeoutMs, 2_000);
+    const activity = task({ id: 'load', execution: 'activity' }, noop).spec;
+    assert.equal('execution' in activity, false, 'the default leaves the spec unchanged');
+    assert.equal(activity.timeoutMs, 5 * 60_000);
+    assert.deepEqual(task({ id: 'load' }, noop).spec, activity);
+  });
+
+  it('refuses an unknown execution and a heartbeatTimeout on a local task, saying what to do', () => {
+    expectDefinitionError(
+      () => task({ id: 'x', execution: 'remote' as 'local' }, noop),
+      "expected `execution` to be one of 'activity', 'local', got `\"remote\"`",
+    );
+    expectDefinitionError(
+      () => task({ id: 'x', execution: 'local', heartbeatTimeout: '10s' }, noop),
+      /`heartbeatTimeout` to be nothing with `execution: 'local'` .*remove it, or run the task as an activity/,
+    );
+    expectDefinitionError(
+      () => task({ id: 'x', exection: 'local' } as TaskOptions, noop),
+      /did you mean `execution`/,
+    );
+  });
+});
+
 describe('definitions: uses, retry.jitter and retry.condition of the wrong type', () => {
   const bad = (options: unknown) => () => task(options as TaskOptions, noop);
 
