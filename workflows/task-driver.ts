@@ -52,11 +52,20 @@ type GateOutcome = { approved: true } | { approved: false; by: string; comment?:
 
 /**
  * Local attempts run inside the workflow task, and a run sees updates and signals only between workflow
- * tasks: after this much local work (workflow time, which local results advance), the run ends its
+ * tasks: this long after its first local attempt began (workflow time, which local results advance), the run ends its
  * workflow task before starting another local attempt, so a pause waits at most about this long plus the
  * running local task. (Changing it changes the commands of runs with local tasks: gate it with patched().)
  */
 export const LOCAL_YIELD_MS = 500;
+
+/**
+ * Local attempts settled in one workflow task before the run yields it: bounds the local-activity markers
+ * one workflow task writes, so a wide DAG of local tasks reaches continue-as-new in steps.
+ */
+export const LOCAL_YIELD_ATTEMPTS = 200;
+
+/** Local attempts in flight at once (the worker's default local-activity slots). */
+export const LOCAL_MAX_IN_FLIGHT = 100;
 
 /** The gate a run-time breakpoint opens: anyone may approve it (stepping past), or reject it. */
 export const BREAKPOINT_GATE: GateSpec = { reason: 'breakpoint', requiredApprovals: 1 };
@@ -67,8 +76,13 @@ export class TaskDriver {
   readonly #gateOutcome = new Map<string, GateOutcome>();
   readonly #rerun = new Set<string>();
   readonly #skip = new Set<string>();
-  /** Workflow time spent in local attempts since the run last yielded its workflow task. */
-  #localWorkMs = 0;
+  /** When (workflow time, ms) the first local attempt since the run last yielded its workflow task began. */
+  #localSince: number | undefined;
+  /** Local attempts settled since the run last yielded its workflow task. */
+  #localSettled = 0;
+  #localInFlight = 0;
+  /** The yield under way, shared by every task that waits on it. */
+  #yielding: Promise<void> | undefined;
 
   constructor(
     private readonly run: Run,
@@ -225,9 +239,15 @@ export class TaskDriver {
    * Ends the current workflow task (a 1 ms timer), so that requests that arrived while local attempts ran
    * are delivered before the next one starts.
    */
-  async #yieldWorkflowTask(): Promise<void> {
-    this.#localWorkMs = 0;
-    await CancellationScope.nonCancellable(() => sleep(1));
+  #yieldWorkflowTask(): Promise<void> {
+    if (!this.#yielding) {
+      this.#localSince = undefined;
+      this.#localSettled = 0;
+      this.#yielding = CancellationScope.nonCancellable(() => sleep(1)).finally(() => {
+        this.#yielding = undefined;
+      });
+    }
+    return this.#yielding;
   }
 
   /**
@@ -327,9 +347,19 @@ export class TaskDriver {
         if (!(await this.#gate(t, rec, late))) return;
         continue;
       }
-      if (t.execution === 'local' && this.#localWorkMs >= LOCAL_YIELD_MS) {
-        await this.#yieldWorkflowTask();
-        continue;
+      if (t.execution === 'local') {
+        if (
+          this.#yielding ||
+          this.#localSettled >= LOCAL_YIELD_ATTEMPTS ||
+          (this.#localSince !== undefined && Date.parse(run.now()) - this.#localSince >= LOCAL_YIELD_MS)
+        ) {
+          await this.#yieldWorkflowTask();
+          continue;
+        }
+        if (this.#localInFlight >= LOCAL_MAX_IN_FLIGHT) {
+          await condition(() => this.#localInFlight < LOCAL_MAX_IN_FLIGHT);
+          continue;
+        }
       }
       // Start: the check above and this event run in one synchronous step, so no pause can slip between.
       run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
@@ -337,9 +367,15 @@ export class TaskDriver {
       rec.startedAt ??= run.now();
       rec.attempts++;
       run.touch();
-      const began = run.now();
+      if (t.execution === 'local') {
+        this.#localInFlight++;
+        this.#localSince ??= Date.parse(run.now());
+      }
       const outcome = await this.#runAttempt(t, rec);
-      if (t.execution === 'local') this.#localWorkMs += Date.parse(run.now()) - Date.parse(began);
+      if (t.execution === 'local') {
+        this.#localInFlight--;
+        this.#localSettled++;
+      }
       // Pauses a local task asked for land while it still counts as running, as an update would have.
       if (outcome.kind === 'ok') this.#applyCarriedPauses(t, outcome.result.pauses);
       else if (outcome.kind === 'failed') this.#applyCarriedPauses(t, outcome.pauses);

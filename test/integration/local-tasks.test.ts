@@ -291,6 +291,29 @@ describe("local tasks (execution: 'local')", function () {
     });
   });
 
+  it('a DAG of 1,000 local tasks crosses continue-as-new with every output kept', async () => {
+    const width = 1_000;
+    const leaves = Array.from({ length: width }, (_, i) =>
+      task({ id: `leaf${i}`, execution: 'local' }, (ctx) => void ctx.set(`leaf${i}`, i)),
+    );
+    const sum = task({ id: 'sum', dependencies: leaves, execution: 'local' }, (ctx) => {
+      let total = 0;
+      for (let i = 0; i < width; i++) total += ctx.get<number>(`leaf${i}`)!;
+      ctx.set('sum', total);
+    });
+    const wf = defineWorkflow({ name: 'local-wide', tasks: [...leaves, sum] });
+    await withWorker([wf], async ({ executor }) => {
+      const { workflowId } = await executor.executeAsync(wf, {});
+      const result = await executor.result(workflowId);
+      assert.equal(result.sum, (width * (width - 1)) / 2);
+      assert.equal(Object.keys(result).length, width + 1);
+      const status = await executor.getStatus(workflowId);
+      assert.ok(status.continuedAsNew >= 1, `continued as new ${status.continuedAsNew} times`);
+      assert.ok(Object.values(status.tasks).every((t) => t.state === 'completed' && t.attempts === 1));
+      assert.deepEqual(await executionKinds(workflowId), { markers: width + 1, activities: 0 });
+    });
+  });
+
   it('use resources like any task', async () => {
     const log: string[] = [];
     const db = resource({
