@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const quick = process.argv.includes('--quick');
   // `--only pause,dag` runs some figures: pause (with history events), resume, immediate, native, dag, bulk,
-  // scale, memory.
+  // scale, local, memory.
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : undefined;
   const selected = (name: string) => !only || only.has(name);
@@ -163,7 +163,20 @@ async function main(): Promise<void> {
     },
   ]);
   const scaleRows: ScaleRow[] = [];
+  // Short tasks: a chain of 100 no-op tasks run as local activities, and the same as activities.
+  const localChainSize = 100;
+  const chainOf = (name: string, execution: 'local' | 'activity') =>
+    defineWorkflow({
+      name,
+      tasks: Array.from({ length: localChainSize }, (_, i) =>
+        task({ id: `t${i}`, dependencies: i ? [`t${i - 1}`] : [], execution }, noop),
+      ),
+    });
+  const localChain = chainOf('bench_local_chain', 'local');
+  const activityChain = chainOf('bench_activity_chain', 'activity');
   const workflows: WorkflowDefinition[] = [
+    localChain,
+    activityChain,
     gate,
     gateLean,
     resumeDefault,
@@ -628,6 +641,47 @@ async function main(): Promise<void> {
           samples: { ours: ours.cpu, base: base.cpu },
         });
       }
+    }
+
+    // 8b. Short tasks: a chain of 100 local no-op tasks beside a raw local-activity chain, and beside the
+    // same chain run as activities.
+    if (selected('local')) {
+      const reps = quick ? 3 : 5;
+      const lib: number[] = [];
+      const raw: number[] = [];
+      const acts: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        lib.push(await timed(() => executor.execute(localChain, {})));
+        raw.push(
+          await timed(() =>
+            client.workflow.execute('rawLocalChain', {
+              taskQueue: rawQueue,
+              workflowId: `raw-${randomUUID()}`,
+              args: [localChainSize],
+            }),
+          ),
+        );
+        acts.push(await timed(() => executor.execute(activityChain, {})));
+      }
+      const [l, r, a] = [lib, raw, acts].map((xs) => quantile(xs, 0.5)) as [number, number, number];
+      figures.push({
+        figure: `local tasks: chain of ${localChainSize} no-op tasks, wall (median of ${reps})`,
+        ours: `${ms(l)} (execution: 'local')`,
+        baseline: `${ms(r)} (raw local-activity chain)`,
+        ratio: `${(l / r).toFixed(2)}×`,
+        goal: '≤ 1.3×',
+        met: l / r <= 1.3,
+        samples: { ours: lib, base: raw },
+      });
+      figures.push({
+        figure: `local tasks: chain of ${localChainSize} no-op tasks, local beside activities (median of ${reps})`,
+        ours: `${ms(l)} (execution: 'local')`,
+        baseline: `${ms(a)} (the same chain as activities)`,
+        ratio: `${(a / l).toFixed(1)}× faster`,
+        goal: '≥ 10× faster',
+        met: a / l >= 10,
+        samples: { ours: lib, base: acts },
+      });
     }
 
     // 9. Worker memory with paused runs (each worker alone in a child process), and what a paused run

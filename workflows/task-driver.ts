@@ -186,8 +186,18 @@ export class TaskDriver {
             activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
             summary: t.id,
           });
+    const local = t.execution === 'local';
+    // The attempt's outcome, or `interrupted` when an immediate pause abandons it. (Local attempts use one
+    // deferred; activity attempts keep the race they were recorded with.)
     let abandon!: () => void;
-    const abandoned = new Promise<void>((r) => (abandon = r));
+    let settle: ((o: AttemptOutcome) => void) | undefined;
+    const settledOrAbandoned = local
+      ? new Promise<AttemptOutcome>((r) => {
+          settle = r;
+          abandon = () => r({ kind: 'interrupted' });
+        })
+      : undefined;
+    const abandoned = local ? undefined : new Promise<void>((r) => (abandon = r));
     const ctl: AttemptControl = {
       scope: new CancellationScope(),
       interruptedByPause: false,
@@ -195,7 +205,8 @@ export class TaskDriver {
       abandon,
     };
     this.#attempts.set(t.id, ctl);
-    const proof = run.requireKindProof ? uuid4() : undefined;
+    // A local task's ctx.pauseWorkflow comes back with its outcome: it sends no update, so needs no proof.
+    const proof = run.requireKindProof && !local ? uuid4() : undefined;
     if (proof) run.attemptProofs.set(t.id, proof);
     const resourceHandles = Object.fromEntries(
       t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
@@ -225,10 +236,16 @@ export class TaskDriver {
           };
         },
       );
-    const outcome = await Promise.race([
-      attempt,
-      abandoned.then((): AttemptOutcome => ({ kind: 'interrupted' })),
-    ]);
+    let outcome: AttemptOutcome;
+    if (settledOrAbandoned) {
+      void attempt.then(settle);
+      outcome = await settledOrAbandoned;
+    } else {
+      outcome = await Promise.race([
+        attempt,
+        abandoned!.then((): AttemptOutcome => ({ kind: 'interrupted' })),
+      ]);
+    }
     ctl.settled = true;
     this.#attempts.delete(t.id);
     run.attemptProofs.delete(t.id);
@@ -330,9 +347,13 @@ export class TaskDriver {
       }
       // A retry back-off is a due time in the reducer; it ends when the reducer's timer fires.
       if (rec.state === 'retrying') await condition(() => !(t.id in run.pm.retries));
-      await condition(() => run.mayStart());
+      // A local task skips the waits that would end at once: in a chain of short local tasks, each promise
+      // (and the stack the SDK captures for it) is a visible share of a step. Activity tasks keep theirs,
+      // which fixes the order of their commands in recorded histories.
+      const local = t.execution === 'local';
+      if (!local || !run.mayStart()) await condition(() => run.mayStart());
       try {
-        await this.resources.ensure(t);
+        if (!local || t.uses.length > 0) await this.resources.ensure(t);
       } catch (err) {
         if (isCancellation(err) && !isActivityTimeout(err)) throw err;
         run.finish(t.id, 'failed', run.inputContext(t), {

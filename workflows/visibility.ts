@@ -29,6 +29,8 @@ const MAX_FINAL_MEMO_CHARS = 1536 * 1024;
 /** Publishes a run's visibility: at most one search-attribute upsert per workflow step. */
 export class Visibility {
   #lastAttrs = '';
+  /** The view last flushed (`#view().key`). */
+  #lastKey = '';
   #queued = false;
 
   constructor(private readonly run: Run) {}
@@ -36,6 +38,9 @@ export class Visibility {
   /** Refreshes everything once the present step is over (several changes cost one upsert). */
   publish(): void {
     if (this.#queued) return;
+    // Nothing the history or the Web UI shows has changed (most steps of a long DAG): no flush to queue,
+    // and no promise, for each of which the SDK captures a stack.
+    if (this.run.pendingAudit.length === 0 && this.#view().key === this.#lastKey) return;
     this.#queued = true;
     void Promise.resolve().then(() => {
       this.#queued = false;
@@ -43,10 +48,9 @@ export class Visibility {
     });
   }
 
-  /** Refreshes everything now. */
-  flush(): void {
+  /** What the search attributes and the current details show, and a key that changes when they do. */
+  #view() {
     const run = this.run;
-    this.#writeAudit();
     const pause = currentPause(run.pm);
     const state = run.state();
     const gates = Object.keys(run.pm.gates);
@@ -62,9 +66,19 @@ export class Visibility {
       gates,
       resumeAt: resumeAt ?? null,
     };
-    const key = JSON.stringify(attrs);
-    if (key !== this.#lastAttrs) {
-      this.#lastAttrs = key;
+    const attrsKey = JSON.stringify(attrs);
+    const key = `${attrsKey}|${JSON.stringify(pause)}|${run.drainingSince ?? ''}`;
+    return { pause, state, gates, attrs, attrsKey, key };
+  }
+
+  /** Refreshes everything now. */
+  flush(): void {
+    const run = this.run;
+    this.#writeAudit();
+    const { pause, state, gates, attrs, attrsKey, key } = this.#view();
+    this.#lastKey = key;
+    if (attrsKey !== this.#lastAttrs) {
+      this.#lastAttrs = attrsKey;
       upsertSearchAttributes([
         { key: CloacinaState, value: state },
         { key: CloacinaWorkflow, value: run.spec.name },

@@ -821,7 +821,7 @@ describe('definitions: unknown option keys', () => {
     ];
     assert.deepEqual(messages, [
       'Task `t`: unknown option `colour` — the options are { id, dependencies, retry, timeout, ' +
-        'heartbeatTimeout, triggerRule, onSuccess, onFailure, pauseBefore, uses, onTaskFailure }',
+        'heartbeatTimeout, execution, triggerRule, onSuccess, onFailure, pauseBefore, uses, onTaskFailure }',
       'Task `t`: unknown option `retry.colour` — the options of `retry` are ' +
         '{ attempts, backoff, delay, maxDelay, jitter, condition }',
       'Workflow `deploy`: unknown option `owner` — the options are { name, description, tasks, input, ' +
