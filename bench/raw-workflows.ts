@@ -57,3 +57,15 @@ const localActs = proxyLocalActivities<RawActivities>({
 export async function rawLocalChain(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await localActs.noop();
 }
+
+/** `n` no-op activities, at most `inFlight` at once (a sliding window, as the library keeps). */
+export async function rawFanOutCapped(n: number, inFlight: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      next++;
+      await acts.noop();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, lane));
+}

@@ -52,6 +52,9 @@ export const PATCH_TASK_PROOF = 'cloacina-task-proof';
 /** Marks runs in which a pause joining one in effect may postpone its scheduled resume. */
 export const PATCH_AMEND_PAUSES = 'cloacina-amend-pauses';
 
+/** Marks runs that keep at most MAX_IN_FLIGHT task attempts in flight. */
+export const PATCH_IN_FLIGHT_CAP = 'cloacina-in-flight-cap';
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   if (!patched(PATCH_V2)) {
@@ -60,6 +63,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   const run = new Run(input.spec, input.context, input.carried);
   run.requireKindProof = patched(PATCH_TASK_PROOF);
   run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
+  run.capInFlight = patched(PATCH_IN_FLIGHT_CAP);
   const visibility = new Visibility(run);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);

@@ -94,6 +94,11 @@ export class Run {
   requireKindProof = false;
   /** Whether a pause joining one in effect may postpone its scheduled resume (same reason as above). */
   amendJoinedPauses = false;
+  /**
+   * Whether at most MAX_IN_FLIGHT attempts run at once (runs begun before the cap start every ready task
+   * at once, as their histories recorded).
+   */
+  capInFlight = false;
   /** The proof each running attempt was given, by task id. */
   readonly attemptProofs = new Map<string, string>();
 

@@ -64,6 +64,13 @@ export const LOCAL_YIELD_MS = 500;
  */
 export const LOCAL_YIELD_ATTEMPTS = 200;
 
+/**
+ * Task attempts in flight at once, of any execution: a wide DAG starts its ready tasks in waves, well
+ * under the server's limit of pending activities per run (`limit.numPendingActivities.error`, 2,000 by
+ * default), and each workflow task schedules a bounded number.
+ */
+export const MAX_IN_FLIGHT = 500;
+
 /** Local attempts in flight at once (the worker's default local-activity slots). */
 export const LOCAL_MAX_IN_FLIGHT = 100;
 
@@ -81,6 +88,9 @@ export class TaskDriver {
   /** Local attempts settled since the run last yielded its workflow task. */
   #localSettled = 0;
   #localInFlight = 0;
+  #inFlight = 0;
+  /** Driven tasks waiting at a gate (they hold no attempt slot). */
+  #atGate = 0;
   /** The yield under way, shared by every task that waits on it. */
   #yielding: Promise<void> | undefined;
 
@@ -118,6 +128,9 @@ export class TaskDriver {
       for (const t of run.spec.tasks) {
         const rec = run.tasks[t.id]!;
         if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
+        // The rest waits for slots: thousands of coroutines parked at once would cost every workflow
+        // step (each checks its condition), and the SDK's promise tracking does not survive them.
+        if (run.capInFlight && this.#driving.size - this.#atGate >= MAX_IN_FLIGHT) return;
         const fresh =
           rec.state === 'pending' &&
           rec.attempts === 0 &&
@@ -308,7 +321,12 @@ export class TaskDriver {
       rec.state = 'waiting';
       run.feed({ type: 'gateOpened', at: run.now(), taskId: t.id, gate });
     }
-    await condition(() => this.#gateOutcome.has(t.id));
+    this.#atGate++;
+    try {
+      await condition(() => this.#gateOutcome.has(t.id));
+    } finally {
+      this.#atGate--;
+    }
     const outcome = this.#gateOutcome.get(t.id)!;
     this.#gateOutcome.delete(t.id);
     if (!outcome.approved) {
@@ -368,6 +386,10 @@ export class TaskDriver {
         if (!(await this.#gate(t, rec, late))) return;
         continue;
       }
+      if (run.capInFlight && this.#inFlight >= MAX_IN_FLIGHT) {
+        await condition(() => this.#inFlight < MAX_IN_FLIGHT);
+        continue;
+      }
       if (t.execution === 'local') {
         if (
           this.#yielding ||
@@ -388,14 +410,18 @@ export class TaskDriver {
       rec.startedAt ??= run.now();
       rec.attempts++;
       run.touch();
-      if (t.execution === 'local') {
-        this.#localInFlight++;
-        this.#localSince ??= Date.parse(run.now());
-      }
-      const outcome = await this.#runAttempt(t, rec);
-      if (t.execution === 'local') {
-        this.#localInFlight--;
-        this.#localSettled++;
+      if (t.execution === 'local') this.#localSince ??= Date.parse(run.now());
+      this.#inFlight++;
+      if (t.execution === 'local') this.#localInFlight++;
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await this.#runAttempt(t, rec);
+      } finally {
+        this.#inFlight--;
+        if (t.execution === 'local') {
+          this.#localInFlight--;
+          this.#localSettled++;
+        }
       }
       // Pauses a local task asked for land while it still counts as running, as an update would have.
       if (outcome.kind === 'ok') this.#applyCarriedPauses(t, outcome.result.pauses);

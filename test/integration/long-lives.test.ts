@@ -19,7 +19,8 @@ import {
 } from '../../src';
 import { bundleWorkflows, createWorker } from '../../src/worker';
 import { startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { freshTaskQueue, withWorker } from '../helpers';
+import { chainHistory, freshTaskQueue, withWorker } from '../helpers';
+import { MAX_IN_FLIGHT } from '../../workflows/task-driver';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -537,6 +538,44 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
 });
 
 describe('long lives on the shared server', () => {
+  it(`a fan-out wider than ${MAX_IN_FLIGHT} tasks keeps at most ${MAX_IN_FLIGHT} attempts in flight`, async function () {
+    this.timeout(180_000);
+    const width = MAX_IN_FLIGHT + 200;
+    const wf = defineWorkflow({
+      name: 'in_flight_cap',
+      tasks: Array.from({ length: width }, (_, i) =>
+        task({ id: `t${i}` }, (ctx) => void ctx.set(`t${i}`, i)),
+      ),
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.result();
+      const status = await h.status();
+      assert.equal(Object.values(status.tasks).filter((t) => t.state === 'completed').length, width);
+      // From the history: attempts scheduled and not yet ended, at every event of every run.
+      let most = 0;
+      let scheduled = 0;
+      for (const { events } of await chainHistory(h.workflowId)) {
+        let open = 0;
+        for (const e of events) {
+          if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'cloacina.runTask') {
+            scheduled++;
+            most = Math.max(most, ++open);
+          } else if (
+            e.activityTaskCompletedEventAttributes ??
+            e.activityTaskFailedEventAttributes ??
+            e.activityTaskTimedOutEventAttributes ??
+            e.activityTaskCanceledEventAttributes
+          ) {
+            open--;
+          }
+        }
+      }
+      assert.equal(scheduled, width);
+      assert.equal(most, MAX_IN_FLIGHT, `at most ${most} attempts were in flight at once`);
+    });
+  });
+
   it('every accepted pause leaves an audit line, a second one on a paused run too', async () => {
     const wf = defineWorkflow({
       name: 'second_pause',
