@@ -162,9 +162,9 @@ export class NoWorkerError extends CloacinaError {
     options?: { cause?: unknown },
   ) {
     super(
-      `No worker is polling the task queue \`${taskQueue}\` of workflow \`${workflowId}\`, so ${what} cannot be ` +
-        `answered: start a worker on \`${taskQueue}\` (createWorker with this workflow's definitions), then try ` +
-        'again; status of a natively paused or closed run and the audit trail (getAudit) read with no worker',
+      `Workflow \`${workflowId}\` cannot answer ${what}: no worker polls its task queue \`${taskQueue}\`. ` +
+        `Start one there (createWorker with this workflow's definitions on task queue \`${taskQueue}\`); ` +
+        'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker',
       options,
     );
   }

@@ -816,7 +816,10 @@ export class UnifiedExecutor {
       try {
         return await this.#update(workflowId, resumeUpdate, request);
       } catch (again) {
-        if (!(again instanceof RequestRejectedError && again.code === 'NotPaused')) throw again;
+        // Held by the server alone, or its own pause ended by itself once unpaused (an expiry or a
+        // scheduled resume whose timer fired while the server held it): the run goes on either way.
+        if (!(again instanceof RequestRejectedError && ['NotPaused', 'AlreadyResuming'].includes(again.code)))
+          throw again;
         const st = await this.getStatus(workflowId);
         return { state: st.state === 'frozen' ? 'running' : st.state, pause: st.pause, duplicate: false };
       }
