@@ -429,7 +429,7 @@ export function buildPauseRequest(options: PauseOptions, identity: string): Paus
     );
   if (options.mode !== undefined && !PAUSE_OPTION_MODES.includes(options.mode))
     throw new InvalidInputError(
-      `Expected \`mode\` to be ${PAUSE_OPTION_MODES.join(', ')}, got \`${shown(options.mode)}\``,
+      `Expected \`mode\` to be graceful, immediate or freeze, got \`${shown(options.mode)}\``,
     );
   if (options.freezeTimeout !== undefined) {
     checkNumber('freezeTimeout', options.freezeTimeout, 'a whole number of ms from 1 up', 1, true);

@@ -517,7 +517,16 @@ describe('command line (cloacina-temporal)', () => {
     // Usage errors: commander's and the executor's input checks (independent: run side by side).
     await Promise.all([
       cliFails(['pause'], 2, /missing required argument 'id'/),
-      cliFails(['pause', 'x', '--mode', 'freeze'], 2, /argument 'freeze' is invalid.*graceful, immediate/),
+      cliFails(
+        ['pause', 'x', '--mode', 'sideways'],
+        2,
+        /argument 'sideways' is invalid.*graceful, immediate, freeze/,
+      ),
+      cliFails(
+        ['pause', 'x', '--freeze-timeout', '1000'],
+        2,
+        /^invalid input: `freezeTimeout` \(`1000`\) applies to `mode: 'freeze'` only/,
+      ),
       cliFails(['frobnicate'], 2, /unknown command 'frobnicate'/),
       cliFails(['status', 'x', '--bogus'], 2, /unknown option '--bogus'/),
       cliFails(['list', '--limit', '0'], 2, /--limit.*Expected a whole number from 1/),
@@ -527,14 +536,14 @@ describe('command line (cloacina-temporal)', () => {
         TEMPORAL_ADDRESS: 'http://localhost:7233',
       }),
     ]);
-    const usageJson = await cli(['pause', 'x', '--mode', 'freeze', '--json']);
+    const usageJson = await cli(['pause', 'x', '--mode', 'sideways', '--json']);
     assert.equal(usageJson.code, 2);
     const usage = (
       JSON.parse(usageJson.stdout) as { error: { name: string; message: string; exitCode: number } }
     ).error;
     assert.equal(usage.exitCode, 2);
     assert.equal(usage.name, 'UsageError');
-    assert.match(usage.message, /^option '--mode <mode>' argument 'freeze' is invalid/);
+    assert.match(usage.message, /^option '--mode <mode>' argument 'sideways' is invalid/);
     const help = await cli(['resume', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--context-patch <json>/);
