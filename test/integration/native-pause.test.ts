@@ -221,6 +221,55 @@ describe('server-native pause (PauseWorkflowExecution) and mode freeze', () => {
   });
 });
 
+describe('bulk operations over runs the server holds', () => {
+  it('pauseAll leaves a natively paused run held (ok, frozen) and resumeAll unpauses it; both runs complete', async () => {
+    const hold = latch();
+    const wf = chain(`bulk_native_${randomUUID().slice(0, 8)}`, hold.opened);
+    await withWorker([wf], async ({ executor, client }) => {
+      const held = await executor.executeAsync(wf, {});
+      const other = await executor.executeAsync(wf, {});
+      try {
+        await whenRunning(held, 'b');
+        await whenRunning(other, 'b');
+        await client.workflowService.pauseWorkflowExecution({
+          namespace: client.options.namespace,
+          workflowId: held.workflowId,
+          identity: 'alice@web-ui',
+          reason: 'look at it',
+          requestId: randomUUID(),
+        });
+        // Visibility shows the server's pause.
+        await eventually(
+          async () => (await executor.listWorkflows({ state: 'frozen', workflow: wf.name })).length === 1,
+          10_000,
+          'the held run listed as frozen',
+        );
+        const paused = await executor.pauseAll({ workflow: wf.name }, { reason: 'window' });
+        const byId = new Map(paused.outcomes.map((o) => [o.workflowId, o]));
+        assert.equal(paused.total, 2, JSON.stringify(paused));
+        assert.deepEqual(byId.get(held.workflowId), {
+          workflowId: held.workflowId,
+          ok: true,
+          state: 'frozen',
+          duplicate: false,
+        });
+        assert.equal(byId.get(other.workflowId)?.ok, true);
+        assert.equal(byId.get(other.workflowId)?.state, 'pausing');
+
+        hold.open();
+        await other.waitUntil('paused', { timeout: 20_000 });
+        const resumed = await executor.resumeAll({ workflow: wf.name }, { reason: 'window over' });
+        assert.equal(resumed.total, 2, JSON.stringify(resumed));
+        assert.equal(resumed.succeeded, 2, JSON.stringify(resumed));
+        assert.deepEqual(await held.result(), { a: 1, b: 2, c: 3 });
+        assert.deepEqual(await other.result(), { a: 1, b: 2, c: 3 });
+      } finally {
+        hold.open();
+      }
+    });
+  });
+});
+
 describe('calls that need a worker, with none polling the task queue', () => {
   const wf = defineWorkflow({ name: 'no_worker', tasks: [task({ id: 'only' }, () => undefined)] });
 
