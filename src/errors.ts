@@ -159,12 +159,14 @@ export class NoWorkerError extends CloacinaError {
     readonly taskQueue: string,
     /** What needed the worker, e.g. `the cloacina.status query`. */
     what: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; update?: boolean },
   ) {
     super(
       `Workflow \`${workflowId}\` cannot answer ${what}: no worker polls its task queue \`${taskQueue}\`. ` +
         `Start one there (createWorker with this workflow's definitions on task queue \`${taskQueue}\`); ` +
-        'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker',
+        (options?.update
+          ? 'the server may still deliver the request when one starts, so send it again with the same requestId to learn its outcome'
+          : 'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker'),
       options,
     );
   }

@@ -52,7 +52,7 @@ import {
   CloacinaWorkflow,
 } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
-import { readAudit, readClosed, type AuditPage } from './history';
+import { readAudit, readClosed, readOpen, type AuditPage } from './history';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import {
@@ -979,7 +979,7 @@ export class UnifiedExecutor {
         } catch {
           // Unknown: keep waiting for the call.
         }
-        if (!polled) throw new NoWorkerError(workflowId, taskQueue!, what);
+        if (!polled) throw new NoWorkerError(workflowId, taskQueue!, what, { update: / update$/.test(what) });
         if (deadline !== undefined && Date.now() >= deadline)
           throw new CloacinaError(
             `Workflow \`${workflowId}\` did not answer ${what} in time, though a worker polls its task queue ` +
@@ -1217,7 +1217,6 @@ export class UnifiedExecutor {
     }
     const native = nativePauseOf(d);
     if (native && isNativelyPaused(d)) {
-      const { readOpen } = await import('./history');
       return (await readOpen(client, workflowId, d.runId, 'running')).context;
     }
     return this.#queryOpen(client, workflowId, contextQuery, { taskQueue: d.taskQueue });

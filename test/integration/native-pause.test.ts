@@ -274,7 +274,12 @@ describe('calls that need a worker, with none polling the task queue', () => {
   const wf = defineWorkflow({ name: 'no_worker', tasks: [task({ id: 'only' }, () => undefined)] });
 
   /** Runs `call`, expects NoWorkerError naming `taskQueue` within `bound` ms; returns the elapsed time. */
-  async function failsFast(call: () => Promise<unknown>, taskQueue: string, bound: number): Promise<number> {
+  async function failsFast(
+    call: () => Promise<unknown>,
+    taskQueue: string,
+    bound: number,
+    also?: RegExp,
+  ): Promise<number> {
     const t0 = Date.now();
     await assert.rejects(call(), (err: unknown) => {
       assert.ok(err instanceof NoWorkerError, `expected NoWorkerError, got ${String(err)}`);
@@ -283,6 +288,7 @@ describe('calls that need a worker, with none polling the task queue', () => {
         err.message,
         new RegExp(`no worker polls its task queue \`${taskQueue}\`\\. Start one there`),
       );
+      if (also) assert.match(err.message, also);
       return true;
     });
     const ms = Date.now() - t0;
@@ -303,8 +309,10 @@ describe('calls that need a worker, with none polling the task queue', () => {
       // No timeout given: the check after one second still ends the wait.
       await failsFast(() => h.status(), taskQueue, 5000);
       await failsFast(() => h.context(), taskQueue, 5000);
-      await failsFast(() => h.pause({ reason: 'window' }), taskQueue, 5000);
-      await failsFast(() => h.resume({ reason: 'window over' }), taskQueue, 5000);
+      // An update is not withdrawn: the error says how to learn its outcome once a worker starts.
+      const again = /send it again with the same requestId to learn its outcome/;
+      await failsFast(() => h.pause({ reason: 'window' }), taskQueue, 5000, again);
+      await failsFast(() => h.resume({ reason: 'window over' }), taskQueue, 5000, again);
       // A very short timeout: the check happens before it, not after.
       await failsFast(() => h.waitUntil('completed', { timeout: 400 }), taskQueue, 400 + slack);
     } finally {
