@@ -14,7 +14,7 @@ import {
   UnifiedExecutor,
   type AuditEntry,
   type JsonObject,
-  type RunState,
+  type ReportedState as RunState,
   type RunStatus,
 } from '../src';
 import { startDevServer, type DevServerHandle } from '../temporal-dev';

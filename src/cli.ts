@@ -5,7 +5,8 @@ import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import cliProgress from 'cli-progress';
-import type { ControlResult, RunStatus } from '../workflows/messages';
+import type { ControlResult } from '../workflows/messages';
+import type { RunStatus } from './native-pause';
 import type { AuditEntry, CurrentPause, GateStatus } from '../workflows/pause-machine';
 import type { JsonObject, JsonValue } from '../workflows/dag';
 import { devServerOptions, runDevServer, type DevServerCommandOptions } from '../temporal-dev/cli';
@@ -158,7 +159,16 @@ function auditRows(entries: AuditEntry[]): string[][] {
 const AUDIT_HEADERS = ['SEQ', 'AT', 'ACTION', 'KIND', 'BY', 'TASK', 'DETAILS'];
 
 function printStatus(id: string, s: RunStatus): void {
-  out(`Workflow ${id} (${s.workflow}): ${s.state}`);
+  out(`Workflow ${id} (${s.workflow}): ${s.state}${s.lastState ? ` (last known state ${s.lastState})` : ''}`);
+  if (s.frozen)
+    out(
+      `Frozen:  ${s.frozen.inconsistent ? 'pause info left on a running run (temporalio/temporal#10239); ' : ''}` +
+        `paused on the Temporal server${s.frozen.freeze ? ' (mode freeze)' : ''} by ${s.frozen.by || 'unknown'}` +
+        `${s.frozen.at ? ` at ${s.frozen.at}` : ''}${s.frozen.reason ? ` — ${s.frozen.reason}` : ''}` +
+        (s.state === 'frozen'
+          ? `; \`${PROGRAM} resume ${id}\` unpauses it; tasks and audit as last recorded`
+          : ''),
+    );
   if (s.pause) out(`Paused:  ${describePause(s.pause)}`);
   for (const g of s.gates) out(`Gate:    ${describeGate(g)}`);
   if (s.draining) out(`Draining before continue-as-new since ${s.draining.since}`);
@@ -210,8 +220,12 @@ function printList(rows: WorkflowSummary[]): void {
       rows.map((w) => [
         w.workflowId,
         w.workflow ?? '',
-        w.state ?? w.temporalStatus.toLowerCase(),
-        w.paused ? (w.pauseKind ?? 'yes') : 'no',
+        w.frozen ? `frozen${w.state ? ` (${w.state})` : ''}` : (w.state ?? w.temporalStatus.toLowerCase()),
+        w.paused
+          ? w.frozen
+            ? `server${w.pauseKind ? `+${w.pauseKind}` : ''}`
+            : (w.pauseKind ?? 'yes')
+          : 'no',
         w.pausedBy ?? '',
         cut(w.pauseReason, 40),
         w.startTime.toISOString(),
@@ -335,7 +349,8 @@ type Action = (ex: UnifiedExecutor, globals: GlobalOptions, ...args: string[]) =
 type PauseFlags = {
   reason?: string;
   by?: string;
-  mode?: 'graceful' | 'immediate';
+  mode?: 'graceful' | 'immediate' | 'freeze';
+  freezeTimeout?: number;
   resumeAt?: string;
   expiresAfter?: number;
   onExpiry?: 'resume' | 'fail' | 'cancel';
@@ -347,6 +362,7 @@ function pauseOptions(o: PauseFlags): PauseOptions {
     by: o.by ?? defaultBy(),
     ...(o.reason !== undefined ? { reason: o.reason } : {}),
     ...(o.mode ? { mode: o.mode } : {}),
+    ...(o.freezeTimeout !== undefined ? { freezeTimeout: o.freezeTimeout } : {}),
     ...(o.resumeAt !== undefined ? { resumeAt: o.resumeAt } : {}),
     ...(o.expiresAfter !== undefined ? { expiresAfter: o.expiresAfter } : {}),
     ...(o.onExpiry ? { onExpiry: o.onExpiry } : {}),
@@ -359,9 +375,17 @@ function addPauseFlags(cmd: Command, single: boolean): Command {
     .option('--reason <text>', 'why (recorded in the audit trail)')
     .option('--by <name>', 'who pauses (default: the OS user)')
     .addOption(
-      new Option('--mode <mode>', 'graceful: running tasks finish; immediate: they are cancelled and re-run')
-        .choices(['graceful', 'immediate'])
+      new Option(
+        '--mode <mode>',
+        "graceful: running tasks finish; immediate: they are cancelled and re-run; freeze: graceful, then the Temporal server's own pause once they have finished (nothing at all runs)",
+      )
+        .choices(['graceful', 'immediate', 'freeze'])
         .default('graceful'),
+    )
+    .option(
+      '--freeze-timeout <ms>',
+      'with --mode freeze: how long to wait for running tasks to finish (default 300000)',
+      wholeNumber(1),
     )
     .option('--resume-at <instant>', 'resume on its own at this ISO-8601 instant, e.g. 2030-01-01T02:00:00Z')
     .option('--expires-after <ms>', 'end the pause after this many ms (see --on-expiry)', wholeNumber(1))
@@ -491,8 +515,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   status.action(
     withExecutor(async (ex, g, id) => {
       const { timeout } = opts<{ timeout: number }>(status);
-      const client = await ex.client();
-      const s = await client.connection.withDeadline(Date.now() + timeout, () => ex.getStatus(id));
+      const s = await ex.getStatus(id, { timeout });
       if (g.json) printJson(s);
       else printStatus(id, s);
     }),
@@ -549,7 +572,10 @@ export function buildProgram(onExit: (code: number) => void): Command {
     withExecutor(async (ex, g, id) => {
       const r = await ex.pauseWorkflow(id, pauseOptions(opts<PauseFlags>(pause)));
       if (g.json) printJson(r);
-      else printControl(r.state === 'paused' ? 'Paused' : 'Pausing', id, r);
+      else {
+        printControl(r.frozen ? 'Frozen' : r.state === 'paused' ? 'Paused' : 'Pausing', id, r);
+        if (r.frozen) out(`Server:  PAUSED by ${r.frozen.by}${r.frozen.at ? ` at ${r.frozen.at}` : ''}`);
+      }
     }),
   );
 

@@ -146,3 +146,64 @@ export class WorkflowExecutionError extends CloacinaError {
     super(message, options);
   }
 }
+
+/**
+ * A call that needs a worker found none polling the run's task queue (checked with DescribeTaskQueue),
+ * so it failed within the caller's time instead of waiting for one.
+ */
+export class NoWorkerError extends CloacinaError {
+  override name = 'NoWorkerError';
+  constructor(
+    readonly workflowId: string,
+    /** The run's task queue. */
+    readonly taskQueue: string,
+    /** What needed the worker, e.g. `the cloacina.status query`. */
+    what: string,
+    options?: { cause?: unknown; update?: boolean },
+  ) {
+    super(
+      `Workflow \`${workflowId}\` cannot answer ${what}: no worker polls its task queue \`${taskQueue}\`. ` +
+        `Start one there (createWorker with this workflow's definitions on task queue \`${taskQueue}\`); ` +
+        (options?.update
+          ? 'the server may still deliver the request when one starts, so send it again with the same requestId to learn its outcome'
+          : 'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker'),
+      options,
+    );
+  }
+}
+
+/**
+ * The run is paused by the Temporal server itself (server-native pause: the Web UI's "Pause Workflow",
+ * `temporal workflow pause`, or `pauseWorkflow(id, { mode: 'freeze' })`): it takes no update until unpaused.
+ */
+export class WorkflowFrozenError extends CloacinaError {
+  override name = 'WorkflowFrozenError';
+  constructor(
+    readonly workflowId: string,
+    /** Who paused it on the server (the pause request's identity). */
+    readonly pausedBy: string,
+    readonly reason: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      message ??
+        `Workflow \`${workflowId}\` is paused on the Temporal server (native pause by ${pausedBy || 'unknown'}` +
+          `${reason ? `: ${reason}` : ''}), so it takes no request: resumeWorkflow unpauses it and resumes ` +
+          '(or `temporal workflow unpause`)',
+      options,
+    );
+  }
+}
+
+/** The server-native pause of `mode: 'freeze'` could not be put on, or never showed in DescribeWorkflowExecution. */
+export class FreezeError extends CloacinaError {
+  override name = 'FreezeError';
+  constructor(
+    readonly workflowId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

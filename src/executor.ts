@@ -4,11 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   Client,
+  QueryRejectedError,
   ServiceError,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type ConnectionOptions,
   type QueryDefinition,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
@@ -38,7 +40,7 @@ import {
   ResumeRequest,
   statusQuery,
   type ControlResult,
-  type RunStatus,
+  type RunStatus as WorkflowRunStatus,
 } from '../workflows/messages';
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import {
@@ -50,19 +52,34 @@ import {
   CloacinaWorkflow,
 } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
-import { readAudit, readClosed, type AuditPage } from './history';
+import { readAudit, readClosed, readOpen, type AuditPage } from './history';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import {
   CloacinaError,
+  FreezeError,
   InvalidInputError,
+  NoWorkerError,
   RequestRejectedError,
   ResumeValidationError,
   WorkflowAlreadyStartedError,
   WorkflowClosedError,
   WorkflowExecutionError,
+  WorkflowFrozenError,
   WorkflowNotFoundError,
 } from './errors';
+import {
+  FREEZE_REASON_PREFIX,
+  frozenStatus,
+  isNativelyPaused,
+  nativePauseOf,
+  workerPolls,
+  type NativePause,
+  type ReportedState,
+  type RunStatus,
+} from './native-pause';
+
+export type { NativePause, ReportedState, RunStatus } from './native-pause';
 
 /** The Temporal workflow type every run uses. */
 export const WORKFLOW_TYPE = 'cloacinaDag';
@@ -92,8 +109,15 @@ export interface ExecuteOptions {
 export interface PauseOptions {
   reason?: string;
   by?: string;
-  /** `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after resume. */
-  mode?: 'graceful' | 'immediate';
+  /**
+   * `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after
+   * resume. `freeze`: a graceful pause and, once no task attempt is in flight, the Temporal server's own
+   * pause on top (nothing at all runs, not even a timer; the Web UI shows Paused). `resumeWorkflow`
+   * undoes both.
+   */
+  mode?: 'graceful' | 'immediate' | 'freeze';
+  /** `freeze` only: how long to wait for running tasks to finish before the server pause (ms, default 5 min). */
+  freezeTimeout?: number;
   requestId?: string;
   /** Scheduled resume (Date or ISO string). */
   resumeAt?: Date | string;
@@ -126,9 +150,16 @@ export interface GateOptions {
   requestId?: string;
 }
 
+/** What {@link UnifiedExecutor.pauseWorkflow} returns: the update's answer, and the server's pause after a freeze. */
+export interface PauseResult extends ControlResult {
+  /** `mode: 'freeze'`: the server-native pause, as DescribeWorkflowExecution confirmed it. */
+  frozen?: NativePause;
+}
+
 /** Filters of {@link UnifiedExecutor.listWorkflows}. */
 export interface ListOptions {
-  state?: RunState;
+  /** A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused). */
+  state?: ReportedState;
   paused?: boolean;
   /** Workflow definition name. */
   workflow?: string;
@@ -144,7 +175,10 @@ export interface WorkflowSummary {
   runId: string;
   workflow?: string;
   state?: RunState;
+  /** Under any pause: this library's (`CloacinaPaused`) or the server's own (`frozen`). */
   paused: boolean;
+  /** The Temporal server holds the run (native pause: Web UI, `temporal workflow pause`, mode `freeze`). */
+  frozen: boolean;
   pausedBy?: string;
   pauseReason?: string;
   pauseKind?: string;
@@ -171,8 +205,8 @@ export interface BulkOptions {
 export interface BulkOutcome {
   workflowId: string;
   ok: boolean;
-  /** The state after the request (when ok). */
-  state?: RunState;
+  /** The state after the request (when ok); `frozen` for a run the server holds, which pauseAll leaves as is. */
+  state?: ReportedState;
   /** The request id had been served before (a re-run). */
   duplicate?: boolean;
   /** Why it failed (when not ok). */
@@ -201,14 +235,14 @@ export interface ExecutionHandle {
   context(): Promise<JsonObject>;
   /** One page of the whole audit trail; see {@link UnifiedExecutor.getAudit}. */
   audit(options?: { pageSize?: number; cursor?: string }): Promise<AuditPage>;
-  pause(options?: PauseOptions): Promise<ControlResult>;
+  pause(options?: PauseOptions): Promise<PauseResult>;
   resume(options?: ResumeOptions): Promise<ControlResult>;
   approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
   reject(taskId: string, options?: GateOptions): Promise<ControlResult>;
   cancel(): Promise<void>;
   /** Waits until the run reaches `state` (or `predicate(status)` holds); see {@link UnifiedExecutor.waitUntil}. */
   waitUntil(
-    condition: RunState | ((status: RunStatus) => boolean),
+    condition: ReportedState | ((status: RunStatus) => boolean),
     options?: { timeout?: number },
   ): Promise<RunStatus>;
 }
@@ -243,7 +277,7 @@ function shown(value: unknown): string {
   }
 }
 
-const RUN_STATES: readonly string[] = Object.values(RunState);
+const RUN_STATES: readonly string[] = [...Object.values(RunState), 'frozen'];
 
 /** Throws unless `value` is a run state; `field` names the option. */
 function checkRunState(field: string, value: unknown): void {
@@ -272,6 +306,7 @@ const PAUSE_OPTION_KEYS = [
   'resumeAt',
   'expiresAfter',
   'onExpiry',
+  'freezeTimeout',
   'kind',
 ] as const satisfies readonly (keyof PauseOptions)[];
 const RESUME_OPTION_KEYS = [
@@ -326,6 +361,50 @@ function resumeAtInstant(resumeAt: unknown): string | undefined {
   return resumeAt instanceof Date ? resumeAt.toISOString() : (resumeAt as string);
 }
 
+const PAUSE_OPTION_MODES: readonly string[] = ['graceful', 'immediate', 'freeze'];
+
+/** How long a call that needs a worker waits before it checks that one polls the run's task queue. */
+const WORKER_CHECK_MS = 1000;
+/** Then how often it checks again while it waits. */
+const WORKER_RECHECK_MS = 5000;
+/** A freeze: pause requests sent before giving up on seeing PAUSED, and how long to look after each. */
+const FREEZE_ATTEMPTS = 3;
+const FREEZE_VERIFY_MS = 3000;
+
+/** Resolves after `ms`, or at once when `signal` aborts; never keeps the process alive. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, Math.max(0, ms));
+    t.unref?.();
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A gRPC status code carried by a ServiceError (directly or as its cause). */
+function grpcCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'number') return code;
+  const inner = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof inner === 'number' ? inner : undefined;
+}
+
+/** The words of an error and its causes, for matching the server's messages. */
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof Error) parts.push(e.message);
+    const details = (e as { details?: unknown }).details;
+    if (typeof details === 'string') parts.push(details);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(' | ');
+}
+
 /**
  * The request {@link UnifiedExecutor.pauseWorkflow} sends, `by` defaulting to `identity`. Every option is
  * checked here, with no connection, so a bad one fails before the client connects.
@@ -348,13 +427,25 @@ export function buildPauseRequest(options: PauseOptions, identity: string): Paus
     throw new InvalidInputError(
       `\`onExpiry\` (\`${shown(options.onExpiry)}\`) applies when the pause expires: give \`expiresAfter\` (ms) too, or leave \`onExpiry\` out`,
     );
+  if (options.mode !== undefined && !PAUSE_OPTION_MODES.includes(options.mode))
+    throw new InvalidInputError(
+      `Expected \`mode\` to be graceful, immediate or freeze, got \`${shown(options.mode)}\``,
+    );
+  if (options.freezeTimeout !== undefined) {
+    checkNumber('freezeTimeout', options.freezeTimeout, 'a whole number of ms from 1 up', 1, true);
+    if (options.mode !== 'freeze')
+      throw new InvalidInputError(
+        `\`freezeTimeout\` (\`${shown(options.freezeTimeout)}\`) applies to \`mode: 'freeze'\` only: add the mode, or leave \`freezeTimeout\` out`,
+      );
+  }
   const request = check(
     PauseRequest,
     {
       requestId: options.requestId,
       reason: options.reason,
       by: options.by ?? identity,
-      mode: options.mode,
+      // A freeze is this library's graceful pause with the server's pause on top: the workflow sees graceful.
+      mode: options.mode === 'freeze' ? 'graceful' : options.mode,
       kind: options.kind,
       resumeAt: resumeAtInstant(options.resumeAt),
       expiresAfterMs: expiresAfter,
@@ -581,7 +672,7 @@ export class UnifiedExecutor {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
       if (cause instanceof ApplicationFailure) {
-        const status = cause.details?.[0] as RunStatus | undefined;
+        const status = cause.details?.[0] as WorkflowRunStatus | undefined;
         return new WorkflowExecutionError(
           workflowId,
           cause.type ?? 'Failed',
@@ -607,14 +698,150 @@ export class UnifiedExecutor {
     return err;
   }
 
-  /** Pauses a run. Graceful by default; resolves once the workflow accepted it (state `pausing` or `paused`). */
-  async pauseWorkflow(workflowId: string, options: PauseOptions = {}): Promise<ControlResult> {
-    return this.#update(workflowId, pauseUpdate, buildPauseRequest(options, this.identity));
+  /**
+   * Pauses a run. Graceful by default; resolves once the workflow accepted it (state `pausing` or
+   * `paused`). With `mode: 'freeze'`, resolves once the running tasks have finished and the Temporal
+   * server reports the run PAUSED (`frozen` in the answer); a run the server already holds with a freeze
+   * answers `duplicate: true`.
+   */
+  async pauseWorkflow(workflowId: string, options: PauseOptions = {}): Promise<PauseResult> {
+    const request = buildPauseRequest(options, this.identity);
+    if (options.mode !== 'freeze') return this.#update(workflowId, pauseUpdate, request);
+    const deadline = Date.now() + (options.freezeTimeout ?? 300_000);
+    let accepted: ControlResult;
+    try {
+      accepted = await this.#update(workflowId, pauseUpdate, request);
+    } catch (err) {
+      // Held by the server already: a freeze of ours is done; another native pause is left to its owner.
+      if (err instanceof WorkflowFrozenError) {
+        const st = await this.getStatus(workflowId);
+        if (st.frozen?.freeze && st.lastState)
+          return { state: st.lastState, pause: st.pause, duplicate: true, frozen: st.frozen };
+      }
+      throw err;
+    }
+    return this.#freeze(workflowId, request, accepted, deadline);
   }
 
-  /** Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. */
+  /** Waits for the graceful pause to drain, then puts the server's pause on and checks that it shows. */
+  async #freeze(
+    workflowId: string,
+    request: PauseRequest,
+    accepted: ControlResult,
+    deadline: number,
+  ): Promise<PauseResult> {
+    const drained = (s: { state: ReportedState; pause: ControlResult['pause'] }) =>
+      s.state === 'paused' && s.pause !== null && s.pause.kind !== 'gate' && s.pause.phase === 'paused';
+    let held: { state: ReportedState; pause: ControlResult['pause'] } = accepted;
+    if (!drained(accepted)) {
+      try {
+        held = await this.waitUntil(workflowId, drained, { timeout: Math.max(0, deadline - Date.now()) });
+      } catch (err) {
+        if (err instanceof NoWorkerError || err instanceof WorkflowClosedError) throw err;
+        throw new FreezeError(
+          workflowId,
+          `Workflow \`${workflowId}\` is pausing (graceful: nothing new starts) but its running tasks had not ` +
+            `finished within freezeTimeout, so the server's pause was not put on: ${errorText(err)}. Call ` +
+            "pauseWorkflow with mode 'freeze' again once they have (status state `paused`), or give a longer freezeTimeout",
+          { cause: err },
+        );
+      }
+    }
+    const client = await this.client();
+    const handle = client.workflow.getHandle(workflowId);
+    let seen = '';
+    for (let attempt = 1; attempt <= FREEZE_ATTEMPTS; attempt++) {
+      try {
+        await client.workflowService.pauseWorkflowExecution({
+          namespace: client.options.namespace,
+          workflowId,
+          identity: request.by ?? this.identity,
+          reason: `${FREEZE_REASON_PREFIX}: ${request.reason ?? ''}`.slice(0, 1000),
+          requestId: randomUUID(),
+        });
+      } catch (err) {
+        if (err instanceof TemporalNotFound || grpcCode(err) === 5)
+          throw new WorkflowNotFoundError(workflowId, { cause: err });
+        throw new FreezeError(
+          workflowId,
+          `The Temporal server refused to pause workflow \`${workflowId}\` (${errorText(err)}): server-native ` +
+            'pause needs Temporal Server 1.30 or later with the dynamic config `frontend.WorkflowPauseEnabled=true` ' +
+            "(`npx cloacina-temporal dev-server` sets it). This library's graceful pause is in effect: nothing new starts",
+          { cause: err },
+        );
+      }
+      // The server may not show PAUSED at once, or may lose it to a workflow task that was in flight
+      // (temporalio/temporal#10239: status back to RUNNING with the pause info left): look, and pause again.
+      const until = Date.now() + FREEZE_VERIFY_MS;
+      for (;;) {
+        const d = await handle.describe();
+        if (isNativelyPaused(d))
+          return {
+            state: held.state === 'frozen' ? 'paused' : held.state,
+            pause: held.pause,
+            duplicate: accepted.duplicate,
+            frozen: nativePauseOf(d)!,
+          };
+        if (d.status.name !== 'RUNNING')
+          throw new WorkflowClosedError(
+            workflowId,
+            `Workflow \`${workflowId}\` ${d.status.name.toLowerCase()} before it could be frozen`,
+          );
+        seen = `${d.status.name}${d.raw.workflowExtendedInfo?.pauseInfo ? ' with its pause info set' : ''}`;
+        if (Date.now() > until) break;
+        await sleep(100);
+      }
+    }
+    throw new FreezeError(
+      workflowId,
+      `The Temporal server never reported workflow \`${workflowId}\` PAUSED after ${FREEZE_ATTEMPTS} pause ` +
+        `requests, ${FREEZE_VERIFY_MS} ms apart (last seen: ${seen}); a workflow task in flight at the pause can undo ` +
+        "it (temporalio/temporal#10239, fixed in later servers). This library's graceful pause is in effect " +
+        "(nothing new starts): call pauseWorkflow with mode 'freeze' again, or resumeWorkflow",
+    );
+  }
+
+  /**
+   * Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. A run the
+   * Temporal server holds (native pause, or a freeze) is unpaused on the server first, then this library's
+   * pause is resumed; a run under the server's pause only answers with its state after the unpause.
+   */
   async resumeWorkflow(workflowId: string, options: ResumeOptions = {}): Promise<ControlResult> {
-    return this.#update(workflowId, resumeUpdate, buildResumeRequest(options, this.identity));
+    const request = buildResumeRequest(options, this.identity);
+    try {
+      return await this.#update(workflowId, resumeUpdate, request);
+    } catch (err) {
+      if (!(err instanceof WorkflowFrozenError)) throw err;
+      await this.#unpause(workflowId, request);
+      try {
+        return await this.#update(workflowId, resumeUpdate, request);
+      } catch (again) {
+        // Held by the server alone, or its own pause ended by itself once unpaused (an expiry or a
+        // scheduled resume whose timer fired while the server held it): the run goes on either way.
+        if (!(again instanceof RequestRejectedError && ['NotPaused', 'AlreadyResuming'].includes(again.code)))
+          throw again;
+        const st = await this.getStatus(workflowId);
+        return { state: st.state === 'frozen' ? 'running' : st.state, pause: st.pause, duplicate: false };
+      }
+    }
+  }
+
+  /** Takes the server's own pause off a run; one that is no longer paused is fine. */
+  async #unpause(workflowId: string, request: ResumeRequest): Promise<void> {
+    const client = await this.client();
+    try {
+      await client.workflowService.unpauseWorkflowExecution({
+        namespace: client.options.namespace,
+        workflowId,
+        identity: request.by ?? this.identity,
+        reason: request.reason ?? '',
+        requestId: randomUUID(),
+      });
+    } catch (err) {
+      // FAILED_PRECONDITION: not paused (any more).
+      if (grpcCode(err) === 9) return;
+      throw err;
+    }
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
@@ -701,13 +928,79 @@ export class UnifiedExecutor {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     try {
-      return await handle.executeUpdate(def, { args: [arg] });
+      return await this.#needsWorker(client, workflowId, `its \`${def.name}\` update`, () =>
+        handle.executeUpdate(def, { args: [arg] }),
+      );
     } catch (err) {
       throw await this.#mapControlError(workflowId, handle, err);
     }
   }
 
+  /**
+   * Runs `call`, which a worker of the run's task queue must answer (a query or an update). If it has not
+   * answered after a second, checks that a worker polls the queue (DescribeTaskQueue): with none, the call
+   * is abandoned with {@link NoWorkerError} instead of waiting for one. With `deadline` (epoch ms), the
+   * call is abandoned then too.
+   */
+  async #needsWorker<T>(
+    client: Client,
+    workflowId: string,
+    what: string,
+    call: () => Promise<T>,
+    options: { deadline?: number; taskQueue?: string } = {},
+  ): Promise<T> {
+    const abort = new AbortController();
+    type Settled = { ok: true; value: T } | { ok: false; error: unknown };
+    const settled: Promise<Settled> = client.connection.withAbortSignal(abort.signal, call).then(
+      (value) => ({ ok: true, value }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+    const { deadline } = options;
+    let taskQueue = options.taskQueue;
+    let next = Date.now() + Math.min(WORKER_CHECK_MS, deadline ? (deadline - Date.now()) / 2 : Infinity);
+    try {
+      for (;;) {
+        const wake = new AbortController();
+        const r = await Promise.race([
+          settled,
+          sleep(Math.min(next, deadline ?? Infinity) - Date.now(), wake.signal).then(() => undefined),
+        ]);
+        wake.abort();
+        if (r) {
+          if (r.ok) return r.value;
+          throw r.error;
+        }
+        let polled = true;
+        try {
+          await client.connection.withDeadline(Date.now() + 3000, async () => {
+            taskQueue ??= (await client.workflow.getHandle(workflowId).describe()).taskQueue;
+            polled = await workerPolls(client, taskQueue);
+          });
+        } catch {
+          // Unknown: keep waiting for the call.
+        }
+        if (!polled) throw new NoWorkerError(workflowId, taskQueue!, what, { update: / update$/.test(what) });
+        if (deadline !== undefined && Date.now() >= deadline)
+          throw new CloacinaError(
+            `Workflow \`${workflowId}\` did not answer ${what} in time, though a worker polls its task queue ` +
+              `\`${taskQueue}\`: the worker may be overloaded or not registered for this workflow; try again or give more time`,
+          );
+        next = Date.now() + WORKER_RECHECK_MS;
+      }
+    } finally {
+      abort.abort();
+    }
+  }
+
   async #mapControlError(workflowId: string, handle: WorkflowHandle, err: unknown): Promise<unknown> {
+    if (err instanceof CloacinaError) return err;
+    // FAILED_PRECONDITION "Workflow is paused. Cannot update the workflow.": the server holds the run.
+    if (err instanceof ServiceError && grpcCode(err) === 9) {
+      const d = await handle.describe().catch(() => undefined);
+      const native = d ? nativePauseOf(d) : undefined;
+      if (d && native && isNativelyPaused(d))
+        return new WorkflowFrozenError(workflowId, native.by, native.reason, undefined, { cause: err });
+    }
     if (err instanceof TemporalNotFound) {
       // Either no such run, or it has closed: describe tells which.
       try {
@@ -742,17 +1035,66 @@ export class UnifiedExecutor {
    * answers a query (a worker must poll its task queue); a closed run is read from its result, its
    * failure or its event history, with no worker.
    */
-  async getStatus(workflowId: string): Promise<RunStatus> {
+  async getStatus(workflowId: string, options: { timeout?: number } = {}): Promise<RunStatus> {
+    if (options.timeout !== undefined)
+      checkNumber('timeout', options.timeout, 'a finite number of ms from 0 up', 0);
+    return this.#status(workflowId, options.timeout !== undefined ? Date.now() + options.timeout : undefined);
+  }
+
+  /**
+   * Status of a run: closed, read from its history; held by the server (native pause), its last known
+   * status from history, search attributes and describe (a query would be rejected); else the query.
+   */
+  async #status(workflowId: string, deadline?: number): Promise<RunStatus> {
     const client = await this.client();
-    const closed = await this.#readClosed(workflowId);
-    if (closed) return closed.status;
-    return this.#queryOpen(client, workflowId, statusQuery);
+    const d = await this.#describe(client, workflowId);
+    if (d.status.name !== 'RUNNING' && d.status.name !== 'PAUSED') {
+      const closed = await this.#readClosed(workflowId);
+      if (closed) return closed.status;
+    }
+    const native = nativePauseOf(d);
+    if (native && isNativelyPaused(d)) return frozenStatus(client, workflowId, d, native);
+    try {
+      const status: RunStatus = await this.#queryOpen(client, workflowId, statusQuery, {
+        deadline,
+        taskQueue: d.taskQueue,
+      });
+      // Pause info the server kept on a run it no longer holds (temporalio/temporal#10239).
+      return native ? { ...status, frozen: native } : status;
+    } catch (err) {
+      // Paused on the server between the describe and the query.
+      if (!(err instanceof QueryRejectedError)) throw err;
+      const again = await this.#describe(client, workflowId);
+      const now = nativePauseOf(again);
+      if (now && isNativelyPaused(again)) return frozenStatus(client, workflowId, again, now);
+      throw err;
+    }
+  }
+
+  async #describe(client: Client, workflowId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
+      throw err;
+    }
   }
 
   /** Queries an open run; a query no worker answers in time says which task queue needs one. */
-  async #queryOpen<T>(client: Client, workflowId: string, def: QueryDefinition<T>): Promise<T> {
+  async #queryOpen<T>(
+    client: Client,
+    workflowId: string,
+    def: QueryDefinition<T>,
+    options: { deadline?: number; taskQueue?: string } = {},
+  ): Promise<T> {
     try {
-      return await client.workflow.getHandle(workflowId).query(def);
+      return await this.#needsWorker(
+        client,
+        workflowId,
+        `its \`${def.name}\` query`,
+        () => client.workflow.getHandle(workflowId).query(def),
+        options,
+      );
     } catch (err) {
       if (!(err instanceof ServiceError) || (err.cause as { code?: unknown } | undefined)?.code !== 4)
         throw err;
@@ -819,7 +1161,7 @@ export class UnifiedExecutor {
    */
   async waitUntil(
     workflowId: string,
-    condition: RunState | ((status: RunStatus) => boolean),
+    condition: ReportedState | ((status: RunStatus) => boolean),
     options: { timeout?: number; interval?: number } = {},
   ): Promise<RunStatus> {
     if (typeof condition === 'string') checkRunState('condition', condition);
@@ -834,7 +1176,18 @@ export class UnifiedExecutor {
     const matches = typeof condition === 'string' ? (s: RunStatus) => s.state === condition : condition;
     const deadline = Date.now() + timeout;
     for (;;) {
-      const status = await this.getStatus(workflowId);
+      // Each read ends by the deadline too: with no worker polling, it fails within it (NoWorkerError).
+      let status: RunStatus;
+      try {
+        status = await this.#status(workflowId, deadline);
+      } catch (err) {
+        if (!(err instanceof CloacinaError) || err instanceof NoWorkerError || Date.now() < deadline)
+          throw err;
+        throw new CloacinaError(
+          `Timed out after ${timeout} ms waiting on workflow \`${workflowId}\`: ${err.message}`,
+          { cause: err },
+        );
+      }
       if (matches(status)) return status;
       if (status.closedAt) {
         throw new WorkflowClosedError(
@@ -857,9 +1210,16 @@ export class UnifiedExecutor {
    */
   async getContext(workflowId: string): Promise<JsonObject> {
     const client = await this.client();
-    const closed = await this.#readClosed(workflowId);
-    if (closed) return closed.context;
-    return this.#queryOpen(client, workflowId, contextQuery);
+    const d = await this.#describe(client, workflowId);
+    if (d.status.name !== 'RUNNING' && d.status.name !== 'PAUSED') {
+      const closed = await this.#readClosed(workflowId);
+      if (closed) return closed.context;
+    }
+    const native = nativePauseOf(d);
+    if (native && isNativelyPaused(d)) {
+      return (await readOpen(client, workflowId, d.runId, 'running')).context;
+    }
+    return this.#queryOpen(client, workflowId, contextQuery, { taskQueue: d.taskQueue });
   }
 
   /** Cancels a run: in-flight tasks are cancelled, resources torn down, state `cancelled`. */
@@ -884,9 +1244,15 @@ export class UnifiedExecutor {
     const { concurrency, bulkId, onProgress, ...pause } = options;
     // Bad options fail here once, before any workflow is listed, rather than once per workflow.
     buildPauseRequest({ ...pause, kind: 'bulk' }, this.identity);
-    return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
-      this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId }),
-    );
+    return this.#bulk(selection, { concurrency, bulkId, onProgress }, async (id, requestId) => {
+      try {
+        return await this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId });
+      } catch (err) {
+        // Held by the server already (native pause): nothing runs, which is what the bulk pause wants.
+        if (err instanceof WorkflowFrozenError) return { state: 'frozen', duplicate: false };
+        throw err;
+      }
+    });
   }
 
   /** Resumes every open run selected by a visibility query or list filter; reports each outcome. */
@@ -905,7 +1271,7 @@ export class UnifiedExecutor {
   async #bulk(
     selection: string | ListOptions,
     options: BulkOptions,
-    request: (workflowId: string, requestId: string) => Promise<ControlResult>,
+    request: (workflowId: string, requestId: string) => Promise<{ state: ReportedState; duplicate: boolean }>,
   ): Promise<BulkResult> {
     const concurrency = options.concurrency ?? 20;
     checkNumber('concurrency', concurrency, 'an integer from 1 and up', 1, true);
@@ -913,7 +1279,10 @@ export class UnifiedExecutor {
     const filter = typeof selection === 'string' ? { query: selection } : selection;
     const open: ListOptions = {
       ...filter,
-      query: [filter.query, "ExecutionStatus = 'Running'"].filter(Boolean).join(' AND '),
+      // Open runs: running, or paused on the server (native pause), which the bulk resume unpauses.
+      query: [filter.query, "(ExecutionStatus = 'Running' OR ExecutionStatus = 'Paused')"]
+        .filter(Boolean)
+        .join(' AND '),
       limit: filter.limit ?? 100_000,
     };
     const query = buildListQuery(open);
@@ -965,12 +1334,14 @@ export class UnifiedExecutor {
   async #list(client: Client, query: string, limit: number, out: WorkflowSummary[]): Promise<void> {
     for await (const w of client.workflow.list({ query })) {
       const sa = w.typedSearchAttributes;
+      const frozen = w.status.name === 'PAUSED';
       out.push({
         workflowId: w.workflowId,
         runId: w.runId,
         workflow: sa.get(CloacinaWorkflow),
         state: sa.get(CloacinaState) as RunState | undefined,
-        paused: sa.get(CloacinaPaused) ?? false,
+        paused: (sa.get(CloacinaPaused) ?? false) || frozen,
+        frozen,
         pausedBy: sa.get(CloacinaPausedBy),
         pauseReason: sa.get(CloacinaPauseReason),
         pauseKind: sa.get(CloacinaPauseKind),
@@ -1005,8 +1376,12 @@ const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'
 /** The visibility query for {@link ListOptions}. */
 export function buildListQuery(options: ListOptions): string {
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
-  if (options.paused !== undefined) parts.push(`CloacinaPaused = ${options.paused}`);
+  // `frozen` is the server's own pause: Temporal's execution status, not a Cloacina state.
+  if (options.state === 'frozen') parts.push("ExecutionStatus = 'Paused'");
+  else if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
+  // Paused: by this library (any kind), or by the server (native pause: Web UI, CLI, mode freeze).
+  if (options.paused === true) parts.push("(CloacinaPaused = true OR ExecutionStatus = 'Paused')");
+  if (options.paused === false) parts.push("CloacinaPaused = false AND ExecutionStatus != 'Paused'");
   if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
   if (options.query) parts.push(`(${options.query})`);
   return parts.join(' AND ');

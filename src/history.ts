@@ -180,6 +180,23 @@ export async function readClosed(client: Client, workflowId: string): Promise<Cl
 }
 
 /**
+ * The last known status and context of an open run that cannot answer a query (paused on the server),
+ * rebuilt from its history as for a terminated run: every task attempt's start and end, every audit line.
+ * `state` is the run state to report; the caller fills in what the history cannot say.
+ */
+export async function readOpen(
+  client: Client,
+  workflowId: string,
+  runId: string,
+  state: RunState,
+): Promise<ClosedRead> {
+  const evs = await events(client, workflowId, runId);
+  const read = await rebuild(client, evs, state, new Date().toISOString(), true);
+  delete read.status.closedAt;
+  return read;
+}
+
+/**
  * Rebuilds a run's last known status from its history: the state it started from (its input, which
  * carries the state of earlier runs), then every task attempt's start and end and every audit line since.
  */
@@ -188,6 +205,7 @@ async function rebuild(
   evs: HistoryEvent[],
   state: RunState,
   closedAt: string,
+  open = false,
 ): Promise<ClosedRead> {
   const dc = client.options.loadedDataConverter;
   const start = evs[0]?.workflowExecutionStartedEventAttributes;
@@ -308,7 +326,8 @@ async function rebuild(
       }
     }
   }
-  for (const rec of Object.values(tasks)) if (rec.state === 'running') rec.state = 'pending';
+  // A closed run's cut-off attempts go back to pending; an open run's are still in flight.
+  if (!open) for (const rec of Object.values(tasks)) if (rec.state === 'running') rec.state = 'pending';
   const status: RunStatus = {
     workflow: spec.name,
     state,

@@ -28,6 +28,9 @@ export {
   ResumeValidationError,
   WorkflowExecutionError,
   ServerUnreachableError,
+  NoWorkerError,
+  WorkflowFrozenError,
+  FreezeError,
 } from './errors';
 export {
   connectionOptionsFromEnv,
@@ -44,6 +47,7 @@ export type {
   ExecuteOptions,
   ExecutionHandle,
   PauseOptions,
+  PauseResult,
   ResumeOptions,
   GateOptions,
   BreakpointOptions,
@@ -56,7 +60,8 @@ export type {
 export type { AuditPage } from './history';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
-export type { RunStatus, ControlResult } from '../workflows/messages';
+export type { ControlResult } from '../workflows/messages';
+export type { RunStatus, NativePause, ReportedState } from './native-pause';
 export type {
   RunState,
   PauseKind,

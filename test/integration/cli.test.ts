@@ -517,7 +517,16 @@ describe('command line (cloacina-temporal)', () => {
     // Usage errors: commander's and the executor's input checks (independent: run side by side).
     await Promise.all([
       cliFails(['pause'], 2, /missing required argument 'id'/),
-      cliFails(['pause', 'x', '--mode', 'freeze'], 2, /argument 'freeze' is invalid.*graceful, immediate/),
+      cliFails(
+        ['pause', 'x', '--mode', 'sideways'],
+        2,
+        /argument 'sideways' is invalid.*graceful, immediate, freeze/,
+      ),
+      cliFails(
+        ['pause', 'x', '--freeze-timeout', '1000'],
+        2,
+        /^invalid input: `freezeTimeout` \(`1000`\) applies to `mode: 'freeze'` only/,
+      ),
       cliFails(['frobnicate'], 2, /unknown command 'frobnicate'/),
       cliFails(['status', 'x', '--bogus'], 2, /unknown option '--bogus'/),
       cliFails(['list', '--limit', '0'], 2, /--limit.*Expected a whole number from 1/),
@@ -527,14 +536,14 @@ describe('command line (cloacina-temporal)', () => {
         TEMPORAL_ADDRESS: 'http://localhost:7233',
       }),
     ]);
-    const usageJson = await cli(['pause', 'x', '--mode', 'freeze', '--json']);
+    const usageJson = await cli(['pause', 'x', '--mode', 'sideways', '--json']);
     assert.equal(usageJson.code, 2);
     const usage = (
       JSON.parse(usageJson.stdout) as { error: { name: string; message: string; exitCode: number } }
     ).error;
     assert.equal(usage.exitCode, 2);
     assert.equal(usage.name, 'UsageError');
-    assert.match(usage.message, /^option '--mode <mode>' argument 'freeze' is invalid/);
+    assert.match(usage.message, /^option '--mode <mode>' argument 'sideways' is invalid/);
     const help = await cli(['resume', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--context-patch <json>/);
@@ -591,15 +600,99 @@ describe('command line (cloacina-temporal)', () => {
         ['status', h.workflowId, '--timeout', '1500'],
         1,
         new RegExp(
-          `^error: Workflow \`${h.workflowId}\` did not answer its \`cloacina.status\` query in time: is a worker polling its task queue \`${taskQueue}\`\\? Start one there`,
+          `^error: Workflow \`${h.workflowId}\` cannot answer its \`cloacina.status\` query: no worker polls its task queue \`${taskQueue}\`\\. Start one there`,
         ),
       );
       assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      // A pause needs the worker too: the same error, within seconds rather than a hang.
+      const p = await cliFails(
+        ['pause', h.workflowId, '--reason', 'window'],
+        1,
+        new RegExp(
+          `^error: Workflow \`${h.workflowId}\` cannot answer its \`cloacina.pause\` update: no worker polls its task queue \`${taskQueue}\``,
+        ),
+      );
+      assert.ok(p.ms < 10_000, `took ${p.ms} ms`);
       const audit = await cliJson<AuditPage>(['audit', h.workflowId]);
       assert.deepEqual(audit.entries, []);
     } finally {
       await (await testClient()).workflow.getHandle(h.workflowId).terminate('test over');
     }
+  });
+
+  it('pause --mode freeze holds the run on the server; status shows it frozen, list --paused lists it, resume undoes both', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const wf = defineWorkflow({
+      name: 'cli_freeze',
+      tasks: [
+        task({ id: 'first' }, async (ctx) => {
+          await held;
+          ctx.set('first', true);
+        }),
+        task({ id: 'second', dependencies: ['first'] }, (ctx) => void ctx.set('second', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      try {
+        await executor.waitUntil(h.workflowId, (s) => s.tasks.first?.state === 'running', {
+          timeout: 20_000,
+        });
+        const freezing = cli([
+          'pause',
+          h.workflowId,
+          '--mode',
+          'freeze',
+          '--reason',
+          'db failover',
+          '--by',
+          'carol',
+        ]);
+        await executor.waitUntil(h.workflowId, 'pausing', { timeout: 10_000 });
+        release();
+        const r = await freezing;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`^Frozen ${h.workflowId}: state paused`, 'm'));
+        assert.match(r.stdout, /^Server: {2}PAUSED by carol at /m);
+        assert.equal((await client.workflow.getHandle(h.workflowId).describe()).status.name, 'PAUSED');
+
+        const status = await cli(['status', h.workflowId]);
+        assert.equal(status.code, 0, status.stderr);
+        assert.match(
+          status.stdout,
+          new RegExp(`^Workflow ${h.workflowId} \\(cli_freeze\\): frozen \\(last known state paused\\)`, 'm'),
+        );
+        assert.match(
+          status.stdout,
+          /^Frozen: {2}paused on the Temporal server \(mode freeze\) by carol at \S+ — db failover/m,
+        );
+        const json = await cliJson<RunStatus>(['status', h.workflowId]);
+        assert.equal(json.state, 'frozen');
+        assert.equal(json.frozen?.by, 'carol');
+
+        const rows = await eventually(
+          async () => {
+            const list = await cliJson<WorkflowSummary[]>([
+              'list',
+              '--paused',
+              '--query',
+              `WorkflowId = '${h.workflowId}'`,
+            ]);
+            return list.length === 1 ? list : undefined;
+          },
+          10_000,
+          'the frozen run in list --paused',
+        );
+        assert.equal(rows[0]!.frozen, true);
+
+        const resumed = await cli(['resume', h.workflowId, '--reason', 'failover done']);
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.deepEqual(await h.result(), { first: true, second: true });
+      } finally {
+        release();
+      }
+    });
   });
 
   it('names ensureSearchAttributes when the namespace lacks the search attributes', async function () {

@@ -200,7 +200,12 @@ function recording(): { ex: UnifiedExecutor; sent: unknown[] } {
     },
   };
   Object.defineProperty(ex, 'client', {
-    value: () => Promise.resolve({ workflow: { getHandle: () => handle } }),
+    value: () =>
+      Promise.resolve({
+        workflow: { getHandle: () => handle },
+        // Calls that need a worker run under an abort signal (to stop waiting when none polls).
+        connection: { withAbortSignal: <T>(_: AbortSignal, fn: () => Promise<T>) => fn() },
+      }),
   });
   return { ex, sent };
 }
@@ -314,7 +319,7 @@ describe('executor input: NaN and Infinity options are shown as themselves', () 
     await expectInvalid(
       ex.waitUntil('id', 'pasued' as never),
       'Expected `condition` to be a run state (pending, running, pausing, paused, resuming, completed, failed, ' +
-        'cancelled, terminated, timedOut), got `"pasued"`',
+        'cancelled, terminated, timedOut, frozen), got `"pasued"`',
     );
     await expectInvalid(
       ex.waitUntil('id', 42 as never),
