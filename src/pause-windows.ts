@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { nearest } from '../workflows/dag';
-import { MAX_IDENTITY_LENGTH, MAX_REASON_LENGTH } from '../workflows/messages';
+import { MAX_REASON_LENGTH } from '../workflows/messages';
 import { PAUSE_MODES } from '../workflows/pause-machine';
 import { PAUSE_WINDOW_WORKFLOW_TYPE, type PauseWindowSettings } from '../workflows/pause-window';
 import { CloacinaError, InvalidInputError } from './errors';
@@ -305,8 +305,13 @@ export function buildPauseWindowSettings(options: PauseWindowOptions): PauseWind
     fail(`Expected \`mode\` to be one of ${PAUSE_MODES.join(', ')}, got \`${shown(mode)}\``);
   const by = options.by ?? `pause-window:${id}`;
   // The pause each run will get, checked now with the request schema (reason and `by` lengths).
-  buildPauseRequest({ reason, by, mode, kind: 'bulk' }, by);
-  if (typeof by !== 'string' || by.length > MAX_IDENTITY_LENGTH) fail(`Invalid \`by\`: \`${shown(by)}\``);
+  try {
+    buildPauseRequest({ reason, by, mode, kind: 'bulk' }, by);
+  } catch (err) {
+    if (err instanceof InvalidInputError)
+      fail(err.message.replace(/^Invalid pause options/, 'Invalid pause window options'));
+    throw err;
+  }
   return {
     id,
     query,

@@ -228,6 +228,26 @@ describe('pause windows', () => {
         (err: unknown) => err instanceof PauseWindowExistsError && err.message.includes(id),
       );
 
+      // The other cron forms the library accepts, the server accepts too.
+      for (const [i, cron] of [
+        '0 22 * * MON-FRI',
+        '*/15 0-6 * * *',
+        '0 30 22 * * * 2030',
+        '@daily',
+        '@every 6h',
+      ].entries()) {
+        const w = await executor.schedulePauseWindow({
+          id: `${id}-${i}`,
+          query,
+          cron,
+          duration: '1h',
+          reason: 'forms',
+        });
+        assert.equal(w.cron, cron);
+        assert.ok(w.nextOpenings.length > 0, `${cron} opens`);
+        await executor.deletePauseWindow(w.id);
+      }
+
       await executor.deletePauseWindow(id);
       await assert.rejects(
         executor.describePauseWindow(id),
