@@ -1,7 +1,9 @@
 // Pause windows against the real dev server: a Temporal Schedule whose cron fire bulk-pauses the runs a
 // visibility query selects, with `resumeAt` at the window's end; listing, describing and deleting windows.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import {
   defineWorkflow,
   InvalidInputError,
@@ -12,7 +14,26 @@ import {
   type RunStatus,
 } from '../../src';
 import { PAUSE_WINDOW_WORKFLOW_TYPE, type PauseWindowResult } from '../../workflows/pause-window';
-import { auditTime, eventually, sleep, startsBetween, taskStarts, withWorker } from '../helpers';
+import { auditTime, eventually, sleep, startsBetween, taskStarts, testServer, withWorker } from '../helpers';
+
+const CLI = path.join(__dirname, '..', '..', 'src', 'cli.js');
+
+/** Runs the built command line against the test server; resolves to its exit code and output. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const s = testServer();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: { ...process.env, TEMPORAL_ADDRESS: s.address, TEMPORAL_NAMESPACE: s.namespace },
+        timeout: 45_000,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 const STEP_MS = 2000;
 const STEPS = 6;
@@ -283,5 +304,73 @@ describe('pause windows', () => {
       );
       await assert.rejects(executor.describePauseWindow(id), PauseWindowNotFoundError);
     });
+  });
+
+  it('the command line creates, lists, shows and deletes a window, with exit codes', async function () {
+    this.timeout(60_000);
+    const id = `cli-${randomUUID().slice(0, 8)}`;
+    const created = await cli([
+      'pause-window',
+      'create',
+      id,
+      '--query',
+      "CloacinaWorkflow = 'nothing_here'",
+      '--cron',
+      '0 23 * * *',
+      '--duration',
+      '6h',
+      '--reason',
+      'overnight',
+      '--task-queue',
+      'pw-cli-queue',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const w = JSON.parse(created.stdout) as {
+      id: string;
+      cron: string;
+      durationMs: number;
+      taskQueue: string;
+    };
+    assert.deepEqual(
+      { id: w.id, cron: w.cron, durationMs: w.durationMs, taskQueue: w.taskQueue },
+      { id, cron: '0 23 * * *', durationMs: 6 * 3600_000, taskQueue: 'pw-cli-queue' },
+    );
+    const listed = await eventually(
+      async () => {
+        const r = await cli(['pause-window', 'list', '--json']);
+        return (JSON.parse(r.stdout) as { id: string }[]).find((x) => x.id === id);
+      },
+      20_000,
+      'the window in `pause-window list`',
+    );
+    assert.equal(listed.id, id);
+    const shown = await cli(['pause-window', 'show', id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /Opens: +0 23 \* \* \* \(UTC\) for 6 h/);
+    assert.match(shown.stdout, /graceful pause by pause-window:cli-/);
+    const bad = await cli([
+      'pause-window',
+      'create',
+      `${id}-x`,
+      '-q',
+      'x',
+      '--cron',
+      '99 * * * *',
+      '--duration',
+      '1h',
+      '--reason',
+      'r',
+      '--task-queue',
+      'q',
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /minute field `99`/);
+    const deleted = await cli(['pause-window', 'delete', id]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, new RegExp(`Deleted pause window ${id}`));
+    const again = await cli(['pause-window', 'delete', id]);
+    assert.equal(again.code, 3);
+    assert.match(again.stderr, /No pause window/);
   });
 });
