@@ -37,6 +37,7 @@ export async function pauseWindowSweep(input: PauseWindowSweepInput): Promise<Pa
       total: result.total,
       succeeded: result.succeeded,
       failed: result.failed,
+      fresh: result.outcomes.filter((o) => o.ok && !o.duplicate).length,
       outcomes: ordered.slice(0, MAX_KEPT_OUTCOMES).map((o) => ({ ...o })),
       outcomesOmitted: Math.max(0, ordered.length - MAX_KEPT_OUTCOMES),
     };

@@ -22,7 +22,7 @@ function hours(ms: number): string {
 function printWindow(w: PauseWindow): void {
   out(`Pause window ${w.id} (schedule ${w.scheduleId})${w.schedulePaused ? ' — schedule paused' : ''}`);
   out(`Opens:    ${w.cron}${w.timezone ? ` (${w.timezone})` : ' (UTC)'} for ${hours(w.durationMs)}`);
-  out(`Pauses:   ${w.query}`);
+  out(`Pauses:   ${w.query}${w.sweepEveryMs ? ` (again every ${hours(w.sweepEveryMs)})` : ''}`);
   out(`As:       ${w.mode} pause by ${w.by} — ${w.reason}`);
   if (w.taskQueue) out(`Runs on:  task queue ${w.taskQueue}`);
   if (w.nextOpenings.length) out(`Next:     ${w.nextOpenings.map((d) => d.toISOString()).join(', ')}`);
@@ -58,7 +58,11 @@ export function addPauseWindowCommands(
     .addOption(
       new Option('--mode <mode>', 'how running tasks are treated').choices(['graceful', 'immediate']),
     )
-    .option('--timezone <tz>', 'IANA time zone of --cron (default UTC)');
+    .option('--timezone <tz>', 'IANA time zone of --cron (default UTC)')
+    .option(
+      '--sweep-every <d>',
+      "repeat the bulk pause this often during the window, e.g. '5m' (default: once)",
+    );
   create.action(
     withExecutor(async (ex, g, id) => {
       const o = create.opts<{
@@ -70,16 +74,19 @@ export function addPauseWindowCommands(
         by?: string;
         mode?: 'graceful' | 'immediate';
         timezone?: string;
+        sweepEvery?: string;
       }>();
+      const duration = (d: string) => (/^\d+$/.test(d) ? Number(d) : d) as Duration;
       const options: PauseWindowOptions = {
         id: id,
         query: o.query,
         cron: o.cron,
-        duration: (/^\d+$/.test(o.duration) ? Number(o.duration) : o.duration) as Duration,
+        duration: duration(o.duration),
         reason: o.reason,
         ...(o.by !== undefined ? { by: o.by } : {}),
         ...(o.mode !== undefined ? { mode: o.mode } : {}),
         ...(o.timezone !== undefined ? { timezone: o.timezone } : {}),
+        ...(o.sweepEvery !== undefined ? { sweepEvery: duration(o.sweepEvery) } : {}),
       };
       // Bad options are refused before connecting.
       buildPauseWindowSettings(options);

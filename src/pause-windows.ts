@@ -28,6 +28,8 @@ export const PAUSE_WINDOW_MEMO = 'cloacinaPauseWindow';
 export const MAX_WINDOW_MS = 31 * 24 * 3600 * 1000;
 /** Shortest pause window: one second. */
 export const MIN_WINDOW_MS = 1000;
+/** Most bulk pauses one opening of a window runs with `sweepEvery` (bounds the workflow's history). */
+export const MAX_SWEEPS = 1000;
 /** Longest accepted visibility query of a window, in characters. */
 export const MAX_WINDOW_QUERY_LENGTH = 4000;
 
@@ -55,6 +57,11 @@ export interface PauseWindowOptions {
   mode?: 'graceful' | 'immediate';
   /** IANA time zone of the cron expression, e.g. `Europe/Berlin` (default UTC). */
   timezone?: string;
+  /**
+   * Repeat the bulk pause this often while the window lasts (ms, or a string like `'5m'`), so that runs
+   * started during the window are paused too; at most 1,000 sweeps per window. Default: once, at the opening.
+   */
+  sweepEvery?: Duration;
 }
 
 /** A pause window as {@link UnifiedExecutor.listPauseWindows} and `describePauseWindow` show it. */
@@ -67,6 +74,8 @@ export interface PauseWindow {
   /** IANA time zone of `cron` (absent: UTC). */
   timezone?: string;
   durationMs: number;
+  /** How often the bulk pause repeats while the window lasts (absent: once, at the opening). */
+  sweepEveryMs?: number;
   reason: string;
   by: string;
   mode: 'graceful' | 'immediate';
@@ -128,6 +137,7 @@ const OPTION_KEYS = [
   'by',
   'mode',
   'timezone',
+  'sweepEvery',
 ] as const satisfies readonly (keyof PauseWindowOptions)[];
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -296,6 +306,22 @@ export function buildPauseWindowSettings(options: PauseWindowOptions): PauseWind
           : ': the window resumes its runs at fire time + duration'),
     );
   durationMs = Math.round(durationMs);
+  let sweepEveryMs: number | undefined;
+  if (options.sweepEvery !== undefined) {
+    try {
+      sweepEveryMs =
+        typeof options.sweepEvery === 'number' || typeof options.sweepEvery === 'string'
+          ? Math.round(msToNumber(options.sweepEvery))
+          : NaN;
+    } catch {
+      sweepEveryMs = NaN;
+    }
+    const least = Math.max(MIN_WINDOW_MS, Math.ceil(durationMs / MAX_SWEEPS));
+    if (!Number.isFinite(sweepEveryMs) || sweepEveryMs < least || sweepEveryMs >= durationMs)
+      fail(
+        `Expected \`sweepEvery\` to be from ${least} ms (at most ${MAX_SWEEPS} sweeps, and not under a second) to less than the window's \`duration\` (${durationMs} ms), got \`${shown(options.sweepEvery)}\`: it is how often the window pauses runs that started since its opening`,
+      );
+  }
   const { reason, mode } = options;
   if (typeof reason !== 'string' || reason.trim() === '')
     fail(
@@ -318,6 +344,7 @@ export function buildPauseWindowSettings(options: PauseWindowOptions): PauseWind
     cron: cron.trim(),
     ...(timezone !== undefined ? { timezone } : {}),
     durationMs,
+    ...(sweepEveryMs !== undefined ? { sweepEveryMs } : {}),
     reason,
     by,
     mode: mode ?? 'graceful',
@@ -418,6 +445,7 @@ function toWindow(
     cron: m.cron,
     ...(m.timezone ? { timezone: m.timezone } : {}),
     durationMs: m.durationMs,
+    ...(m.sweepEveryMs !== undefined ? { sweepEveryMs: m.sweepEveryMs } : {}),
     reason: m.reason,
     by: m.by,
     mode: m.mode,

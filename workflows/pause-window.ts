@@ -3,7 +3,7 @@
 // pause over the window's visibility query with `resumeAt` set to that end. Deterministic; the activity
 // (activities/pause-window.ts) does the work with the worker's client.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 
 /** The Temporal workflow type a pause window's schedule starts. */
 export const PAUSE_WINDOW_WORKFLOW_TYPE = 'cloacinaPauseWindow';
@@ -25,6 +25,11 @@ export interface PauseWindowSettings {
   reason: string;
   by: string;
   mode: 'graceful' | 'immediate';
+  /**
+   * Repeat the bulk pause this often while the window lasts, so that runs started during the window are
+   * paused too (absent: once, at the opening).
+   */
+  sweepEveryMs?: number;
 }
 
 /** Input of the window's activity: one bulk pause. */
@@ -58,6 +63,8 @@ export interface PauseWindowSweepResult {
   total: number;
   succeeded: number;
   failed: number;
+  /** Runs this sweep paused (accepted, and not a repeat of an earlier sweep's request). */
+  fresh: number;
   /** Outcomes, failures first, at most {@link MAX_KEPT_OUTCOMES}. */
   outcomes: PauseWindowOutcome[];
   /** Outcomes left out of `outcomes` to bound the result's size. */
@@ -78,6 +85,11 @@ export interface PauseWindowResult {
   sweep?: PauseWindowSweepResult;
   /** Why nothing was paused, when nothing was. */
   skipped?: string;
+  /** Bulk pauses run (more than one with `sweepEveryMs`). */
+  sweeps?: number;
+  /** Runs paused by a later sweep (started during the window), at most {@link MAX_KEPT_OUTCOMES}. */
+  pausedLater?: string[];
+  pausedLaterCount?: number;
 }
 
 /** Set by Temporal on every workflow a schedule starts: the time the action was scheduled for. */
@@ -100,23 +112,48 @@ export async function cloacinaPauseWindow(settings: PauseWindowSettings): Promis
     log.warn('pause window skipped', { windowId: settings.id, firedAt, resumeAt });
     return { windowId: settings.id, firedAt, resumeAt, skipped };
   }
-  const { [PAUSE_WINDOW_ACTIVITY]: sweep } = proxyActivities<{
-    [PAUSE_WINDOW_ACTIVITY]: (input: PauseWindowSweepInput) => Promise<PauseWindowSweepResult>;
-  }>({
-    // Retried until the window ends: pausing after it would hold runs past their own resume time.
-    scheduleToCloseTimeout: Math.max(1000, left),
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-  });
-  const result = await sweep({
+  const bulkId = `window:${settings.id}:${firedAt}`;
+  const sweep = (): Promise<PauseWindowSweepResult> => {
+    const { [PAUSE_WINDOW_ACTIVITY]: run } = proxyActivities<{
+      [PAUSE_WINDOW_ACTIVITY]: (input: PauseWindowSweepInput) => Promise<PauseWindowSweepResult>;
+    }>({
+      // Retried until the window ends: pausing after it would hold runs past their own resume time.
+      scheduleToCloseTimeout: Math.max(1000, endMs - Date.now()),
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: '30 seconds',
+      retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    });
+    // The same bulk id every sweep: a run already paused (or resumed by hand since) is a duplicate
+    // request and is left as it is; only runs not seen before are paused.
+    return run({
+      windowId: settings.id,
+      query: settings.query,
+      reason: settings.reason,
+      by: settings.by,
+      mode: settings.mode,
+      resumeAt,
+      bulkId,
+    });
+  };
+  const first = await sweep();
+  let sweeps = 1;
+  const pausedLater: string[] = [];
+  let pausedLaterCount = 0;
+  const every = settings.sweepEveryMs;
+  // Sweeps end one interval before the window does, so the workflow is done before the next opening.
+  while (every !== undefined && Date.now() + every < endMs) {
+    await sleep(every);
+    const r = await sweep();
+    sweeps++;
+    pausedLaterCount += r.fresh;
+    for (const o of r.outcomes)
+      if (o.ok && !o.duplicate && pausedLater.length < MAX_KEPT_OUTCOMES) pausedLater.push(o.workflowId);
+  }
+  return {
     windowId: settings.id,
-    query: settings.query,
-    reason: settings.reason,
-    by: settings.by,
-    mode: settings.mode,
+    firedAt,
     resumeAt,
-    bulkId: `window:${settings.id}:${firedAt}`,
-  });
-  return { windowId: settings.id, firedAt, resumeAt, sweep: result };
+    sweep: first,
+    ...(every !== undefined ? { sweeps, pausedLater, pausedLaterCount } : {}),
+  };
 }

@@ -187,6 +187,72 @@ describe('pause windows', () => {
     });
   });
 
+  it('with sweepEvery, runs started during the window are paused too; a run resumed by hand stays resumed', async function () {
+    this.timeout(120_000);
+    await withWorker([expensive], async ({ executor, taskQueue, client }) => {
+      const id = `test-${randomUUID().slice(0, 8)}`;
+      // A cron that will not fire during the test: the window is opened now with the schedule's trigger.
+      const window = await executor.schedulePauseWindow({
+        id,
+        query: `TaskQueue = '${taskQueue}'`,
+        cron: '0 0 1 1 *',
+        duration: '30s',
+        sweepEvery: '2s',
+        reason: 'holiday freeze',
+        by: 'release-ops',
+      });
+      try {
+        assert.equal(window.sweepEveryMs, 2000);
+        const early = await executor.executeAsync(expensive, { partition: 1 });
+        await early.waitUntil((s) => s.tasks.step1?.state === 'running', { timeout: 20_000 });
+        await client.schedule.getHandle(window.scheduleId).trigger();
+        const first = await early.waitUntil('paused', { timeout: 20_000 });
+        assert.equal(first.pause?.by, 'release-ops');
+        const resumeAt = first.pause.resumeAt!;
+        // Resumed by hand during the window: the later sweeps repeat the same request, which it already served.
+        await early.resume({ by: 'alice', reason: 'this one may run' });
+
+        const late = await executor.executeAsync(expensive, { partition: 2 });
+        const latePaused = await late.waitUntil('paused', { timeout: 20_000 });
+        assert.equal(latePaused.pause?.kind, 'bulk');
+        assert.equal(latePaused.pause?.by, 'release-ops');
+        assert.equal(latePaused.pause?.resumeAt, resumeAt, 'the same window end');
+
+        const opened = (await executor.describePauseWindow(id)).recentOpenings[0]!;
+        const fired = (await client.workflow.getHandle(opened.workflowId).result()) as PauseWindowResult;
+        assert.equal(fired.resumeAt, resumeAt);
+        assert.deepEqual(
+          fired.sweep?.outcomes.map((o) => o.workflowId),
+          [early.workflowId],
+        );
+        assert.deepEqual(fired.pausedLater, [late.workflowId]);
+        assert.equal(fired.pausedLaterCount, 1);
+        assert.ok((fired.sweeps ?? 0) >= 5, `sweeps: ${fired.sweeps}`);
+
+        // Every sweep is over: the run resumed by hand was paused once only, and completed.
+        assert.deepEqual(await early.result(), finalContext(1));
+        const e = await early.status();
+        assert.deepEqual(
+          e.audit
+            .filter((a) => a.action === 'pause' || a.action === 'resume')
+            .map((a) => `${a.action}:${a.by}`),
+          ['pause:release-ops', 'resume:alice'],
+        );
+        // The late run resumes at the window's end by itself.
+        assert.deepEqual(await late.result(), finalContext(2));
+        const l = await late.status();
+        const resumed = l.audit.filter((a) => a.action === 'resume');
+        assert.deepEqual(
+          resumed.map((a) => a.by),
+          ['system:schedule'],
+        );
+        assert.ok(auditTime(resumed[0]!) >= Date.parse(resumeAt));
+      } finally {
+        await executor.deletePauseWindow(id);
+      }
+    });
+  });
+
   it('listPauseWindows shows a window with its settings; deletePauseWindow removes it', async function () {
     this.timeout(60_000);
     await withWorker([expensive], async ({ executor, taskQueue, client }) => {

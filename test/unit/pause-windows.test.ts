@@ -67,6 +67,17 @@ describe('schedulePauseWindow input', () => {
     ['an empty reason', { ...good, reason: ' ' }, ['`reason`', 'non-empty']],
     ['a reason too long', { ...good, reason: 'r'.repeat(1001) }, ['reason', '1000']],
     ['an unknown mode', { ...good, mode: 'hard' }, ['`mode`', 'graceful, immediate', '"hard"']],
+    [
+      'a sweep as long as the window',
+      { ...good, sweepEvery: '8h' },
+      ['`sweepEvery`', "less than the window's `duration` (28800000 ms)"],
+    ],
+    [
+      'a sweep too frequent for the window',
+      { ...good, sweepEvery: '10s' },
+      ['`sweepEvery`', 'from 28800 ms', 'at most 1000 sweeps'],
+    ],
+    ['a sweep that is not a duration', { ...good, sweepEvery: 'often' }, ['`sweepEvery`', '"often"']],
     ['a bad id', { ...good, id: 'night ly!' }, ['`id`', '"night ly!"', 'letters, digits']],
     ['an empty by', { ...good, by: '' }, ['by']],
   ];
@@ -97,6 +108,7 @@ describe('schedulePauseWindow input', () => {
     assert.equal(s.mode, 'graceful');
     assert.equal(s.durationMs, 90 * 60_000);
     assert.equal(s.timezone, undefined);
+    assert.equal(buildPauseWindowSettings({ ...good, sweepEvery: '5m' }).sweepEveryMs, 300_000);
     assert.deepEqual(buildPauseWindowSettings({ ...good, by: 'ops', mode: 'immediate', timezone: 'UTC' }), {
       id: 'nightly',
       query: good.query,
