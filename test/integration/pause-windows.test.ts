@@ -11,7 +11,6 @@ import {
   PauseWindowNotFoundError,
   task,
   type ExecutionHandle,
-  type RunStatus,
 } from '../../src';
 import { PAUSE_WINDOW_WORKFLOW_TYPE, type PauseWindowResult } from '../../workflows/pause-window';
 import { auditTime, eventually, sleep, startsBetween, taskStarts, testServer, withWorker } from '../helpers';
@@ -70,6 +69,7 @@ describe('pause windows', () => {
       const cron = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
       const id = `test-${randomUUID().slice(0, 8)}`;
       const query = `TaskQueue = '${taskQueue}' AND CloacinaWorkflow = 'pw_expensive'`;
+      let deleted = false;
       const window = await executor.schedulePauseWindow({
         id,
         query,
@@ -118,7 +118,6 @@ describe('pause windows', () => {
           'exactly the runs the query selects',
         );
 
-        const pausedStatuses: RunStatus[] = [];
         for (const h of runs) {
           const s = await h.waitUntil('paused', { timeout: 20_000 });
           assert.equal(s.pause?.kind, 'bulk');
@@ -126,8 +125,13 @@ describe('pause windows', () => {
           assert.equal(s.pause?.reason, 'nightly cost window');
           assert.equal(s.pause?.resumeAt, resumeAt);
           assert.equal(s.pause?.requestId, `bulk:window:${id}:${fired.firedAt}:${h.workflowId}`);
-          pausedStatuses.push(s);
         }
+        assert.ok(Date.now() < Date.parse(resumeAt), 'the window is still open');
+        // Deleting the window before its end resumes nothing early and does not stop the resume at its end.
+        await executor.deletePauseWindow(id);
+        deleted = true;
+        await assert.rejects(executor.describePauseWindow(id), PauseWindowNotFoundError);
+        for (const h of runs) assert.equal((await h.status()).state, 'paused');
 
         // They resume by themselves at the window's end and complete with their whole context.
         const results = await Promise.all(runs.map((h) => h.result()));
@@ -182,7 +186,7 @@ describe('pause windows', () => {
         await held.resume({ by: 'alice' });
         assert.deepEqual(await held.result(), finalContext(0));
       } finally {
-        await executor.deletePauseWindow(id);
+        if (!deleted) await executor.deletePauseWindow(id);
       }
     });
   });
