@@ -1,7 +1,8 @@
 // Maintenance window: every running data-pipeline run is paused for a database maintenance with a scheduled
 // resume (`resumeAt`). Running tasks finish (graceful pause), their database connection pool is released
 // while the runs wait (`releaseOnPause`), the paused runs are listed through Temporal visibility, and they
-// resume by themselves at `resumeAt` and complete.
+// resume by themselves at `resumeAt` and complete. Then the same window is made a nightly pause window
+// (a Temporal Schedule that does this bulk pause at 22:00 UTC every night), listed and deleted.
 //
 //   node dist/examples/maintenance-window.js      (starts its own dev server)
 import {
@@ -143,7 +144,27 @@ export async function main(env: ExampleEnv): Promise<Record<string, unknown>> {
           ...new Set(resumes.map((e) => e?.by)),
         ].join(', ')}`,
       );
+
+      // Every night, with no one awake: a pause window does the same bulk pause on a cron schedule.
+      const window = await executor.schedulePauseWindow({
+        id: `nightly-etl-${env.taskQueue}`.slice(0, 64),
+        query: `CloacinaWorkflow = '${nightlyEtl.name}' AND ${mine}`,
+        cron: '0 22 * * *',
+        duration: '8h',
+        reason: 'DB maintenance',
+        by: 'ops',
+      });
+      const listedWindow = await waitFor(
+        async () => (await executor.listPauseWindows()).find((w) => w.id === window.id),
+        'the pause window in listPauseWindows',
+      );
+      log(
+        `Pause window ${window.id}: ${window.cron} (UTC) for ${window.durationMs / 3600_000} h, next ${window.nextOpenings[0]?.toISOString()}`,
+      );
+      await executor.deletePauseWindow(window.id);
       return {
+        windowListed: listedWindow.cron === '0 22 * * *' && listedWindow.durationMs === 8 * 3600_000,
+        windowNextOpeningUtcHour: window.nextOpenings[0]?.getUTCHours(),
         started: handles.length,
         pauseAcks: bulk.outcomes.map((o) => o.state),
         paused: paused.length,

@@ -10,6 +10,7 @@ import type { RunStatus } from './native-pause';
 import type { AuditEntry, CurrentPause, GateStatus } from '../workflows/pause-machine';
 import type { JsonObject, JsonValue } from '../workflows/dag';
 import { devServerOptions, runDevServer, type DevServerCommandOptions } from '../temporal-dev/cli';
+import { addPauseWindowCommands } from './cli-pause-windows';
 import { connectionOptionsFromEnv, type ConnectionFlags } from './connection';
 import {
   InvalidInputError,
@@ -26,6 +27,7 @@ import {
   type ResumeOptions,
   type WorkflowSummary,
 } from './executor';
+import { PauseWindowNotFoundError } from './pause-windows';
 
 /** Exit codes of the command line. */
 export const EXIT = {
@@ -289,6 +291,7 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (err instanceof ServerUnreachableError) return EXIT.unreachable;
   if (err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) return EXIT.notFound;
+  if (err instanceof PauseWindowNotFoundError) return EXIT.notFound;
   if (err instanceof InvalidInputError) return EXIT.usage;
   return EXIT.refused;
 }
@@ -706,6 +709,8 @@ export function buildProgram(onExit: (code: number) => void): Command {
       }
     }),
   );
+
+  addPauseWindowCommands(program, withExecutor);
 
   const dev = devServerOptions(program.command('dev-server'), { namespace: false });
   dev.action(async () => {

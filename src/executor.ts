@@ -53,6 +53,7 @@ import {
 } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, readOpen, type AuditPage } from './history';
+import * as windows from './pause-windows';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import {
@@ -1329,6 +1330,29 @@ export class UnifiedExecutor {
       throw missingSearchAttributes(err, client.options.namespace) ?? err;
     }
     return out;
+  }
+
+  /**
+   * Schedules a recurring pause window (a Temporal Schedule): at each `cron` fire the runs `query` selects
+   * are bulk-paused with `resumeAt` = fire time + `duration`. See docs/operations.md#pause-windows.
+   */
+  schedulePauseWindow(options: windows.PauseWindowOptions): Promise<windows.PauseWindow> {
+    return windows.schedulePauseWindow(this, this.#options.taskQueue, options);
+  }
+
+  /** The pause windows of the namespace, with their settings and next openings. */
+  listPauseWindows(): Promise<windows.PauseWindow[]> {
+    return windows.listPauseWindows(this);
+  }
+
+  /** One pause window; throws PauseWindowNotFoundError if there is none with this id. */
+  describePauseWindow(id: string): Promise<windows.PauseWindow> {
+    return windows.describePauseWindow(this, id);
+  }
+
+  /** Deletes a pause window; runs it paused still resume at the window's end. */
+  deletePauseWindow(id: string): Promise<void> {
+    return windows.deletePauseWindow(this, id);
   }
 
   async #list(client: Client, query: string, limit: number, out: WorkflowSummary[]): Promise<void> {

@@ -58,6 +58,8 @@ export type {
   BulkResult,
 } from './executor';
 export type { AuditPage } from './history';
+export { PauseWindowNotFoundError, PauseWindowExistsError, PAUSE_WINDOW_PREFIX } from './pause-windows';
+export type { PauseWindow, PauseWindowOptions } from './pause-windows';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
 export type { ControlResult } from '../workflows/messages';

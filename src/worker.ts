@@ -7,6 +7,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createPauseWindowActivities } from '../activities/pause-window';
 import { connectionOptionsFromEnv, transportReason } from './connection';
 import { ServerUnreachableError } from './errors';
 import type { WorkflowDefinition } from './definitions';
@@ -70,7 +71,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     taskQueue: options.taskQueue,
     ...(options.identity ? { identity: options.identity } : {}),
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
-    activities: createActivities(options.workflows),
+    activities: { ...createActivities(options.workflows), ...createPauseWindowActivities() },
     // Cancellation reaches an activity with a heartbeat response: keep that within about a second so
     // immediate pauses take effect quickly.
     maxHeartbeatThrottleInterval: '1s',

@@ -43,6 +43,8 @@ describe('examples', () => {
     assert.equal(s.poolsOpened, 10, 'one setup at start and one after the window, per run');
     assert.equal(s.poolsClosed, 10, 'one teardown for the window and one at the end, per run');
     assert.ok(e.lines.some((l) => /lists 5 runs/.test(l)));
+    assert.equal(s.windowListed, true, 'the nightly pause window is listed with its settings');
+    assert.equal(s.windowNextOpeningUtcHour, 22);
   });
 
   it('approval gate: one approval is not enough, a non-approver is refused, the second approval releases', async () => {
