@@ -53,6 +53,7 @@ import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from 
 import { readAudit, readClosed, type AuditPage } from './history';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
+import { lastRejectionRegistered, staticDetails, staticSummary } from './start-metadata';
 import {
   CloacinaError,
   InvalidInputError,
@@ -517,7 +518,11 @@ export class UnifiedExecutor {
     }
     const client = await this.client();
     const workflowId = options.workflowId ?? `${workflow.name}-${randomUUID()}`;
-    const args: DagWorkflowInput = { spec: workflow.spec, context };
+    const args: DagWorkflowInput = {
+      spec: workflow.spec,
+      context,
+      ...((await lastRejectionRegistered(client)) ? { lastRejectionAttribute: true } : {}),
+    };
     let handle: WorkflowHandle & { firstExecutionRunId?: string };
     try {
       handle = await client.workflow.start(WORKFLOW_TYPE, {
@@ -529,7 +534,8 @@ export class UnifiedExecutor {
           { key: CloacinaWorkflow, value: workflow.name },
           { key: CloacinaPaused, value: false },
         ],
-        staticSummary: workflow.description ? `${workflow.name}: ${workflow.description}` : workflow.name,
+        staticSummary: staticSummary(workflow.spec),
+        staticDetails: staticDetails(workflow.spec),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
