@@ -26,7 +26,7 @@ export function staticDetails(spec: DagSpec): string {
   return [
     `**Cloacina DAG \`${spec.name}\`** — ${spec.tasks.length} tasks`,
     tasks.join('\n'),
-    'Pause state, and how to resume, are in the current details below; the audit trail is in the ' +
+    'Pause state, and how to resume, are in the current details; the audit trail is in the ' +
       '`cloacina.status` query (`npx cloacina-temporal status <workflowId>`).',
   ].join('\n\n');
 }
