@@ -42,8 +42,10 @@ const registered = new WeakMap<Client, { at: number; answer: Promise<boolean> }>
 export function lastRejectionRegistered(client: Client): Promise<boolean> {
   const known = registered.get(client);
   if (known && Date.now() - known.at < RECHECK_MS) return known.answer;
-  const answer = client.connection.operatorService
-    .listSearchAttributes({ namespace: client.options.namespace })
+  const answer = Promise.resolve()
+    .then(() =>
+      client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace }),
+    )
     .then(
       (res) => CloacinaLastRejection.name in (res.customAttributes ?? {}),
       () => false,
