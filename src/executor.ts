@@ -56,6 +56,7 @@ import { readAudit, readClosed, readOpen, type AuditPage } from './history';
 import * as windows from './pause-windows';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
+import { lastRejectionRegistered, staticDetails, staticSummary } from './start-metadata';
 import {
   CloacinaError,
   FreezeError,
@@ -609,7 +610,11 @@ export class UnifiedExecutor {
     }
     const client = await this.client();
     const workflowId = options.workflowId ?? `${workflow.name}-${randomUUID()}`;
-    const args: DagWorkflowInput = { spec: workflow.spec, context };
+    const args: DagWorkflowInput = {
+      spec: workflow.spec,
+      context,
+      ...((await lastRejectionRegistered(client)) ? { lastRejectionAttribute: true } : {}),
+    };
     let handle: WorkflowHandle & { firstExecutionRunId?: string };
     try {
       handle = await client.workflow.start(WORKFLOW_TYPE, {
@@ -621,7 +626,8 @@ export class UnifiedExecutor {
           { key: CloacinaWorkflow, value: workflow.name },
           { key: CloacinaPaused, value: false },
         ],
-        staticSummary: workflow.description ? `${workflow.name}: ${workflow.description}` : workflow.name,
+        staticSummary: staticSummary(workflow.spec),
+        staticDetails: staticDetails(workflow.spec),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -20,7 +20,7 @@ import { Resources } from './resources';
 import { Run, type CarriedState, type CarriedStateV1 } from './run';
 import { TaskDriver } from './task-driver';
 import { cloacinaDagV1 } from './v1/dag-workflow';
-import { Visibility } from './visibility';
+import { Rejections, Visibility } from './visibility';
 
 export type { CarriedState } from './run';
 
@@ -29,6 +29,12 @@ export interface DagWorkflowInput {
   spec: DagSpec;
   context: JsonObject;
   carried?: CarriedState | CarriedStateV1;
+  /**
+   * The namespace has `CloacinaLastRejection` registered (the executor checks before it starts a run;
+   * carried across continue-as-new). Without it the run never upserts that attribute: an upsert of an
+   * unregistered attribute would fail every workflow task.
+   */
+  lastRejectionAttribute?: boolean;
 }
 
 /** Result of a completed run. */
@@ -55,6 +61,12 @@ export const PATCH_AMEND_PAUSES = 'cloacina-amend-pauses';
 /** Marks runs that keep at most MAX_IN_FLIGHT task attempts in flight. */
 export const PATCH_IN_FLIGHT_CAP = 'cloacina-in-flight-cap';
 
+/**
+ * Marks runs that audit signals with unknown names (a default signal handler) and publish refused
+ * signals in `CloacinaLastRejection`: both write commands older histories do not have.
+ */
+export const PATCH_SIGNAL_REJECTIONS = 'cloacina-signal-rejections';
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   if (!patched(PATCH_V2)) {
@@ -64,10 +76,11 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.requireKindProof = patched(PATCH_TASK_PROOF);
   run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
   run.capInFlight = patched(PATCH_IN_FLIGHT_CAP);
-  const visibility = new Visibility(run);
+  const rejections = new Rejections(patched(PATCH_SIGNAL_REJECTIONS), input.lastRejectionAttribute === true);
+  const visibility = new Visibility(run, rejections);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);
-  const handlers = new Handlers(run);
+  const handlers = new Handlers(run, rejections);
 
   run.onChange = () => visibility.publish();
   run.onDecision = (d: Decision) => {
@@ -129,6 +142,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           spec: run.spec,
           context: run.initialContext,
           carried: run.carried(),
+          ...(input.lastRejectionAttribute ? { lastRejectionAttribute: true } : {}),
         });
       }
       const seen = run.version;

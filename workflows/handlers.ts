@@ -1,7 +1,14 @@
 // Request handlers: pause, resume, approve and reject as updates (validated at the door) and as signals
 // (refusals audited), the status and context queries, and the scheduled resume. Every request becomes a
 // reducer event; no request can fail a workflow task: an unexpected error fails the request alone.
-import { ApplicationFailure, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  setDefaultSignalHandler,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { CloacinaActivities } from './activity-contract';
 import { isTerminal, nearest, type JsonObject } from './dag';
@@ -31,6 +38,7 @@ import {
 import { currentPause, requestSeen, type RefusalCode, type ResumeInput, type Step } from './pause-machine';
 import { RESOURCE_HEARTBEAT_TIMEOUT } from './resources';
 import type { Run } from './run';
+import type { Rejections } from './visibility';
 
 /** Signals and updates arriving without `by` are recorded under this identity. */
 export const ANONYMOUS = 'anonymous';
@@ -46,6 +54,33 @@ const unaudited = (code: RefusalCode, message: string) => {
   return f;
 };
 
+/** What a signal sent to this workflow may be called, and what the other names of ours are. */
+const SIGNAL_NAMES = [pauseSignal.name, resumeSignal.name, approveSignal.name, rejectSignal.name];
+const OTHER_NAMES: Record<string, string> = {
+  [breakpointsUpdate.name]: 'an update',
+  [statusQuery.name]: 'a query',
+  [contextQuery.name]: 'a query',
+};
+/** Longest unknown signal name kept in an audit line. */
+const MAX_SIGNAL_NAME_LENGTH = 100;
+
+/** Why a signal with an unknown name was ignored, naming the nearest real one. */
+export function unknownSignalMessage(name: string): string {
+  const shown = name.length > MAX_SIGNAL_NAME_LENGTH ? `${name.slice(0, MAX_SIGNAL_NAME_LENGTH)}…` : name;
+  const other = Object.hasOwn(OTHER_NAMES, name) ? OTHER_NAMES[name] : undefined;
+  if (other)
+    return `\`${shown}\` is ${other}, not a signal: it was ignored (signals: ${SIGNAL_NAMES.join(', ')})`;
+  const hint =
+    name.length <= MAX_SIGNAL_NAME_LENGTH * 2
+      ? nearest(name, [...SIGNAL_NAMES, ...Object.keys(OTHER_NAMES)])
+      : undefined;
+  if (hint && SIGNAL_NAMES.includes(hint))
+    return `Unknown signal \`${shown}\` — did you mean \`${hint}\`? It was ignored`;
+  if (hint)
+    return `Unknown signal \`${shown}\` — \`${hint}\` is ${OTHER_NAMES[hint]}, not a signal. It was ignored`;
+  return `Unknown signal \`${shown}\`: it was ignored (this workflow takes ${SIGNAL_NAMES.join(', ')})`;
+}
+
 export class Handlers {
   /** System operations under way (a scheduled resume): continue-as-new waits for none. */
   ops = 0;
@@ -56,7 +91,10 @@ export class Handlers {
     retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
   });
 
-  constructor(private readonly run: Run) {}
+  constructor(
+    private readonly run: Run,
+    private readonly rejections?: Rejections,
+  ) {}
 
   #control(duplicate: boolean): ControlResult {
     return { state: this.run.state(), pause: currentPause(this.run.pm), duplicate };
@@ -338,17 +376,19 @@ export class Handlers {
       });
   }
 
-  /** A refused or malformed signal: audited (signals have no caller to answer). */
+  /** A refused or malformed signal: audited (signals have no caller to answer) and noted for operators. */
   #signalRefused(name: string, raw: unknown, err: unknown): void {
     if (err instanceof ApplicationFailure && UNAUDITED.has(err)) {
       // Refused before the reducer saw it (a kind only the library may send, without proof).
       log.warn(`${name} signal refused`, { message: err.message });
       this.#auditInvalid(name, raw, err.message);
+      this.#noteRejection(name, raw, err.type ?? 'InvalidRequest', err.message);
       return;
     }
     if (err instanceof ApplicationFailure) {
       // Refusals the reducer made are audited already.
       log.warn(`${name} signal refused`, { message: err.message });
+      this.#noteRejection(name, raw, err.type ?? 'InvalidRequest', err.message);
       return;
     }
     if (err instanceof Error && err.name === 'CancelledFailure') throw err;
@@ -358,14 +398,42 @@ export class Handlers {
         : `the request failed inside the workflow: ${failureMessage(err)}`;
     log.warn('Rejected signal', { signal: name, message });
     this.#auditInvalid(name, raw, message);
+    this.#noteRejection(name, raw, 'InvalidRequest', message);
+  }
+
+  /** Publishes a refused signal in `CloacinaLastRejection` (runs with the rejections patch). */
+  #noteRejection(name: string, raw: unknown, code: string, message: string): void {
+    if (!this.rejections?.report || this.run.closedAt) return;
+    const signal = name.startsWith('cloacina.') ? name : `cloacina.${name}`;
+    this.rejections.note(this.run.now(), signal, byOf(raw), code, message);
+    this.run.touch();
+  }
+
+  /**
+   * A signal no handler is registered for (a misspelt `cloacina.paus`, a query or update name sent as a
+   * signal, anything else): audited as a rejected request naming the nearest real signal, and noted. The
+   * payload is not kept. Never fails the workflow task.
+   */
+  unknownSignal(name: string, args: unknown[]): void {
+    try {
+      if (this.run.closedAt) return;
+      const raw = args[0];
+      const message = unknownSignalMessage(name);
+      const request =
+        name.length > MAX_SIGNAL_NAME_LENGTH ? `${name.slice(0, MAX_SIGNAL_NAME_LENGTH)}…` : name;
+      log.warn('Signal with an unknown name ignored', { signal: request, message });
+      this.#auditInvalid(request, raw, message);
+      this.rejections?.note(this.run.now(), request, byOf(raw), 'UnknownSignal', message);
+      this.run.touch();
+    } catch (err) {
+      if (err instanceof Error && err.name === 'CancelledFailure') throw err;
+      log.error('Could not record a signal with an unknown name', { error: failureMessage(err) });
+    }
   }
 
   #auditInvalid(name: string, raw: unknown, message: string): void {
     if (this.run.closedAt) return;
-    const by =
-      typeof raw === 'object' && raw && typeof (raw as { by?: unknown }).by === 'string'
-        ? (raw as { by: string }).by.slice(0, MAX_IDENTITY_LENGTH)
-        : undefined;
+    const by = byOf(raw);
     this.run.feed({ type: 'invalidRequest', at: this.run.now(), request: name, message, by });
   }
 
@@ -422,9 +490,17 @@ export class Handlers {
         }
       });
     }
+    if (this.rejections?.report) setDefaultSignalHandler((name, ...args) => this.unknownSignal(name, args));
     setHandler(statusQuery, () => this.run.status());
     setHandler(contextQuery, () => this.run.currentContext());
   }
+}
+
+/** The `by` of a raw payload, when it has a string one (bounded). */
+function byOf(raw: unknown): string | undefined {
+  return typeof raw === 'object' && raw && typeof (raw as { by?: unknown }).by === 'string'
+    ? (raw as { by: string }).by.slice(0, MAX_IDENTITY_LENGTH)
+    : undefined;
 }
 
 /** Turns an unexpected error into a refusal of the request, so that it can never fail the workflow task. */

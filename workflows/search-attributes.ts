@@ -19,6 +19,19 @@ export const CloacinaGate = defineSearchAttributeKey('CloacinaGate', SearchAttri
 /** When a scheduled resume (or pause expiry) will fire. */
 export const CloacinaResumeAt = defineSearchAttributeKey('CloacinaResumeAt', SearchAttributeType.DATETIME);
 
+/**
+ * The newest refused fire-and-forget request (a signal with a bad payload, from a non-approver, or with an
+ * unknown name): `<when> <signal> by <who>: <code>: <why>`, at most {@link MAX_LAST_REJECTION_LENGTH}
+ * characters. Text, so single words (a code, a name) can be searched for. Set only by runs begun by this
+ * release whose executor found it registered in the namespace (see docs/operations.md).
+ */
+export const CloacinaLastRejection = defineSearchAttributeKey(
+  'CloacinaLastRejection',
+  SearchAttributeType.TEXT,
+);
+/** Longest value of {@link CloacinaLastRejection}, in characters. */
+export const MAX_LAST_REJECTION_LENGTH = 400;
+
 /** Every custom search attribute the product uses, as registered on the server. */
 export const SEARCH_ATTRIBUTES = [
   CloacinaState,
@@ -30,4 +43,5 @@ export const SEARCH_ATTRIBUTES = [
   CloacinaPauseKind,
   CloacinaGate,
   CloacinaResumeAt,
+  CloacinaLastRejection,
 ] as const;

@@ -1,12 +1,13 @@
 // What the world sees of a run without querying it: the Cloacina search attributes, the current details
 // on the Web UI's workflow page, and the audit trail written to the event history (as memo upserts, so
 // the whole trail can be read back with no worker, across continue-as-new).
-import { setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AuditEntry, CurrentPause, RunState } from './pause-machine';
 import { currentPause } from './pause-machine';
 import type { Run } from './run';
 import {
   CloacinaGate,
+  CloacinaLastRejection,
   CloacinaPaused,
   CloacinaPausedAt,
   CloacinaPausedBy,
@@ -15,6 +16,7 @@ import {
   CloacinaResumeAt,
   CloacinaState,
   CloacinaWorkflow,
+  MAX_LAST_REJECTION_LENGTH,
 } from './search-attributes';
 
 /** Memo key under which each batch of new audit lines is written to the history. */
@@ -26,6 +28,27 @@ const MAX_AUDIT_BATCH_CHARS = 256 * 1024;
 /** Largest final memo, as JSON characters (the server's limit on a memo is 2 MiB). */
 const MAX_FINAL_MEMO_CHARS = 1536 * 1024;
 
+/** The newest refused signal, for `CloacinaLastRejection`; the flags are fixed at workflow start. */
+export class Rejections {
+  /** The newest refusal, as published (bounded). */
+  last: string | undefined;
+
+  constructor(
+    /** Unknown signal names are audited and refusals noted (runs begun with this release's patch). */
+    readonly report: boolean,
+    /** The namespace has the attribute registered, so it may be upserted. */
+    readonly attribute: boolean,
+  ) {}
+
+  /** Notes a refused signal: `<at> <signal> by <who>: <code>: <why>`, clipped. */
+  note(at: string, signal: string, by: string | undefined, code: string, message: string): void {
+    if (!this.report) return;
+    const line = `${at} ${signal.slice(0, 100)} by ${(by ?? 'anonymous').slice(0, 100)}: ${code}: ${message}`;
+    this.last =
+      line.length > MAX_LAST_REJECTION_LENGTH ? `${line.slice(0, MAX_LAST_REJECTION_LENGTH - 1)}…` : line;
+  }
+}
+
 /** Publishes a run's visibility: at most one search-attribute upsert per workflow step. */
 export class Visibility {
   #lastAttrs = '';
@@ -33,7 +56,10 @@ export class Visibility {
   #lastKey = '';
   #queued = false;
 
-  constructor(private readonly run: Run) {}
+  constructor(
+    private readonly run: Run,
+    private readonly rejections: Rejections = new Rejections(false, false),
+  ) {}
 
   /** Refreshes everything once the present step is over (several changes cost one upsert). */
   publish(): void {
@@ -65,6 +91,7 @@ export class Visibility {
       kind: pause?.kind ?? null,
       gates,
       resumeAt: resumeAt ?? null,
+      ...(this.rejections.attribute && this.rejections.last ? { rejection: this.rejections.last } : {}),
     };
     const attrsKey = JSON.stringify(attrs);
     const key = `${attrsKey}|${JSON.stringify(pause)}|${run.drainingSince ?? ''}`;
@@ -92,9 +119,13 @@ export class Visibility {
         { key: CloacinaPauseKind, value: attrs.paused ? attrs.kind : null },
         { key: CloacinaGate, value: gates.length ? gates.slice(0, 100) : null },
         { key: CloacinaResumeAt, value: attrs.paused && attrs.resumeAt ? new Date(attrs.resumeAt) : null },
+        // Only where registered: an unregistered attribute in an upsert fails the workflow task.
+        ...(attrs.rejection ? [{ key: CloacinaLastRejection, value: attrs.rejection }] : []),
       ]);
     }
-    setCurrentDetails(describeForUi(run.spec.name, state, pause, gates, run.drainingSince));
+    setCurrentDetails(
+      describeForUi(run.spec.name, workflowInfo().workflowId, state, pause, gates, run.drainingSince),
+    );
   }
 
   /** Writes the audit lines not yet in the history, in batches of bounded size. */
@@ -131,14 +162,20 @@ function earliest(...instants: (string | undefined)[]): string | undefined {
   return defined.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
 }
 
-function describeForUi(
+/**
+ * The run's current details on the Web UI's workflow page (markdown): the state, the pause, and while a
+ * pause or gate holds the run, how to let it go on from the Web UI and from the CLI.
+ */
+export function describeForUi(
   name: string,
+  workflowId: string,
   state: RunState,
   pause: CurrentPause | null,
   gates: string[],
   drainingSince: string | undefined,
 ): string {
   const lines = [`**${name}** — ${state}`];
+  const id = workflowId.length > 200 || /[\s'"`\\]/.test(workflowId) ? '<workflowId>' : workflowId;
   if (pause) {
     lines.push(
       `Paused (${pause.kind}, ${pause.mode}) by ${pause.by} at ${pause.at}${pause.reason ? `: ${pause.reason}` : ''}`,
@@ -148,6 +185,21 @@ function describeForUi(
   }
   if (gates.length)
     lines.push(`Waiting for approval: ${gates.slice(0, 50).join(', ')}${gates.length > 50 ? ', …' : ''}`);
+  if (pause && pause.kind !== 'gate') {
+    lines.push(
+      '**To resume:** More Actions → Send an Update → `cloacina.resume` with ' +
+        '`{"by":"<you>","reason":"<why>"}`, or run ' +
+        `\`npx cloacina-temporal resume ${id} --by <you> --reason "<why>"\``,
+    );
+  }
+  if (gates.length) {
+    const taskId = gates[0]!;
+    lines.push(
+      '**To approve:** More Actions → Send an Update → `cloacina.approve` with ' +
+        `\`{"taskId":"${taskId}","by":"<you>"}\`, or run ` +
+        `\`npx cloacina-temporal approve ${id} ${taskId} --by <you>\``,
+    );
+  }
   if (drainingSince)
     lines.push(`Letting running tasks settle before continuing as new (since ${drainingSince})`);
   return lines.join('\n\n');

@@ -153,6 +153,17 @@ describe('replay of recorded histories', () => {
       await gate(h);
       await h.result();
       recorded.postponed = h.workflowId;
+      // signals with unknown names and a refused signal (audited, published in CloacinaLastRejection)
+      h = await executor.executeAsync(wf, {});
+      await eventually(async () => (await h.status()).gates.length === 1);
+      await signalCli(h.workflowId, 'cloacina.paus', '{"by":"ops"}');
+      await signalCli(h.workflowId, 'cloacina.approve', '{"taskId":"ship","by":"mallory"}');
+      await eventually(
+        async () => (await h.status()).audit.filter((a) => a.action === 'rejected').length === 2,
+      );
+      await gate(h);
+      await h.result();
+      recorded.rejections = h.workflowId;
     });
     for (const [name, id] of Object.entries(recorded)) {
       const h = await history(id);
@@ -164,7 +175,7 @@ describe('replay of recorded histories', () => {
         );
       }
     }
-    assert.equal(Object.keys(recorded).length, 8);
+    assert.equal(Object.keys(recorded).length, 9);
   });
 
   it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {

@@ -323,4 +323,54 @@ describe(`tctl ${TCTL_VERSION} steers runs by signal, query and list`, () => {
       );
     });
   });
+
+  it('a misspelt signal name is audited naming the real one, and tctl lists and describes CloacinaLastRejection', async () => {
+    const hold = latch();
+    const wf = defineWorkflow({
+      name: 'tctl_misspelt',
+      tasks: [
+        task({ id: 'work' }, async (ctx) => {
+          await hold.opened;
+          ctx.set('worked', true);
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await waitFor(h, '`work` to run', (s) => s.tasks.work?.state === 'running');
+      await tctlSignal(h.workflowId, 'cloacina.paus', '{"reason":"DB maintenance","by":"ops"}');
+      const viaQuery = await eventually(
+        async () => {
+          const s = await tctlStatus(h.workflowId);
+          return s.audit.some((a) => a.action === 'rejected') ? s : undefined;
+        },
+        20_000,
+        'the rejected line',
+      );
+      assert.equal(viaQuery.state, 'running', 'nothing was paused');
+      assert.deepEqual(
+        viaQuery.audit.map((a) => [a.action, a.request, a.by, a.message]),
+        [
+          [
+            'rejected',
+            'cloacina.paus',
+            'ops',
+            'Unknown signal `cloacina.paus` — did you mean `cloacina.pause`? It was ignored',
+          ],
+        ],
+      );
+      await eventually(
+        async () =>
+          (await tctlList(`CloacinaLastRejection IS NOT NULL AND WorkflowId="${h.workflowId}"`)).includes(
+            h.workflowId,
+          ),
+        15_000,
+        'tctl workflow list to find the run by CloacinaLastRejection',
+      );
+      const described = await tctl(['workflow', 'describe', '--workflow_id', h.workflowId]);
+      assert.match(described, /CloacinaLastRejection[\s\S]*cloacina\.paus by ops: UnknownSignal/);
+      hold.open();
+      assert.deepEqual(await h.result(), { worked: true });
+    });
+  });
 });

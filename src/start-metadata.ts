@@ -1,0 +1,59 @@
+// What the executor adds to a run's start besides its input: the summary and details the Temporal Web UI
+// shows for the run (fixed at start), and whether the namespace has the optional search attributes that
+// a run may only upsert where they are registered.
+import type { Client } from '@temporalio/client';
+import type { DagSpec } from '../workflows/dag';
+import { CloacinaLastRejection } from '../workflows/search-attributes';
+
+/** Most task ids listed in a run's static details. */
+const MAX_LISTED_TASKS = 30;
+
+/** One line for the Web UI's workflow list and page: the DAG, its size and its description. */
+export function staticSummary(spec: DagSpec): string {
+  const n = spec.tasks.length;
+  const line = `${spec.name} — DAG of ${n} task${n === 1 ? '' : 's'}${spec.description ? `: ${spec.description}` : ''}`;
+  return line.replace(/\s+/g, ' ').slice(0, 400);
+}
+
+/** Markdown for the Web UI's User Metadata: the tasks and their gates, and where the pause state shows. */
+export function staticDetails(spec: DagSpec): string {
+  const tasks = spec.tasks.slice(0, MAX_LISTED_TASKS).map((t) => {
+    const deps = t.dependencies.length ? ` ← ${t.dependencies.join(', ')}` : '';
+    return `- \`${t.id}\`${deps}${t.pauseBefore ? ' (approval gate)' : ''}`;
+  });
+  if (spec.tasks.length > MAX_LISTED_TASKS)
+    tasks.push(`- … and ${spec.tasks.length - MAX_LISTED_TASKS} more`);
+  return [
+    `**Cloacina DAG \`${spec.name}\`** — ${spec.tasks.length} tasks`,
+    tasks.join('\n'),
+    'Pause state, and how to resume, are in the current details; the audit trail is in the ' +
+      '`cloacina.status` query (`npx cloacina-temporal status <workflowId>`).',
+  ].join('\n\n');
+}
+
+const RECHECK_MS = 60_000;
+const registered = new WeakMap<Client, { at: number; answer: Promise<boolean> }>();
+
+/**
+ * Whether the client's namespace has `CloacinaLastRejection` registered. A positive answer is kept for the
+ * client's life; a negative one (or a failed look-up, e.g. no operator permission) is asked again after a
+ * minute. A run started without it never upserts the attribute.
+ */
+export function lastRejectionRegistered(client: Client): Promise<boolean> {
+  const known = registered.get(client);
+  if (known && Date.now() - known.at < RECHECK_MS) return known.answer;
+  const answer = Promise.resolve()
+    .then(() =>
+      client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace }),
+    )
+    .then(
+      (res) => CloacinaLastRejection.name in (res.customAttributes ?? {}),
+      () => false,
+    );
+  // A positive answer never expires.
+  void answer.then((yes) => {
+    if (yes) registered.set(client, { at: Infinity, answer });
+  });
+  registered.set(client, { at: Date.now(), answer });
+  return answer;
+}
