@@ -11,12 +11,12 @@ import { eventually, signalCli, testClient, withWorker } from '../helpers';
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` and `v0.2.0/` hold histories recorded
-// under earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.3.0/`
-// holds this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
+// determinism for runs already in flight fails here. `v0.1.0/`, `v0.2.0/` and `v0.3.0/` hold histories
+// recorded under earlier releases (never re-recorded: they stand for runs begun before an upgrade);
+// `v0.4.0/` holds this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
-const CURRENT = path.join(FIXTURES, 'v0.3.0');
+const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
+const CURRENT = path.join(FIXTURES, 'v0.4.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -80,8 +80,20 @@ describe('replay of recorded histories', () => {
         ),
       ],
     });
+    // Local tasks: a chain whose middle task pauses the run (the request comes back with its outcome).
+    const local = defineWorkflow({
+      name: 'replay_local',
+      tasks: [
+        task({ id: 'check', execution: 'local' }, (ctx) => void ctx.set('checked', true)),
+        task({ id: 'look', dependencies: ['check'], execution: 'local' }, async (ctx) => {
+          if (ctx.attempt === 1) await ctx.pauseWorkflow('a look first');
+          ctx.set('looked', ctx.attempt);
+        }),
+        task({ id: 'report', dependencies: ['look'] }, (ctx) => void ctx.set('reported', true)),
+      ],
+    });
     const recorded: Record<string, string> = {};
-    await withWorker([wf], async ({ executor }) => {
+    await withWorker([wf, local], async ({ executor }) => {
       const gate = async (h: ExecutionHandle) => {
         await eventually(async () => (await h.status()).gates.length === 1);
         await h.approve('ship', { by: 'alice' });
@@ -164,6 +176,12 @@ describe('replay of recorded histories', () => {
       await gate(h);
       await h.result();
       recorded.rejections = h.workflowId;
+      // local tasks, paused from one of them, resumed
+      h = await executor.executeAsync(local, {});
+      await waitState(h, 'paused');
+      await h.resume({ by: 'ops' });
+      assert.deepEqual(await h.result(), { checked: true, looked: 1, reported: true });
+      recorded.local = h.workflowId;
     });
     for (const [name, id] of Object.entries(recorded)) {
       const h = await history(id);
@@ -175,7 +193,7 @@ describe('replay of recorded histories', () => {
         );
       }
     }
-    assert.equal(Object.keys(recorded).length, 9);
+    assert.equal(Object.keys(recorded).length, 10);
   });
 
   it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {
