@@ -40,7 +40,7 @@ import {
   ResumeRequest,
   statusQuery,
   type ControlResult,
-  type RunStatus as WorkflowRunStatus,
+  type WorkflowRunStatus,
 } from '../workflows/messages';
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import {
@@ -146,7 +146,7 @@ export interface ResumeOptions {
 }
 
 /** Options of {@link UnifiedExecutor.approve} and {@link UnifiedExecutor.reject}. */
-export interface GateOptions {
+export interface GateRequestOptions {
   by?: string;
   comment?: string;
   requestId?: string;
@@ -239,8 +239,8 @@ export interface ExecutionHandle {
   audit(options?: { pageSize?: number; cursor?: string }): Promise<AuditPage>;
   pause(options?: PauseOptions): Promise<PauseResult>;
   resume(options?: ResumeOptions): Promise<ControlResult>;
-  approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
-  reject(taskId: string, options?: GateOptions): Promise<ControlResult>;
+  approve(taskId: string, options?: GateRequestOptions): Promise<ControlResult>;
+  reject(taskId: string, options?: GateRequestOptions): Promise<ControlResult>;
   cancel(): Promise<void>;
   /** Waits until the run reaches `state` (or `predicate(status)` holds); see {@link UnifiedExecutor.waitUntil}. */
   waitUntil(
@@ -326,7 +326,7 @@ export interface BreakpointOptions {
   requestId?: string;
 }
 const BREAKPOINT_OPTION_KEYS = ['by', 'requestId'] as const satisfies readonly (keyof BreakpointOptions)[];
-const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateOptions)[];
+const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateRequestOptions)[];
 
 /**
  * Throws unless `options` (the options argument of `method`) is an object whose keys are all in `known`:
@@ -852,7 +852,7 @@ export class UnifiedExecutor {
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
-  async approve(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+  async approve(workflowId: string, taskId: string, options: GateRequestOptions = {}): Promise<ControlResult> {
     checkOptions('approve', options, GATE_OPTION_KEYS);
     const request = check(
       ApproveRequest,
@@ -863,7 +863,7 @@ export class UnifiedExecutor {
   }
 
   /** Rejects a waiting `pauseBefore` gate: the gated task fails. */
-  async reject(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+  async reject(workflowId: string, taskId: string, options: GateRequestOptions = {}): Promise<ControlResult> {
     checkOptions('reject', options, GATE_OPTION_KEYS);
     const request = check(
       RejectRequest,
