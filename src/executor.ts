@@ -326,7 +326,11 @@ export interface BreakpointOptions {
   requestId?: string;
 }
 const BREAKPOINT_OPTION_KEYS = ['by', 'requestId'] as const satisfies readonly (keyof BreakpointOptions)[];
-const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateRequestOptions)[];
+const GATE_OPTION_KEYS = [
+  'by',
+  'comment',
+  'requestId',
+] as const satisfies readonly (keyof GateRequestOptions)[];
 
 /**
  * Throws unless `options` (the options argument of `method`) is an object whose keys are all in `known`:
@@ -852,7 +856,11 @@ export class UnifiedExecutor {
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
-  async approve(workflowId: string, taskId: string, options: GateRequestOptions = {}): Promise<ControlResult> {
+  async approve(
+    workflowId: string,
+    taskId: string,
+    options: GateRequestOptions = {},
+  ): Promise<ControlResult> {
     checkOptions('approve', options, GATE_OPTION_KEYS);
     const request = check(
       ApproveRequest,
