@@ -88,43 +88,86 @@ export const WORKFLOW_TYPE = 'cloacinaDag';
 
 /** Options of {@link UnifiedExecutor.connect}. */
 export interface ExecutorOptions {
-  /** Frontend address (default `TEMPORAL_ADDRESS` or 127.0.0.1:7233). */
+  /**
+   * Frontend address. Without it, `connect` reads address, namespace, TLS and API key from the
+   * environment as the `temporal` CLI does.
+   * @default `TEMPORAL_ADDRESS`, else 127.0.0.1:7233
+   */
   address?: string;
+  /** @default `TEMPORAL_NAMESPACE` when no `address` is given, else `default` */
   namespace?: string;
-  /** Task queue new runs are started on. */
+  /** Task queue new runs are started on (required). */
   taskQueue: string;
-  /** Recorded as `by` when a request names no one (default `cloacina@<host>`). */
+  /**
+   * Recorded as `by` when a request names no one, and the Temporal client's identity.
+   * @default `cloacina@<host name>`
+   */
   identity?: string;
-  /** Extra connection options (TLS, API key, metadata). */
+  /**
+   * Extra connection options (TLS, API key, metadata).
+   * @default the environment's TLS and API key when no `address` is given, else none
+   */
   connection?: Omit<ConnectionOptions, 'address'>;
 }
 
 /** Options of {@link UnifiedExecutor.execute} and {@link UnifiedExecutor.executeAsync}. */
 export interface ExecuteOptions {
-  /** Workflow id (default `<workflow name>-<uuid>`). */
+  /**
+   * Workflow id.
+   * @default `<workflow name>-<random UUID>`
+   */
   workflowId?: string;
-  /** Task queue for this run (default: the executor's). */
+  /**
+   * Task queue for this run.
+   * @default the executor's `taskQueue`
+   */
   taskQueue?: string;
 }
 
 /** Options of {@link UnifiedExecutor.pauseWorkflow}. */
 export interface PauseOptions {
+  /**
+   * Why (audit, status, `CloacinaPauseReason`).
+   * @default '' (no reason)
+   */
   reason?: string;
+  /**
+   * Who pauses (audit, `CloacinaPausedBy`).
+   * @default the executor's `identity`
+   */
   by?: string;
   /**
-   * `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after
+   * `graceful`: running tasks finish. `immediate`: running tasks are cancelled and re-run after
    * resume. `freeze`: a graceful pause and, once no task attempt is in flight, the Temporal server's own
    * pause on top (nothing at all runs, not even a timer; the Web UI shows Paused). `resumeWorkflow`
    * undoes both.
+   * @default 'graceful'
    */
   mode?: 'graceful' | 'immediate' | 'freeze';
-  /** `freeze` only: how long to wait for running tasks to finish before the server pause (ms, default 5 min). */
+  /**
+   * `freeze` only: how long to wait for running tasks to finish before the server pause (ms).
+   * @default 300000 (5 minutes)
+   */
   freezeTimeout?: number;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
-  /** Scheduled resume (Date or ISO string). */
+  /**
+   * Scheduled resume (Date or ISO string).
+   * @default none: the pause lasts until resumed
+   */
   resumeAt?: Date | string;
-  /** The pause ends after this long, with `onExpiry`. */
+  /**
+   * The pause ends after this long (ms of pause), with `onExpiry`.
+   * @default none
+   */
   expiresAfter?: number;
+  /**
+   * What happens when `expiresAfter` passes; needs `expiresAfter`.
+   * @default 'resume'
+   */
   onExpiry?: 'resume' | 'fail' | 'cancel';
   /** @internal `bulk` for pauseAll. */
   kind?: 'manual' | 'bulk';
@@ -132,24 +175,97 @@ export interface PauseOptions {
 
 /** Options of {@link UnifiedExecutor.resumeWorkflow}. */
 export interface ResumeOptions {
+  /**
+   * Who resumes (audit).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Why (audit).
+   * @default '' (no reason)
+   */
   reason?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
-  /** Skip the workflow's `validateResume` hook (recorded as forced). */
+  /**
+   * Skip the workflow's `validateResume` hook (recorded as forced).
+   * @default false
+   */
   force?: boolean;
-  /** Typed resume input, delivered to the next tasks as `resumeInput`. */
+  /**
+   * Typed resume input, delivered to the next tasks as `resumeInput`.
+   * @default none
+   */
   input?: JsonValue;
-  /** Keys set in the context of every task not yet started. */
+  /**
+   * Keys set in the context of every task not yet started.
+   * @default none
+   */
   contextPatch?: JsonObject;
-  /** Tasks held by a failure pause to skip instead of re-running. */
+  /**
+   * Tasks held by a failure pause to skip instead of re-running.
+   * @default [] (every held task runs again)
+   */
   skip?: string[];
 }
 
 /** Options of {@link UnifiedExecutor.approve} and {@link UnifiedExecutor.reject}. */
 export interface GateRequestOptions {
+  /**
+   * Who approves or rejects (checked against the gate's `approvers`; approvals count by distinct `by`).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Recorded in the audit.
+   * @default none
+   */
   comment?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
+}
+
+/** Options of {@link UnifiedExecutor.getStatus}. */
+export interface StatusOptions {
+  /**
+   * Longest wait (ms) for the answer, e.g. for a worker to poll the run's task queue.
+   * @default none: a query no worker answers fails after the worker check (NoWorkerError)
+   */
+  timeout?: number;
+}
+
+/** Options of {@link UnifiedExecutor.getAudit}. */
+export interface AuditOptions {
+  /**
+   * Audit lines per page, 1 to 10,000.
+   * @default 1000
+   */
+  pageSize?: number;
+  /**
+   * The `nextCursor` of the previous page.
+   * @default none: the first page
+   */
+  cursor?: string;
+}
+
+/** Options of {@link UnifiedExecutor.waitUntil}. */
+export interface WaitOptions {
+  /**
+   * Give up after this many ms.
+   * @default 60000 (60 seconds)
+   */
+  timeout?: number;
+  /**
+   * Time between status reads (ms).
+   * @default 100
+   */
+  interval?: number;
 }
 
 /** What {@link UnifiedExecutor.pauseWorkflow} returns: the update's answer, and the server's pause after a freeze. */
@@ -160,14 +276,30 @@ export interface PauseResult extends ControlResult {
 
 /** Filters of {@link UnifiedExecutor.listWorkflows}. */
 export interface ListOptions {
-  /** A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused). */
+  /**
+   * A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused).
+   * @default any state
+   */
   state?: ReportedState;
+  /**
+   * Only runs under a pause (`true`) or not under one (`false`).
+   * @default either
+   */
   paused?: boolean;
-  /** Workflow definition name. */
+  /**
+   * Workflow definition name.
+   * @default any workflow
+   */
   workflow?: string;
-  /** Extra visibility query, ANDed with the rest. */
+  /**
+   * Extra visibility query, ANDed with the rest.
+   * @default none
+   */
   query?: string;
-  /** Stop after this many (default 1000). */
+  /**
+   * Stop after this many.
+   * @default 1000 for listWorkflows; 100000 when a filter selects the runs of pauseAll/resumeAll
+   */
   limit?: number;
 }
 
@@ -192,14 +324,21 @@ export interface WorkflowSummary {
 
 /** Options of the bulk operations {@link UnifiedExecutor.pauseAll} and {@link UnifiedExecutor.resumeAll}. */
 export interface BulkOptions {
-  /** Requests in flight at once (default 20). */
+  /**
+   * Requests in flight at once.
+   * @default 20
+   */
   concurrency?: number;
   /**
    * Names the operation: every workflow gets the request id `bulk:<bulkId>:<workflowId>`, so re-running
-   * the same operation changes nothing twice. Default: a new id.
+   * the same operation changes nothing twice.
+   * @default a new random UUID
    */
   bulkId?: string;
-  /** Called after each workflow, for progress display. */
+  /**
+   * Called after each workflow, for progress display.
+   * @default none
+   */
   onProgress?: (done: number, total: number, outcome: BulkOutcome) => void;
 }
 
@@ -236,7 +375,7 @@ export interface ExecutionHandle {
   status(): Promise<RunStatus>;
   context(): Promise<JsonObject>;
   /** One page of the whole audit trail; see {@link UnifiedExecutor.getAudit}. */
-  audit(options?: { pageSize?: number; cursor?: string }): Promise<AuditPage>;
+  audit(options?: AuditOptions): Promise<AuditPage>;
   pause(options?: PauseOptions): Promise<PauseResult>;
   resume(options?: ResumeOptions): Promise<ControlResult>;
   approve(taskId: string, options?: GateRequestOptions): Promise<ControlResult>;
@@ -245,7 +384,7 @@ export interface ExecutionHandle {
   /** Waits until the run reaches `state` (or `predicate(status)` holds); see {@link UnifiedExecutor.waitUntil}. */
   waitUntil(
     condition: ReportedState | ((status: RunStatus) => boolean),
-    options?: { timeout?: number },
+    options?: WaitOptions,
   ): Promise<RunStatus>;
 }
 
@@ -322,7 +461,15 @@ const RESUME_OPTION_KEYS = [
 ] as const satisfies readonly (keyof ResumeOptions)[];
 /** Options of {@link UnifiedExecutor.setBreakpoints} and {@link UnifiedExecutor.clearBreakpoints}. */
 export interface BreakpointOptions {
+  /**
+   * Who sets or clears them (audit).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
 }
 const BREAKPOINT_OPTION_KEYS = ['by', 'requestId'] as const satisfies readonly (keyof BreakpointOptions)[];
@@ -1050,7 +1197,7 @@ export class UnifiedExecutor {
    * answers a query (a worker must poll its task queue); a closed run is read from its result, its
    * failure or its event history, with no worker.
    */
-  async getStatus(workflowId: string, options: { timeout?: number } = {}): Promise<RunStatus> {
+  async getStatus(workflowId: string, options: StatusOptions = {}): Promise<RunStatus> {
     if (options.timeout !== undefined)
       checkNumber('timeout', options.timeout, 'a finite number of ms from 0 up', 0);
     return this.#status(workflowId, options.timeout !== undefined ? Date.now() + options.timeout : undefined);
@@ -1147,10 +1294,7 @@ export class UnifiedExecutor {
    * continue-as-new (no worker needed). Pages of `pageSize` lines (default 1000): pass `nextCursor`
    * back as `cursor` until it is absent.
    */
-  async getAudit(
-    workflowId: string,
-    options: { pageSize?: number; cursor?: string } = {},
-  ): Promise<AuditPage> {
+  async getAudit(workflowId: string, options: AuditOptions = {}): Promise<AuditPage> {
     const pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
       throw new InvalidInputError(
@@ -1177,7 +1321,7 @@ export class UnifiedExecutor {
   async waitUntil(
     workflowId: string,
     condition: ReportedState | ((status: RunStatus) => boolean),
-    options: { timeout?: number; interval?: number } = {},
+    options: WaitOptions = {},
   ): Promise<RunStatus> {
     if (typeof condition === 'string') checkRunState('condition', condition);
     else if (typeof condition !== 'function')
