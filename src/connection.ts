@@ -12,11 +12,11 @@ export const DEFAULT_NAMESPACE = 'default';
 
 /** Connection settings as flags give them; each one left out is read from the environment. */
 export interface ConnectionFlags {
-  /** @default `TEMPORAL_ADDRESS` (or its older name), else 127.0.0.1:7233 */
+  /** @default `TEMPORAL_ADDRESS`, else 127.0.0.1:7233 */
   address?: string;
-  /** @default `TEMPORAL_NAMESPACE` (or its older name), else `default` */
+  /** @default `TEMPORAL_NAMESPACE`, else `default` */
   namespace?: string;
-  /** @default `TEMPORAL_API_KEY` (or its older name), else none */
+  /** @default `TEMPORAL_API_KEY`, else none */
   apiKey?: string;
   /**
    * Force TLS on or off.
@@ -35,7 +35,7 @@ export interface ConnectionFlags {
   tlsKeyData?: string;
   /** @default `TEMPORAL_TLS_SERVER_CA_CERT_DATA` (or its older name), else none */
   tlsCaData?: string;
-  /** @default `TEMPORAL_TLS_SERVER_NAME` (or its older name), else none */
+  /** @default `TEMPORAL_TLS_SERVER_NAME`, else none */
   tlsServerName?: string;
 }
 
