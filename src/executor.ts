@@ -43,17 +43,14 @@ import {
   type WorkflowRunStatus,
 } from '../workflows/messages';
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
-import {
-  CloacinaPaused,
-  CloacinaPausedBy,
-  CloacinaPauseKind,
-  CloacinaPauseReason,
-  CloacinaState,
-  CloacinaWorkflow,
-} from '../workflows/search-attributes';
+import { CloacinaPaused, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, readOpen, type AuditPage } from './history';
 import * as windows from './pause-windows';
+import * as bulk from './bulk';
+import * as visibility from './visibility';
+import type { BulkOptions, BulkResult } from './bulk';
+import { missingSearchAttributes, type ListOptions, type WorkflowSummary } from './visibility';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import { lastRejectionRegistered, staticDetails, staticSummary } from './start-metadata';
@@ -82,6 +79,8 @@ import {
 } from './native-pause';
 
 export type { NativePause, ReportedState, RunStatus } from './native-pause';
+export type { BulkOptions, BulkOutcome, BulkResult } from './bulk';
+export type { ListOptions, WorkflowSummary } from './visibility';
 
 /** The Temporal workflow type every run uses. */
 export const WORKFLOW_TYPE = 'cloacinaDag';
@@ -274,98 +273,6 @@ export interface PauseResult extends ControlResult {
   frozen?: NativePause;
 }
 
-/** Filters of {@link UnifiedExecutor.listWorkflows}. */
-export interface ListOptions {
-  /**
-   * A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused).
-   * @default any state
-   */
-  state?: ReportedState;
-  /**
-   * Only runs under a pause (`true`) or not under one (`false`).
-   * @default either
-   */
-  paused?: boolean;
-  /**
-   * Workflow definition name.
-   * @default any workflow
-   */
-  workflow?: string;
-  /**
-   * Extra visibility query, ANDed with the rest.
-   * @default none
-   */
-  query?: string;
-  /**
-   * Stop after this many.
-   * @default 1000 for listWorkflows; 100000 when a filter selects the runs of pauseAll/resumeAll
-   */
-  limit?: number;
-}
-
-/** One row of {@link UnifiedExecutor.listWorkflows}. */
-export interface WorkflowSummary {
-  workflowId: string;
-  runId: string;
-  workflow?: string;
-  state?: RunState;
-  /** Under any pause: this library's (`CloacinaPaused`) or the server's own (`frozen`). */
-  paused: boolean;
-  /** The Temporal server holds the run (native pause: Web UI, `temporal workflow pause`, mode `freeze`). */
-  frozen: boolean;
-  pausedBy?: string;
-  pauseReason?: string;
-  pauseKind?: string;
-  /** Temporal's own execution status (RUNNING, COMPLETED, ...). */
-  temporalStatus: string;
-  startTime: Date;
-  closeTime?: Date;
-}
-
-/** Options of the bulk operations {@link UnifiedExecutor.pauseAll} and {@link UnifiedExecutor.resumeAll}. */
-export interface BulkOptions {
-  /**
-   * Requests in flight at once.
-   * @default 20
-   */
-  concurrency?: number;
-  /**
-   * Names the operation: every workflow gets the request id `bulk:<bulkId>:<workflowId>`, so re-running
-   * the same operation changes nothing twice.
-   * @default a new random UUID
-   */
-  bulkId?: string;
-  /**
-   * Called after each workflow, for progress display.
-   * @default none
-   */
-  onProgress?: (done: number, total: number, outcome: BulkOutcome) => void;
-}
-
-/** One workflow's outcome in a bulk operation. */
-export interface BulkOutcome {
-  workflowId: string;
-  ok: boolean;
-  /** The state after the request (when ok); `frozen` for a run the server holds, which pauseAll leaves as is. */
-  state?: ReportedState;
-  /** The request id had been served before (a re-run). */
-  duplicate?: boolean;
-  /** Why it failed (when not ok). */
-  error?: string;
-  code?: RefusalCode;
-}
-
-/** Result of a bulk operation. */
-export interface BulkResult {
-  bulkId: string;
-  /** The visibility query that selected the workflows. */
-  query: string;
-  total: number;
-  succeeded: number;
-  failed: number;
-  outcomes: BulkOutcome[];
-}
-
 /** A started run. */
 export interface ExecutionHandle {
   readonly workflowId: string;
@@ -421,7 +328,7 @@ function shown(value: unknown): string {
 const RUN_STATES: readonly string[] = [...Object.values(RunState), 'frozen'];
 
 /** Throws unless `value` is a run state; `field` names the option. */
-function checkRunState(field: string, value: unknown): void {
+export function checkRunState(field: string, value: unknown): void {
   if (typeof value !== 'string' || !RUN_STATES.includes(value))
     throw new InvalidInputError(
       `Expected \`${field}\` to be a run state (${RUN_STATES.join(', ')}), got \`${shown(value)}\``,
@@ -429,7 +336,7 @@ function checkRunState(field: string, value: unknown): void {
 }
 
 /** Throws unless `value` is a finite number from `min` up; `field` names the option. */
-function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
+export function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
@@ -1396,98 +1303,18 @@ export class UnifiedExecutor {
    * Pauses every open run selected by a visibility query or list filter (kind `bulk`), with bounded
    * concurrency; reports each workflow's outcome. Idempotent when re-run with the same `bulkId`.
    */
-  async pauseAll(
-    selection: string | ListOptions,
-    options: PauseOptions & BulkOptions = {},
-  ): Promise<BulkResult> {
-    const { concurrency, bulkId, onProgress, ...pause } = options;
-    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
-    buildPauseRequest({ ...pause, kind: 'bulk' }, this.identity);
-    return this.#bulk(selection, { concurrency, bulkId, onProgress }, async (id, requestId) => {
-      try {
-        return await this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId });
-      } catch (err) {
-        // Held by the server already (native pause): nothing runs, which is what the bulk pause wants.
-        if (err instanceof WorkflowFrozenError) return { state: 'frozen', duplicate: false };
-        throw err;
-      }
-    });
+  pauseAll(selection: string | ListOptions, options: PauseOptions & BulkOptions = {}): Promise<BulkResult> {
+    return bulk.pauseAll(this, selection, options);
   }
 
   /** Resumes every open run selected by a visibility query or list filter; reports each outcome. */
-  async resumeAll(
-    selection: string | ListOptions,
-    options: ResumeOptions & BulkOptions = {},
-  ): Promise<BulkResult> {
-    const { concurrency, bulkId, onProgress, ...resume } = options;
-    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
-    buildResumeRequest(resume, this.identity);
-    return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
-      this.resumeWorkflow(id, { ...resume, requestId }),
-    );
-  }
-
-  async #bulk(
-    selection: string | ListOptions,
-    options: BulkOptions,
-    request: (workflowId: string, requestId: string) => Promise<{ state: ReportedState; duplicate: boolean }>,
-  ): Promise<BulkResult> {
-    const concurrency = options.concurrency ?? 20;
-    checkNumber('concurrency', concurrency, 'an integer from 1 and up', 1, true);
-    const bulkId = options.bulkId ?? randomUUID();
-    const filter = typeof selection === 'string' ? { query: selection } : selection;
-    const open: ListOptions = {
-      ...filter,
-      // Open runs: running, or paused on the server (native pause), which the bulk resume unpauses.
-      query: [filter.query, "(ExecutionStatus = 'Running' OR ExecutionStatus = 'Paused')"]
-        .filter(Boolean)
-        .join(' AND '),
-      limit: filter.limit ?? 100_000,
-    };
-    const query = buildListQuery(open);
-    const targets = await this.listWorkflows(open);
-    let done = 0;
-    const outcomes = await pool(targets, concurrency, async (t): Promise<BulkOutcome> => {
-      let outcome: BulkOutcome;
-      try {
-        const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
-        outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
-      } catch (err) {
-        outcome = {
-          workflowId: t.workflowId,
-          ok: false,
-          error: err instanceof Error ? err.message : String(err),
-          ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
-        };
-      }
-      options.onProgress?.(++done, targets.length, outcome);
-      return outcome;
-    });
-    const succeeded = outcomes.filter((o) => o.ok).length;
-    return {
-      bulkId,
-      query,
-      total: outcomes.length,
-      succeeded,
-      failed: outcomes.length - succeeded,
-      outcomes,
-    };
+  resumeAll(selection: string | ListOptions, options: ResumeOptions & BulkOptions = {}): Promise<BulkResult> {
+    return bulk.resumeAll(this, selection, options);
   }
 
   /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
-  async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
-    const limit = options.limit ?? 1000;
-    checkNumber('limit', limit, 'an integer from 1 and up', 1, true);
-    if (options.state !== undefined) checkRunState('state', options.state);
-    const client = await this.client();
-    const query = buildListQuery(options);
-    const out: WorkflowSummary[] = [];
-    try {
-      await this.#list(client, query, limit, out);
-    } catch (err) {
-      throw missingSearchAttributes(err, client.options.namespace) ?? err;
-    }
-    return out;
+  listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
+    return visibility.listWorkflows(this, options);
   }
 
   /**
@@ -1512,85 +1339,10 @@ export class UnifiedExecutor {
   deletePauseWindow(id: string): Promise<void> {
     return windows.deletePauseWindow(this, id);
   }
-
-  async #list(client: Client, query: string, limit: number, out: WorkflowSummary[]): Promise<void> {
-    for await (const w of client.workflow.list({ query })) {
-      const sa = w.typedSearchAttributes;
-      const frozen = w.status.name === 'PAUSED';
-      out.push({
-        workflowId: w.workflowId,
-        runId: w.runId,
-        workflow: sa.get(CloacinaWorkflow),
-        state: sa.get(CloacinaState) as RunState | undefined,
-        paused: (sa.get(CloacinaPaused) ?? false) || frozen,
-        frozen,
-        pausedBy: sa.get(CloacinaPausedBy),
-        pauseReason: sa.get(CloacinaPauseReason),
-        pauseKind: sa.get(CloacinaPauseKind),
-        temporalStatus: w.status.name,
-        startTime: w.startTime,
-        closeTime: w.closeTime,
-      });
-      if (out.length >= limit) break;
-    }
-  }
-}
-
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 /** Cloacina's current name for the executor. */
 export { UnifiedExecutor as DefaultRunner };
-
-const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
-/** The visibility query for {@link ListOptions}. */
-export function buildListQuery(options: ListOptions): string {
-  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  // `frozen` is the server's own pause: Temporal's execution status, not a Cloacina state.
-  if (options.state === 'frozen') parts.push("ExecutionStatus = 'Paused'");
-  else if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
-  // Paused: by this library (any kind), or by the server (native pause: Web UI, CLI, mode freeze).
-  if (options.paused === true) parts.push("(CloacinaPaused = true OR ExecutionStatus = 'Paused')");
-  if (options.paused === false) parts.push("CloacinaPaused = false AND ExecutionStatus != 'Paused'");
-  if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
-  if (options.query) parts.push(`(${options.query})`);
-  return parts.join(' AND ');
-}
-
-/**
- * An error for a server refusal caused by this library's search attributes not being registered in the
- * namespace, naming the fix; undefined for any other error.
- */
-function missingSearchAttributes(err: unknown, namespace: string): CloacinaError | undefined {
-  // The server's words may sit on a cause (the SDK wraps a start failure in its own error).
-  const messages: string[] = [];
-  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message);
-  const message = messages.find((m) => /search attribute/i.test(m)) ?? messages[0] ?? '';
-  const m =
-    /no mapping defined for search attribute (\w+)/i.exec(message) ??
-    /(Cloacina\w+)\W+is not a valid search attribute/i.exec(message) ??
-    /invalid search attribute:? (Cloacina\w+)/i.exec(message);
-  if (!m) return undefined;
-  return new CloacinaError(
-    `The namespace \`${namespace}\` has no search attribute ${m[1]} registered (${message}): register this ` +
-      "library's search attributes once with `ensureSearchAttributes(address, namespace)` (exported by " +
-      'cloacina-temporal) or `temporal operator search-attribute create` (docs/operations.md); ' +
-      '`npx cloacina-temporal dev-server` registers them itself',
-    { cause: err },
-  );
-}
 
 function strip<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
