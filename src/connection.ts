@@ -12,17 +12,30 @@ export const DEFAULT_NAMESPACE = 'default';
 
 /** Connection settings as flags give them; each one left out is read from the environment. */
 export interface ConnectionFlags {
+  /** @default `TEMPORAL_ADDRESS`, else 127.0.0.1:7233 */
   address?: string;
+  /** @default `TEMPORAL_NAMESPACE`, else `default` */
   namespace?: string;
+  /** @default `TEMPORAL_API_KEY`, else none */
   apiKey?: string;
-  /** Force TLS on or off (on by default when an API key, a certificate or a CA is given). */
+  /**
+   * Force TLS on or off.
+   * @default `TEMPORAL_TLS`, else on when an API key, a certificate or a CA is given
+   */
   tls?: boolean;
+  /** @default `TEMPORAL_TLS_CLIENT_CERT_PATH` (or its older name), else none */
   tlsCertPath?: string;
+  /** @default `TEMPORAL_TLS_CLIENT_KEY_PATH` (or its older name), else none */
   tlsKeyPath?: string;
+  /** @default `TEMPORAL_TLS_SERVER_CA_CERT_PATH` (or its older name), else none */
   tlsCaPath?: string;
+  /** @default `TEMPORAL_TLS_CLIENT_CERT_DATA` (or its older name), else none */
   tlsCertData?: string;
+  /** @default `TEMPORAL_TLS_CLIENT_KEY_DATA` (or its older name), else none */
   tlsKeyData?: string;
+  /** @default `TEMPORAL_TLS_SERVER_CA_CERT_DATA` (or its older name), else none */
   tlsCaData?: string;
+  /** @default `TEMPORAL_TLS_SERVER_NAME`, else none */
   tlsServerName?: string;
 }
 

@@ -25,26 +25,64 @@ export type TaskFunction = (ctx: Context) => unknown;
 
 /** Retry options of a task. Defaults: 3 attempts, exponential back-off from 1 s up to 60 s, jitter, all errors. */
 export interface RetryOptions {
-  /** Maximum attempts, the first included. */
+  /**
+   * Maximum attempts, the first included.
+   * @default 3
+   */
   attempts?: number;
+  /**
+   * How the delay grows between attempts.
+   * @default 'exponential'
+   */
   backoff?: Backoff;
-  /** First delay (ms number or a string like `'2s'`). */
+  /**
+   * First delay (ms number or a string like `'2s'`).
+   * @default 1 second
+   */
   delay?: Duration;
+  /**
+   * Longest delay between attempts.
+   * @default 60 seconds
+   */
   maxDelay?: Duration;
+  /**
+   * Spread each delay randomly over 75% to 125% of its value.
+   * @default true
+   */
   jitter?: boolean;
-  /** `'all'`, `'never'`, `'transient'` (timeouts, network and availability errors), or message patterns. */
+  /**
+   * `'all'`, `'never'`, `'transient'` (timeouts, network and availability errors), or message patterns.
+   * @default 'all'
+   */
   condition?: RetryCondition;
 }
 
 /** A `pauseBefore` gate's options. */
 export interface GateOptions {
+  /**
+   * Why the task is held (shown in status, audit and the Web UI).
+   * @default 'approval required before `<task id>`'
+   */
   reason?: string;
-  /** Identities allowed to approve or reject; anyone when absent. */
+  /**
+   * Identities allowed to approve or reject.
+   * @default anyone (no restriction)
+   */
   approvers?: string[];
-  /** Distinct approvals needed (default 1). */
+  /**
+   * Distinct approvals needed.
+   * @default 1
+   */
   requiredApprovals?: number;
-  /** Waiting time (active time) after which `onTimeout` applies. */
+  /**
+   * Waiting time (active time) after which `onTimeout` applies.
+   * @default none: the gate waits until approved or rejected
+   */
   timeout?: Duration;
+  /**
+   * What happens when `timeout` passes; needs `timeout`.
+   * @default 'fail'
+   */
   onTimeout?: 'approve' | 'reject' | 'fail';
 }
 
@@ -52,8 +90,15 @@ export interface GateOptions {
 export interface TaskOptions {
   /** Unique within its workflow. */
   id: string;
-  /** Tasks (objects or ids) that must be terminal before this one is ready. */
+  /**
+   * Tasks (objects or ids) that must be terminal before this one is ready.
+   * @default [] (a root task)
+   */
   dependencies?: (TaskDefinition | string)[];
+  /**
+   * Retries of a failed attempt, decided by the workflow.
+   * @default { attempts: 3, backoff: 'exponential', delay: '1s', maxDelay: '60s', jitter: true, condition: 'all' }
+   */
   retry?: RetryOptions;
   /**
    * Time limit of one attempt.
@@ -76,17 +121,35 @@ export interface TaskOptions {
    * @default 'activity'
    */
   execution?: 'activity' | 'local';
-  /** When the ready task runs; otherwise it is skipped (default: always). */
+  /**
+   * When the ready task runs; otherwise it is skipped.
+   * @default trigger.always()
+   */
   triggerRule?: TriggerRule;
-  /** Called after a successful attempt. Errors are logged, never fail the task. */
+  /**
+   * Called after a successful attempt. Errors are logged, never fail the task.
+   * @default none
+   */
   onSuccess?: (ctx: Context) => Promise<void> | void;
-  /** Called after every failed attempt. Errors are logged. */
+  /**
+   * Called after every failed attempt. Errors are logged.
+   * @default none
+   */
   onFailure?: (error: Error, ctx: Context, info: { attempt: number }) => Promise<void> | void;
-  /** Hold the task for approval when it becomes ready. */
+  /**
+   * Hold the task for approval when it becomes ready (`true`: a gate with the {@link GateOptions} defaults).
+   * @default false
+   */
   pauseBefore?: boolean | GateOptions;
-  /** Resources the task needs (set up before it runs). */
+  /**
+   * Resources the task needs (set up before it runs).
+   * @default []
+   */
   uses?: (ResourceDefinition | string)[];
-  /** Override the workflow's `pausePolicy.onTaskFailure` for this task. */
+  /**
+   * Override the workflow's `pausePolicy.onTaskFailure` for this task.
+   * @default the workflow's `pausePolicy.onTaskFailure` ('fail' unless set)
+   */
   onTaskFailure?: 'fail' | 'pause';
 }
 
@@ -112,9 +175,15 @@ export interface ResourceOptions<H extends JsonValue = JsonValue> {
   }) => Promise<H> | H;
   /** Releases it. Always runs when the run ends; also on pause with `releaseOnPause`. */
   teardown(this: void, handle: H, info: { reason: string; workflowId: string }): Promise<void> | void;
-  /** Tear down while the run is paused and set up again on resume. */
+  /**
+   * Tear down while the run is paused and set up again on resume.
+   * @default false
+   */
   releaseOnPause?: boolean;
-  /** Attempts (default 5) and first back-off (default 1 s, doubling) of each setup and teardown. */
+  /**
+   * Attempts and first back-off (doubling) of each setup and teardown.
+   * @default { attempts: 5, delay: '1s' }
+   */
   retry?: { attempts?: number; delay?: Duration };
 }
 
@@ -132,35 +201,71 @@ export type ResumeVerdict = boolean | string | void | { ok: boolean; reason?: st
 
 /** Pause policy of a workflow. */
 export interface PausePolicy {
-  /** Longest any pause may last; then `onMaxPause` applies. */
+  /**
+   * Longest any pause may last; then `onMaxPause` applies.
+   * @default none: a pause lasts until resumed
+   */
   maxPause?: Duration;
+  /**
+   * What happens when a pause reaches `maxPause`.
+   * @default 'fail'
+   */
   onMaxPause?: 'resume' | 'fail' | 'cancel';
-  /** How long an immediate pause waits for cancelled tasks to stop (default 30 s). */
+  /**
+   * How long an immediate pause waits for cancelled tasks to stop.
+   * @default 30 seconds
+   */
   drainTimeout?: Duration;
-  /** `'pause'`: a task that exhausts its retries pauses the run instead of failing it. */
+  /**
+   * `'pause'`: a task that exhausts its retries pauses the run instead of failing it.
+   * @default 'fail'
+   */
   onTaskFailure?: 'fail' | 'pause';
   /**
    * Check on every resume that the remaining tasks are still registered on the task queue's workers
-   * (default true; costs one activity round trip per resume). When false, the check runs only with
-   * `validateResume`, a resume input or a context patch.
+   * (costs one activity round trip per resume). When false, the check runs only with `validateResume`,
+   * a resume input or a context patch.
+   * @default true
    */
   verifyTasksOnResume?: boolean;
 }
 
 /** Options of {@link defineWorkflow}. */
 export interface WorkflowOptions<I extends z.ZodType = z.ZodType> {
+  /** The workflow's name (required; also the `CloacinaWorkflow` search attribute). */
   name: string;
+  /** @default none */
   description?: string;
+  /** The tasks (required, at least one). */
   tasks: TaskDefinition[];
-  /** Schema of the initial context (checked by the executor before a run starts). */
+  /**
+   * Schema of the initial context (checked by the executor before a run starts).
+   * @default none: any JSON object
+   */
   input?: I;
-  /** Schema of the typed resume input, delivered to the next tasks as `resumeInput`. */
+  /**
+   * Schema of the typed resume input, delivered to the next tasks as `resumeInput`.
+   * @default none: any JSON value
+   */
   resumeInput?: z.ZodType;
+  /**
+   * Resources besides those named as objects in tasks' `uses`.
+   * @default []
+   */
   resources?: ResourceDefinition[];
+  /**
+   * @default { onMaxPause: 'fail', drainTimeout: '30s', onTaskFailure: 'fail', verifyTasksOnResume: true } (no `maxPause`)
+   */
   pausePolicy?: PausePolicy;
-  /** Checks, before a resume is accepted, that the world is still as the run expects. Runs as an activity. */
+  /**
+   * Checks, before a resume is accepted, that the world is still as the run expects. Runs as an activity.
+   * @default none
+   */
   validateResume?: (ctx: Context, pause: CurrentPause) => Promise<ResumeVerdict> | ResumeVerdict;
-  /** Whole-run deadline counted in active (unpaused) time. */
+  /**
+   * Whole-run deadline counted in active (unpaused) time.
+   * @default none
+   */
   deadline?: Duration;
 }
 

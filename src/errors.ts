@@ -140,7 +140,7 @@ export class WorkflowExecutionError extends CloacinaError {
     readonly workflowId: string,
     readonly type: string,
     message: string,
-    readonly status: import('../workflows/messages').RunStatus | undefined,
+    readonly status: import('../workflows/messages').WorkflowRunStatus | undefined,
     options?: { cause?: unknown },
   ) {
     super(message, options);

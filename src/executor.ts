@@ -40,20 +40,17 @@ import {
   ResumeRequest,
   statusQuery,
   type ControlResult,
-  type RunStatus as WorkflowRunStatus,
+  type WorkflowRunStatus,
 } from '../workflows/messages';
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
-import {
-  CloacinaPaused,
-  CloacinaPausedBy,
-  CloacinaPauseKind,
-  CloacinaPauseReason,
-  CloacinaState,
-  CloacinaWorkflow,
-} from '../workflows/search-attributes';
+import { CloacinaPaused, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
 import { readAudit, readClosed, readOpen, type AuditPage } from './history';
 import * as windows from './pause-windows';
+import * as bulk from './bulk';
+import * as visibility from './visibility';
+import type { BulkOptions, BulkResult } from './bulk';
+import { missingSearchAttributes, type ListOptions, type WorkflowSummary } from './visibility';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
 import { lastRejectionRegistered, staticDetails, staticSummary } from './start-metadata';
@@ -82,49 +79,94 @@ import {
 } from './native-pause';
 
 export type { NativePause, ReportedState, RunStatus } from './native-pause';
+export type { BulkOptions, BulkOutcome, BulkResult } from './bulk';
+export type { ListOptions, WorkflowSummary } from './visibility';
 
 /** The Temporal workflow type every run uses. */
 export const WORKFLOW_TYPE = 'cloacinaDag';
 
 /** Options of {@link UnifiedExecutor.connect}. */
 export interface ExecutorOptions {
-  /** Frontend address (default `TEMPORAL_ADDRESS` or 127.0.0.1:7233). */
+  /**
+   * Frontend address. Without it, `connect` reads address, namespace, TLS and API key from the
+   * environment as the `temporal` CLI does.
+   * @default `TEMPORAL_ADDRESS`, else 127.0.0.1:7233
+   */
   address?: string;
+  /** @default `TEMPORAL_NAMESPACE` when no `address` is given, else `default` */
   namespace?: string;
-  /** Task queue new runs are started on. */
+  /** Task queue new runs are started on (required). */
   taskQueue: string;
-  /** Recorded as `by` when a request names no one (default `cloacina@<host>`). */
+  /**
+   * Recorded as `by` when a request names no one, and the Temporal client's identity.
+   * @default `cloacina@<host name>`
+   */
   identity?: string;
-  /** Extra connection options (TLS, API key, metadata). */
+  /**
+   * Extra connection options (TLS, API key, metadata).
+   * @default the environment's TLS and API key when no `address` is given, else none
+   */
   connection?: Omit<ConnectionOptions, 'address'>;
 }
 
 /** Options of {@link UnifiedExecutor.execute} and {@link UnifiedExecutor.executeAsync}. */
 export interface ExecuteOptions {
-  /** Workflow id (default `<workflow name>-<uuid>`). */
+  /**
+   * Workflow id.
+   * @default `<workflow name>-<random UUID>`
+   */
   workflowId?: string;
-  /** Task queue for this run (default: the executor's). */
+  /**
+   * Task queue for this run.
+   * @default the executor's `taskQueue`
+   */
   taskQueue?: string;
 }
 
 /** Options of {@link UnifiedExecutor.pauseWorkflow}. */
 export interface PauseOptions {
+  /**
+   * Why (audit, status, `CloacinaPauseReason`).
+   * @default '' (no reason)
+   */
   reason?: string;
+  /**
+   * Who pauses (audit, `CloacinaPausedBy`).
+   * @default the executor's `identity`
+   */
   by?: string;
   /**
-   * `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after
+   * `graceful`: running tasks finish. `immediate`: running tasks are cancelled and re-run after
    * resume. `freeze`: a graceful pause and, once no task attempt is in flight, the Temporal server's own
    * pause on top (nothing at all runs, not even a timer; the Web UI shows Paused). `resumeWorkflow`
    * undoes both.
+   * @default 'graceful'
    */
   mode?: 'graceful' | 'immediate' | 'freeze';
-  /** `freeze` only: how long to wait for running tasks to finish before the server pause (ms, default 5 min). */
+  /**
+   * `freeze` only: how long to wait for running tasks to finish before the server pause (ms).
+   * @default 300000 (5 minutes)
+   */
   freezeTimeout?: number;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
-  /** Scheduled resume (Date or ISO string). */
+  /**
+   * Scheduled resume (Date or ISO string).
+   * @default none: the pause lasts until resumed
+   */
   resumeAt?: Date | string;
-  /** The pause ends after this long, with `onExpiry`. */
+  /**
+   * The pause ends after this long (ms of pause), with `onExpiry`.
+   * @default none
+   */
   expiresAfter?: number;
+  /**
+   * What happens when `expiresAfter` passes; needs `expiresAfter`.
+   * @default 'resume'
+   */
   onExpiry?: 'resume' | 'fail' | 'cancel';
   /** @internal `bulk` for pauseAll. */
   kind?: 'manual' | 'bulk';
@@ -132,99 +174,103 @@ export interface PauseOptions {
 
 /** Options of {@link UnifiedExecutor.resumeWorkflow}. */
 export interface ResumeOptions {
+  /**
+   * Who resumes (audit).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Why (audit).
+   * @default '' (no reason)
+   */
   reason?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
-  /** Skip the workflow's `validateResume` hook (recorded as forced). */
+  /**
+   * Skip the workflow's `validateResume` hook (recorded as forced).
+   * @default false
+   */
   force?: boolean;
-  /** Typed resume input, delivered to the next tasks as `resumeInput`. */
+  /**
+   * Typed resume input, delivered to the next tasks as `resumeInput`.
+   * @default none
+   */
   input?: JsonValue;
-  /** Keys set in the context of every task not yet started. */
+  /**
+   * Keys set in the context of every task not yet started.
+   * @default none
+   */
   contextPatch?: JsonObject;
-  /** Tasks held by a failure pause to skip instead of re-running. */
+  /**
+   * Tasks held by a failure pause to skip instead of re-running.
+   * @default [] (every held task runs again)
+   */
   skip?: string[];
 }
 
 /** Options of {@link UnifiedExecutor.approve} and {@link UnifiedExecutor.reject}. */
-export interface GateOptions {
+export interface GateRequestOptions {
+  /**
+   * Who approves or rejects (checked against the gate's `approvers`; approvals count by distinct `by`).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Recorded in the audit.
+   * @default none
+   */
   comment?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
+}
+
+/** Options of {@link UnifiedExecutor.getStatus}. */
+export interface StatusOptions {
+  /**
+   * Longest wait (ms) for the answer, e.g. for a worker to poll the run's task queue.
+   * @default none: a query no worker answers fails after the worker check (NoWorkerError)
+   */
+  timeout?: number;
+}
+
+/** Options of {@link UnifiedExecutor.getAudit}. */
+export interface AuditOptions {
+  /**
+   * Audit lines per page, 1 to 10,000.
+   * @default 1000
+   */
+  pageSize?: number;
+  /**
+   * The `nextCursor` of the previous page.
+   * @default none: the first page
+   */
+  cursor?: string;
+}
+
+/** Options of {@link UnifiedExecutor.waitUntil}. */
+export interface WaitOptions {
+  /**
+   * Give up after this many ms.
+   * @default 60000 (60 seconds)
+   */
+  timeout?: number;
+  /**
+   * Time between status reads (ms).
+   * @default 100
+   */
+  interval?: number;
 }
 
 /** What {@link UnifiedExecutor.pauseWorkflow} returns: the update's answer, and the server's pause after a freeze. */
 export interface PauseResult extends ControlResult {
   /** `mode: 'freeze'`: the server-native pause, as DescribeWorkflowExecution confirmed it. */
   frozen?: NativePause;
-}
-
-/** Filters of {@link UnifiedExecutor.listWorkflows}. */
-export interface ListOptions {
-  /** A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused). */
-  state?: ReportedState;
-  paused?: boolean;
-  /** Workflow definition name. */
-  workflow?: string;
-  /** Extra visibility query, ANDed with the rest. */
-  query?: string;
-  /** Stop after this many (default 1000). */
-  limit?: number;
-}
-
-/** One row of {@link UnifiedExecutor.listWorkflows}. */
-export interface WorkflowSummary {
-  workflowId: string;
-  runId: string;
-  workflow?: string;
-  state?: RunState;
-  /** Under any pause: this library's (`CloacinaPaused`) or the server's own (`frozen`). */
-  paused: boolean;
-  /** The Temporal server holds the run (native pause: Web UI, `temporal workflow pause`, mode `freeze`). */
-  frozen: boolean;
-  pausedBy?: string;
-  pauseReason?: string;
-  pauseKind?: string;
-  /** Temporal's own execution status (RUNNING, COMPLETED, ...). */
-  temporalStatus: string;
-  startTime: Date;
-  closeTime?: Date;
-}
-
-/** Options of the bulk operations {@link UnifiedExecutor.pauseAll} and {@link UnifiedExecutor.resumeAll}. */
-export interface BulkOptions {
-  /** Requests in flight at once (default 20). */
-  concurrency?: number;
-  /**
-   * Names the operation: every workflow gets the request id `bulk:<bulkId>:<workflowId>`, so re-running
-   * the same operation changes nothing twice. Default: a new id.
-   */
-  bulkId?: string;
-  /** Called after each workflow, for progress display. */
-  onProgress?: (done: number, total: number, outcome: BulkOutcome) => void;
-}
-
-/** One workflow's outcome in a bulk operation. */
-export interface BulkOutcome {
-  workflowId: string;
-  ok: boolean;
-  /** The state after the request (when ok); `frozen` for a run the server holds, which pauseAll leaves as is. */
-  state?: ReportedState;
-  /** The request id had been served before (a re-run). */
-  duplicate?: boolean;
-  /** Why it failed (when not ok). */
-  error?: string;
-  code?: RefusalCode;
-}
-
-/** Result of a bulk operation. */
-export interface BulkResult {
-  bulkId: string;
-  /** The visibility query that selected the workflows. */
-  query: string;
-  total: number;
-  succeeded: number;
-  failed: number;
-  outcomes: BulkOutcome[];
 }
 
 /** A started run. */
@@ -236,16 +282,16 @@ export interface ExecutionHandle {
   status(): Promise<RunStatus>;
   context(): Promise<JsonObject>;
   /** One page of the whole audit trail; see {@link UnifiedExecutor.getAudit}. */
-  audit(options?: { pageSize?: number; cursor?: string }): Promise<AuditPage>;
+  audit(options?: AuditOptions): Promise<AuditPage>;
   pause(options?: PauseOptions): Promise<PauseResult>;
   resume(options?: ResumeOptions): Promise<ControlResult>;
-  approve(taskId: string, options?: GateOptions): Promise<ControlResult>;
-  reject(taskId: string, options?: GateOptions): Promise<ControlResult>;
+  approve(taskId: string, options?: GateRequestOptions): Promise<ControlResult>;
+  reject(taskId: string, options?: GateRequestOptions): Promise<ControlResult>;
   cancel(): Promise<void>;
   /** Waits until the run reaches `state` (or `predicate(status)` holds); see {@link UnifiedExecutor.waitUntil}. */
   waitUntil(
     condition: ReportedState | ((status: RunStatus) => boolean),
-    options?: { timeout?: number },
+    options?: WaitOptions,
   ): Promise<RunStatus>;
 }
 
@@ -282,7 +328,7 @@ function shown(value: unknown): string {
 const RUN_STATES: readonly string[] = [...Object.values(RunState), 'frozen'];
 
 /** Throws unless `value` is a run state; `field` names the option. */
-function checkRunState(field: string, value: unknown): void {
+export function checkRunState(field: string, value: unknown): void {
   if (typeof value !== 'string' || !RUN_STATES.includes(value))
     throw new InvalidInputError(
       `Expected \`${field}\` to be a run state (${RUN_STATES.join(', ')}), got \`${shown(value)}\``,
@@ -290,7 +336,7 @@ function checkRunState(field: string, value: unknown): void {
 }
 
 /** Throws unless `value` is a finite number from `min` up; `field` names the option. */
-function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
+export function checkNumber(field: string, value: unknown, what: string, min: number, integer = false): void {
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
@@ -322,11 +368,23 @@ const RESUME_OPTION_KEYS = [
 ] as const satisfies readonly (keyof ResumeOptions)[];
 /** Options of {@link UnifiedExecutor.setBreakpoints} and {@link UnifiedExecutor.clearBreakpoints}. */
 export interface BreakpointOptions {
+  /**
+   * Who sets or clears them (audit).
+   * @default the executor's `identity`
+   */
   by?: string;
+  /**
+   * Makes the request idempotent: a repeated id returns the first outcome.
+   * @default none: every call is a new request
+   */
   requestId?: string;
 }
 const BREAKPOINT_OPTION_KEYS = ['by', 'requestId'] as const satisfies readonly (keyof BreakpointOptions)[];
-const GATE_OPTION_KEYS = ['by', 'comment', 'requestId'] as const satisfies readonly (keyof GateOptions)[];
+const GATE_OPTION_KEYS = [
+  'by',
+  'comment',
+  'requestId',
+] as const satisfies readonly (keyof GateRequestOptions)[];
 
 /**
  * Throws unless `options` (the options argument of `method`) is an object whose keys are all in `known`:
@@ -852,7 +910,11 @@ export class UnifiedExecutor {
   }
 
   /** Approves a waiting `pauseBefore` gate (approvals are counted by distinct identity). */
-  async approve(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+  async approve(
+    workflowId: string,
+    taskId: string,
+    options: GateRequestOptions = {},
+  ): Promise<ControlResult> {
     checkOptions('approve', options, GATE_OPTION_KEYS);
     const request = check(
       ApproveRequest,
@@ -863,7 +925,7 @@ export class UnifiedExecutor {
   }
 
   /** Rejects a waiting `pauseBefore` gate: the gated task fails. */
-  async reject(workflowId: string, taskId: string, options: GateOptions = {}): Promise<ControlResult> {
+  async reject(workflowId: string, taskId: string, options: GateRequestOptions = {}): Promise<ControlResult> {
     checkOptions('reject', options, GATE_OPTION_KEYS);
     const request = check(
       RejectRequest,
@@ -1042,7 +1104,7 @@ export class UnifiedExecutor {
    * answers a query (a worker must poll its task queue); a closed run is read from its result, its
    * failure or its event history, with no worker.
    */
-  async getStatus(workflowId: string, options: { timeout?: number } = {}): Promise<RunStatus> {
+  async getStatus(workflowId: string, options: StatusOptions = {}): Promise<RunStatus> {
     if (options.timeout !== undefined)
       checkNumber('timeout', options.timeout, 'a finite number of ms from 0 up', 0);
     return this.#status(workflowId, options.timeout !== undefined ? Date.now() + options.timeout : undefined);
@@ -1139,10 +1201,7 @@ export class UnifiedExecutor {
    * continue-as-new (no worker needed). Pages of `pageSize` lines (default 1000): pass `nextCursor`
    * back as `cursor` until it is absent.
    */
-  async getAudit(
-    workflowId: string,
-    options: { pageSize?: number; cursor?: string } = {},
-  ): Promise<AuditPage> {
+  async getAudit(workflowId: string, options: AuditOptions = {}): Promise<AuditPage> {
     const pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
       throw new InvalidInputError(
@@ -1169,7 +1228,7 @@ export class UnifiedExecutor {
   async waitUntil(
     workflowId: string,
     condition: ReportedState | ((status: RunStatus) => boolean),
-    options: { timeout?: number; interval?: number } = {},
+    options: WaitOptions = {},
   ): Promise<RunStatus> {
     if (typeof condition === 'string') checkRunState('condition', condition);
     else if (typeof condition !== 'function')
@@ -1244,98 +1303,18 @@ export class UnifiedExecutor {
    * Pauses every open run selected by a visibility query or list filter (kind `bulk`), with bounded
    * concurrency; reports each workflow's outcome. Idempotent when re-run with the same `bulkId`.
    */
-  async pauseAll(
-    selection: string | ListOptions,
-    options: PauseOptions & BulkOptions = {},
-  ): Promise<BulkResult> {
-    const { concurrency, bulkId, onProgress, ...pause } = options;
-    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
-    buildPauseRequest({ ...pause, kind: 'bulk' }, this.identity);
-    return this.#bulk(selection, { concurrency, bulkId, onProgress }, async (id, requestId) => {
-      try {
-        return await this.pauseWorkflow(id, { ...pause, kind: 'bulk', requestId });
-      } catch (err) {
-        // Held by the server already (native pause): nothing runs, which is what the bulk pause wants.
-        if (err instanceof WorkflowFrozenError) return { state: 'frozen', duplicate: false };
-        throw err;
-      }
-    });
+  pauseAll(selection: string | ListOptions, options: PauseOptions & BulkOptions = {}): Promise<BulkResult> {
+    return bulk.pauseAll(this, selection, options);
   }
 
   /** Resumes every open run selected by a visibility query or list filter; reports each outcome. */
-  async resumeAll(
-    selection: string | ListOptions,
-    options: ResumeOptions & BulkOptions = {},
-  ): Promise<BulkResult> {
-    const { concurrency, bulkId, onProgress, ...resume } = options;
-    // Bad options fail here once, before any workflow is listed, rather than once per workflow.
-    buildResumeRequest(resume, this.identity);
-    return this.#bulk(selection, { concurrency, bulkId, onProgress }, (id, requestId) =>
-      this.resumeWorkflow(id, { ...resume, requestId }),
-    );
-  }
-
-  async #bulk(
-    selection: string | ListOptions,
-    options: BulkOptions,
-    request: (workflowId: string, requestId: string) => Promise<{ state: ReportedState; duplicate: boolean }>,
-  ): Promise<BulkResult> {
-    const concurrency = options.concurrency ?? 20;
-    checkNumber('concurrency', concurrency, 'an integer from 1 and up', 1, true);
-    const bulkId = options.bulkId ?? randomUUID();
-    const filter = typeof selection === 'string' ? { query: selection } : selection;
-    const open: ListOptions = {
-      ...filter,
-      // Open runs: running, or paused on the server (native pause), which the bulk resume unpauses.
-      query: [filter.query, "(ExecutionStatus = 'Running' OR ExecutionStatus = 'Paused')"]
-        .filter(Boolean)
-        .join(' AND '),
-      limit: filter.limit ?? 100_000,
-    };
-    const query = buildListQuery(open);
-    const targets = await this.listWorkflows(open);
-    let done = 0;
-    const outcomes = await pool(targets, concurrency, async (t): Promise<BulkOutcome> => {
-      let outcome: BulkOutcome;
-      try {
-        const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
-        outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
-      } catch (err) {
-        outcome = {
-          workflowId: t.workflowId,
-          ok: false,
-          error: err instanceof Error ? err.message : String(err),
-          ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
-        };
-      }
-      options.onProgress?.(++done, targets.length, outcome);
-      return outcome;
-    });
-    const succeeded = outcomes.filter((o) => o.ok).length;
-    return {
-      bulkId,
-      query,
-      total: outcomes.length,
-      succeeded,
-      failed: outcomes.length - succeeded,
-      outcomes,
-    };
+  resumeAll(selection: string | ListOptions, options: ResumeOptions & BulkOptions = {}): Promise<BulkResult> {
+    return bulk.resumeAll(this, selection, options);
   }
 
   /** Lists runs through Temporal visibility, filtered by the Cloacina search attributes. */
-  async listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
-    const limit = options.limit ?? 1000;
-    checkNumber('limit', limit, 'an integer from 1 and up', 1, true);
-    if (options.state !== undefined) checkRunState('state', options.state);
-    const client = await this.client();
-    const query = buildListQuery(options);
-    const out: WorkflowSummary[] = [];
-    try {
-      await this.#list(client, query, limit, out);
-    } catch (err) {
-      throw missingSearchAttributes(err, client.options.namespace) ?? err;
-    }
-    return out;
+  listWorkflows(options: ListOptions = {}): Promise<WorkflowSummary[]> {
+    return visibility.listWorkflows(this, options);
   }
 
   /**
@@ -1360,85 +1339,10 @@ export class UnifiedExecutor {
   deletePauseWindow(id: string): Promise<void> {
     return windows.deletePauseWindow(this, id);
   }
-
-  async #list(client: Client, query: string, limit: number, out: WorkflowSummary[]): Promise<void> {
-    for await (const w of client.workflow.list({ query })) {
-      const sa = w.typedSearchAttributes;
-      const frozen = w.status.name === 'PAUSED';
-      out.push({
-        workflowId: w.workflowId,
-        runId: w.runId,
-        workflow: sa.get(CloacinaWorkflow),
-        state: sa.get(CloacinaState) as RunState | undefined,
-        paused: (sa.get(CloacinaPaused) ?? false) || frozen,
-        frozen,
-        pausedBy: sa.get(CloacinaPausedBy),
-        pauseReason: sa.get(CloacinaPauseReason),
-        pauseKind: sa.get(CloacinaPauseKind),
-        temporalStatus: w.status.name,
-        startTime: w.startTime,
-        closeTime: w.closeTime,
-      });
-      if (out.length >= limit) break;
-    }
-  }
-}
-
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 /** Cloacina's current name for the executor. */
 export { UnifiedExecutor as DefaultRunner };
-
-const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
-/** The visibility query for {@link ListOptions}. */
-export function buildListQuery(options: ListOptions): string {
-  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  // `frozen` is the server's own pause: Temporal's execution status, not a Cloacina state.
-  if (options.state === 'frozen') parts.push("ExecutionStatus = 'Paused'");
-  else if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
-  // Paused: by this library (any kind), or by the server (native pause: Web UI, CLI, mode freeze).
-  if (options.paused === true) parts.push("(CloacinaPaused = true OR ExecutionStatus = 'Paused')");
-  if (options.paused === false) parts.push("CloacinaPaused = false AND ExecutionStatus != 'Paused'");
-  if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
-  if (options.query) parts.push(`(${options.query})`);
-  return parts.join(' AND ');
-}
-
-/**
- * An error for a server refusal caused by this library's search attributes not being registered in the
- * namespace, naming the fix; undefined for any other error.
- */
-function missingSearchAttributes(err: unknown, namespace: string): CloacinaError | undefined {
-  // The server's words may sit on a cause (the SDK wraps a start failure in its own error).
-  const messages: string[] = [];
-  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message);
-  const message = messages.find((m) => /search attribute/i.test(m)) ?? messages[0] ?? '';
-  const m =
-    /no mapping defined for search attribute (\w+)/i.exec(message) ??
-    /(Cloacina\w+)\W+is not a valid search attribute/i.exec(message) ??
-    /invalid search attribute:? (Cloacina\w+)/i.exec(message);
-  if (!m) return undefined;
-  return new CloacinaError(
-    `The namespace \`${namespace}\` has no search attribute ${m[1]} registered (${message}): register this ` +
-      "library's search attributes once with `ensureSearchAttributes(address, namespace)` (exported by " +
-      'cloacina-temporal) or `temporal operator search-attribute create` (docs/operations.md); ' +
-      '`npx cloacina-temporal dev-server` registers them itself',
-    { cause: err },
-  );
-}
 
 function strip<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

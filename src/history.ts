@@ -10,7 +10,7 @@ import {
 import { temporal } from '@temporalio/proto';
 import type { DagFailureDetails, DagWorkflowInput } from '../workflows/dag-workflow';
 import { mergeContexts, type JsonObject, type TaskRecord } from '../workflows/dag';
-import type { RunStatus } from '../workflows/messages';
+import type { WorkflowRunStatus as RunStatus } from '../workflows/messages';
 import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
 import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
 

@@ -5,7 +5,7 @@ export type {
   TaskDefinition,
   TaskFunction,
   RetryOptions,
-  GateOptions as PauseBeforeOptions,
+  GateOptions,
   ResourceOptions,
   ResourceDefinition,
   WorkflowOptions,
@@ -32,16 +32,10 @@ export {
   WorkflowFrozenError,
   FreezeError,
 } from './errors';
-export {
-  connectionOptionsFromEnv,
-  CONNECTION_ENV,
-  DEFAULT_ADDRESS,
-  DEFAULT_NAMESPACE,
-  checkReachable,
-} from './connection';
+export { connectionOptionsFromEnv } from './connection';
 export type { ConnectionFlags, ResolvedConnection } from './connection';
 export { ensureSearchAttributes } from '../temporal-dev';
-export { UnifiedExecutor, DefaultRunner, WORKFLOW_TYPE, buildListQuery } from './executor';
+export { UnifiedExecutor, DefaultRunner } from './executor';
 export type {
   ExecutorOptions,
   ExecuteOptions,
@@ -49,8 +43,11 @@ export type {
   PauseOptions,
   PauseResult,
   ResumeOptions,
-  GateOptions,
+  GateRequestOptions,
   BreakpointOptions,
+  StatusOptions,
+  AuditOptions,
+  WaitOptions,
   ListOptions,
   WorkflowSummary,
   BulkOptions,
@@ -58,7 +55,7 @@ export type {
   BulkResult,
 } from './executor';
 export type { AuditPage } from './history';
-export { PauseWindowNotFoundError, PauseWindowExistsError, PAUSE_WINDOW_PREFIX } from './pause-windows';
+export { PauseWindowNotFoundError, PauseWindowExistsError } from './pause-windows';
 export type { PauseWindow, PauseWindowOptions } from './pause-windows';
 export { createWorker, bundleWorkflows } from './worker';
 export type { CreateWorkerOptions } from './worker';
@@ -81,16 +78,5 @@ export type {
   TaskState,
   ResourceRecord,
 } from '../workflows/dag';
-export {
-  pauseUpdate,
-  resumeUpdate,
-  approveUpdate,
-  rejectUpdate,
-  pauseSignal,
-  resumeSignal,
-  approveSignal,
-  rejectSignal,
-  statusQuery,
-  contextQuery,
-} from '../workflows/messages';
-export { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+// Message definitions and search attribute keys are subpath exports: `cloacina-temporal/messages` and
+// `cloacina-temporal/search-attributes`.

@@ -3,7 +3,7 @@
 // server, putting it on and taking it off, and whether any worker polls a task queue.
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { RunStatus as WorkflowRunStatus } from '../workflows/messages';
+import type { WorkflowRunStatus } from '../workflows/messages';
 import type { AuditEntry, CurrentPause, RunState } from '../workflows/pause-machine';
 import { CloacinaState } from '../workflows/search-attributes';
 import { readOpen } from './history';

@@ -35,7 +35,10 @@ export const MAX_WINDOW_QUERY_LENGTH = 4000;
 
 /** Options of {@link UnifiedExecutor.schedulePauseWindow}. */
 export interface PauseWindowOptions {
-  /** The window's id: letters, digits, `.`, `_`, `-`, at most 64 (default a new UUID). */
+  /**
+   * The window's id: letters, digits, `.`, `_`, `-`, at most 64.
+   * @default a new random UUID
+   */
   id?: string;
   /**
    * Visibility query selecting the runs to pause, as for `pauseAll` (e.g. `CloacinaWorkflow = 'etl'`);
@@ -51,15 +54,25 @@ export interface PauseWindowOptions {
   duration: Duration;
   /** Recorded on every pause the window makes. */
   reason: string;
-  /** Recorded as who paused (default `pause-window:<id>`). */
+  /**
+   * Recorded as who paused.
+   * @default `pause-window:<id>`
+   */
   by?: string;
-  /** `graceful` (default): running tasks finish. `immediate`: running tasks are cancelled and re-run after. */
+  /**
+   * `graceful`: running tasks finish. `immediate`: running tasks are cancelled and re-run after.
+   * @default 'graceful'
+   */
   mode?: 'graceful' | 'immediate';
-  /** IANA time zone of the cron expression, e.g. `Europe/Berlin` (default UTC). */
+  /**
+   * IANA time zone of the cron expression, e.g. `Europe/Berlin`.
+   * @default UTC
+   */
   timezone?: string;
   /**
    * Repeat the bulk pause this often while the window lasts (ms, or a string like `'5m'`), so that runs
-   * started during the window are paused too; at most 1,000 sweeps per window. Default: once, at the opening.
+   * started during the window are paused too; at most 1,000 sweeps per window.
+   * @default none: once, at the opening
    */
   sweepEvery?: Duration;
 }

@@ -14,23 +14,39 @@ import type { WorkflowDefinition } from './definitions';
 
 /** Options of {@link createWorker}. */
 export interface CreateWorkerOptions {
-  /** The workflow definitions whose tasks this worker runs. */
+  /** The workflow definitions whose tasks this worker runs (required). */
   workflows: readonly WorkflowDefinition[];
+  /** The task queue to poll (required). */
   taskQueue: string;
-  /** An open connection; otherwise one is made to `address`. */
+  /**
+   * An open connection; otherwise one is made to `address`.
+   * @default a new connection to `address` (or the environment's)
+   */
   connection?: NativeConnection;
   /**
    * Frontend address when no connection is given. With neither, the address, TLS and API key come from
-   * the environment as the `temporal` CLI reads it (`TEMPORAL_ADDRESS`, default 127.0.0.1:7233; see
-   * {@link connectionOptionsFromEnv}).
+   * the environment as the `temporal` CLI reads it (see {@link connectionOptionsFromEnv}).
+   * @default `TEMPORAL_ADDRESS`, else 127.0.0.1:7233
    */
   address?: string;
-  /** Default `TEMPORAL_NAMESPACE` when neither connection nor address is given, else `default`. */
+  /** @default `TEMPORAL_NAMESPACE` when neither connection nor address is given, else `default` */
   namespace?: string;
+  /**
+   * The worker's identity.
+   * @default Temporal's worker default (`<process id>@<host name>`)
+   */
   identity?: string;
-  /** A prebuilt workflow bundle (see {@link bundleWorkflows}); built once per process otherwise. */
+  /**
+   * A prebuilt workflow bundle: {@link bundleWorkflows}, or your own `bundleWorkflowCode` of
+   * `cloacina-temporal/workflows`.
+   * @default the bundle {@link bundleWorkflows} builds once per process
+   */
   workflowBundle?: WorkflowBundleWithSourceMap;
-  /** Other Temporal worker options (concurrency, tuning). */
+  /**
+   * Other Temporal worker options (concurrency, tuning); heartbeat throttling defaults to 1 s here so
+   * that immediate pauses reach running tasks within about a second.
+   * @default Temporal's worker defaults, with `maxHeartbeatThrottleInterval` and `defaultHeartbeatThrottleInterval` 1 s
+   */
   workerOptions?: Omit<
     Partial<WorkerOptions>,
     'connection' | 'taskQueue' | 'workflowBundle' | 'workflowsPath' | 'activities' | 'namespace'

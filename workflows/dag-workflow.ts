@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { DagSpec, JsonObject } from './dag';
 import { Handlers } from './handlers';
-import type { RunStatus } from './messages';
+import type { WorkflowRunStatus as RunStatus } from './messages';
 import { nextDue, type Decision } from './pause-machine';
 import { Resources } from './resources';
 import { Run, type CarriedState, type CarriedStateV1 } from './run';

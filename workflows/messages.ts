@@ -235,7 +235,7 @@ export interface BreakpointsResult extends ControlResult {
 }
 
 /** The answer of {@link statusQuery}. */
-export interface RunStatus {
+export interface WorkflowRunStatus {
   workflow: string;
   state: RunState;
   tasks: Record<string, TaskRecord>;
@@ -282,7 +282,7 @@ export const approveSignal = defineSignal<[unknown]>('cloacina.approve');
 export const rejectSignal = defineSignal<[unknown]>('cloacina.reject');
 
 /** The run's state, tasks, current pause, gates, audit trail and resources. */
-export const statusQuery = defineQuery<RunStatus>('cloacina.status');
+export const statusQuery = defineQuery<WorkflowRunStatus>('cloacina.status');
 /** The run's current context: the final one when done, else the merge of every completed task's output. */
 export const contextQuery = defineQuery<JsonObject>('cloacina.context');
 

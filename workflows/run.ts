@@ -10,7 +10,7 @@ import {
   type TaskRecord,
   type TaskSpec,
 } from './dag';
-import type { RunStatus } from './messages';
+import type { WorkflowRunStatus as RunStatus } from './messages';
 import {
   activeAt,
   canStart,

@@ -13,10 +13,10 @@ import {
   task,
   trigger,
   UnifiedExecutor,
-  WORKFLOW_TYPE,
   type AuditEntry,
   type WorkflowDefinition,
 } from '../../src';
+import { WORKFLOW_TYPE } from '../../src/executor';
 import { bundleWorkflows, createWorker } from '../../src/worker';
 import { startDevServer, type DevServerHandle } from '../../temporal-dev';
 import { chainHistory, freshTaskQueue, withWorker } from '../helpers';

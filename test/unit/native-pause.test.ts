@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { buildListQuery, buildPauseRequest, UnifiedExecutor } from '../../src/executor';
+import { buildPauseRequest, UnifiedExecutor } from '../../src/executor';
+import { buildListQuery } from '../../src/visibility';
 import { FreezeError, InvalidInputError } from '../../src/errors';
 import { pauseFromAudit } from '../../src/native-pause';
 import type { AuditEntry } from '../../workflows/pause-machine';

@@ -53,7 +53,7 @@ import {
   ResumeRequest,
   statusQuery,
   type ControlResult,
-  type RunStatus,
+  type WorkflowRunStatus as RunStatus,
 } from '../messages';
 import {
   canStart,
