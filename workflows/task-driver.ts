@@ -89,6 +89,8 @@ export class TaskDriver {
   #localSettled = 0;
   #localInFlight = 0;
   #inFlight = 0;
+  /** The attempt window filled up and has not yet drained to half. */
+  #full = false;
   /** Driven tasks waiting at a gate (they hold no attempt slot). */
   #atGate = 0;
   /** The yield under way, shared by every task that waits on it. */
@@ -130,7 +132,14 @@ export class TaskDriver {
         if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
         // The rest waits for slots: thousands of coroutines parked at once would cost every workflow
         // step (each checks its condition), and the SDK's promise tracking does not survive them.
-        if (run.capInFlight && this.#driving.size - this.#atGate >= MAX_IN_FLIGHT) return;
+        // Once full, it refills when half the slots are free, so each workflow task schedules a batch
+        // rather than one attempt per completion.
+        if (run.capInFlight) {
+          const active = this.#driving.size - this.#atGate;
+          if (active >= MAX_IN_FLIGHT) this.#full = true;
+          else if (active <= MAX_IN_FLIGHT / 2) this.#full = false;
+          if (this.#full) return;
+        }
         const fresh =
           rec.state === 'pending' &&
           rec.attempts === 0 &&
