@@ -878,15 +878,23 @@ export class UnifiedExecutor {
     } catch (err) {
       if (!(err instanceof WorkflowFrozenError)) throw err;
       await this.#unpause(workflowId, request);
-      try {
-        return await this.#update(workflowId, resumeUpdate, request);
-      } catch (again) {
-        // Held by the server alone, or its own pause ended by itself once unpaused (an expiry or a
-        // scheduled resume whose timer fired while the server held it): the run goes on either way.
-        if (!(again instanceof RequestRejectedError && ['NotPaused', 'AlreadyResuming'].includes(again.code)))
-          throw again;
-        const st = await this.getStatus(workflowId);
-        return { state: st.state === 'frozen' ? 'running' : st.state, pause: st.pause, duplicate: false };
+      // Once unpaused, the run also acts on what came due while the server held it (an expiry or a
+      // scheduled resume): that can end the pause while this resume is being validated (Superseded), so
+      // the resume is sent once more, as that refusal asks.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#update(workflowId, resumeUpdate, request);
+        } catch (again) {
+          if (again instanceof RequestRejectedError && again.code === 'Superseded' && attempt < 2) continue;
+          // Held by the server alone, or its own pause ended by itself once unpaused: the run goes on
+          // either way.
+          if (!(
+            again instanceof RequestRejectedError && ['NotPaused', 'AlreadyResuming'].includes(again.code)
+          ))
+            throw again;
+          const st = await this.getStatus(workflowId);
+          return { state: st.state === 'frozen' ? 'running' : st.state, pause: st.pause, duplicate: false };
+        }
       }
     }
   }
