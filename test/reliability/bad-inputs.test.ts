@@ -829,7 +829,7 @@ const sdkAtGate: SdkCase[] = sdk([
     name: "mode 'now'",
     input: (ex, id) => ex.pauseWorkflow(id, opts({ mode: 'now' })),
     error: InvalidInputError,
-    expect: /`mode`: .*expected one of "graceful"\|"immediate", got `"now"`/,
+    expect: /`mode` to be graceful, immediate or freeze, got `"now"`/,
   },
   {
     name: 'reason of 100,000 characters',
