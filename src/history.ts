@@ -246,6 +246,19 @@ async function rebuild(
     pause = null;
     gates = [] as ReturnType<typeof gateStatuses>;
   }
+  // A completed attempt (an activity's result, or a local activity's marker): the task's output joins the context.
+  const complete = async (
+    rec: TaskRecord,
+    at: string | undefined,
+    payloads: Parameters<typeof decodeFromPayloadsAtIndex>[2],
+  ) => {
+    const out = await decodeFromPayloadsAtIndex<{ context: JsonObject }>(dc, 0, payloads);
+    rec.state = 'completed';
+    rec.finishedAt = at;
+    delete rec.error;
+    context = mergeContexts([context, out.context]);
+    lastOutput = out.context;
+  };
   const scheduled = new Map<number, string>();
   for (const e of evs) {
     const at = eventTime(e);
@@ -277,16 +290,7 @@ async function rebuild(
           rec.state = 'failed';
           rec.error = { type: 'ExecutionFailed', message: marker.failure.message ?? 'the attempt failed' };
         } else {
-          const out = await decodeFromPayloadsAtIndex<{ context: JsonObject }>(
-            dc,
-            0,
-            marker.details?.result?.payloads,
-          );
-          rec.state = 'completed';
-          rec.finishedAt = at;
-          delete rec.error;
-          context = mergeContexts([context, out.context]);
-          lastOutput = out.context;
+          await complete(rec, at, marker.details?.result?.payloads);
         }
       }
       continue;
@@ -295,14 +299,7 @@ async function rebuild(
     if (done) {
       const id = scheduled.get(Number(done.scheduledEventId));
       const rec = id !== undefined ? tasks[id] : undefined;
-      if (rec && id !== undefined) {
-        const out = await decodeFromPayloadsAtIndex<{ context: JsonObject }>(dc, 0, done.result?.payloads);
-        rec.state = 'completed';
-        rec.finishedAt = at;
-        delete rec.error;
-        context = mergeContexts([context, out.context]);
-        lastOutput = out.context;
-      }
+      if (rec) await complete(rec, at, done.result?.payloads);
       continue;
     }
     const failed = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;

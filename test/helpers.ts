@@ -238,3 +238,10 @@ export async function withOwnStack<T>(
     await native.close();
   }
 }
+
+/** A gate a test opens by hand, e.g. to hold a task in flight until it has checked something. */
+export function latch(): { open: () => void; opened: Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}

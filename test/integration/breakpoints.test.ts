@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, RequestRejectedError, task } from '../../src';
-import { auditTime, taskStarts, withWorker } from '../helpers';
-
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
+import { auditTime, latch, taskStarts, withWorker } from '../helpers';
 
 const refusedWith = (code: string, message: RegExp) => (err: unknown) => {
   assert.ok(err instanceof RequestRejectedError, String(err));

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, resource, task, TaskError } from '../../src';
-import { auditTime, chainHistory, eventually, sleep, withWorker } from '../helpers';
+import { auditTime, chainHistory, eventually, latch, sleep, withWorker } from '../helpers';
 
 // Tasks with `execution: 'local'` run as Temporal local activities, with every semantic of a task: context
 // in and out, retries decided by the workflow (frozen while paused), pauses (graceful waits, immediate
 // cancels), ctx.pauseWorkflow, and resources.
-
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
 
 /** Start times of task attempts, recorded by the task functions themselves (wall clock, ms). */
 class Starts {

@@ -12,16 +12,9 @@ import {
   WorkflowFrozenError,
   type ExecutionHandle,
 } from '../../src';
-import { chainHistory, eventually, sleep, taskStarts, testClient, withWorker } from '../helpers';
+import { chainHistory, eventually, latch, sleep, taskStarts, testClient, withWorker } from '../helpers';
 
 const EventType = temporal.api.enums.v1.EventType;
-
-/** A gate the test opens by hand, to hold a task in flight. */
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
 
 /** a → b (held until the test lets it go) → c; each sets its own key. */
 function chain(name: string, hold: Promise<void>) {

@@ -17,21 +17,15 @@ import {
   auditTime,
   describeStarts,
   eventually,
+  latch,
+  signalCli,
   sleep,
   startsBetween,
   taskStarts,
   temporalCli,
-  withWorker,
-  signalCli,
   type TaskStart,
+  withWorker,
 } from '../helpers';
-
-/** A gate the test opens by hand, to hold a task in flight. */
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
 
 async function waitForState(h: ExecutionHandle, state: RunStatus['state']) {
   return h.waitUntil(state, { timeout: 20_000 });

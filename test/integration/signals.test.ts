@@ -13,17 +13,19 @@ import {
 } from '../../src';
 import { bundleWorkflows } from '../../src/worker';
 import { CloacinaLastRejection, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { eventually, freshTaskQueue, signalCli, temporalCli, testServer, withWorker } from '../helpers';
+import {
+  eventually,
+  freshTaskQueue,
+  latch,
+  signalCli,
+  temporalCli,
+  testServer,
+  withWorker,
+} from '../helpers';
 
 // Fire-and-forget signals have no caller to answer: a misspelt name or a refused request is written to the
 // audit trail as a `rejected` line, and the newest refusal is published in CloacinaLastRejection so that
 // an operator with only signals and list/describe (tctl) can see that a request was refused and why.
-
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
 
 const waitFor = (h: ExecutionHandle, what: string, pred: (s: RunStatus) => boolean) =>
   eventually(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { defineWorkflow, task, type ExecutionHandle, type RunStatus } from '../../src';
 import { PROJECT_ROOT } from '../../temporal-dev';
-import { eventually, testServer, withWorker } from '../helpers';
+import { eventually, latch, testServer, withWorker } from '../helpers';
 
 // tctl, Temporal's older CLI, as an operator's door: it can only signal, query and list (no updates), so
 // each request is a signal and its outcome is read back from the run's status and audit trail.
@@ -77,13 +77,6 @@ async function tctlList(query: string): Promise<string[]> {
   const out = await tctl(['workflow', 'list', '--query', query, '--pagesize', '1000', '--print_json']);
   const rows = JSON.parse(out) as { execution?: { workflowId?: string; workflow_id?: string } }[];
   return rows.map((r) => r.execution?.workflowId ?? r.execution?.workflow_id ?? '');
-}
-
-/** A gate the test opens by hand, to hold a task in flight. */
-function latch() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
 }
 
 const waitFor = (h: ExecutionHandle, what: string, pred: (s: RunStatus) => boolean) =>
