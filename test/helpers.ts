@@ -14,7 +14,7 @@ import {
 } from '@temporalio/worker';
 import type { DevServerHandle } from '../temporal-dev';
 import { UnifiedExecutor } from '../src/executor';
-import { createWorker, bundleWorkflows } from '../src/worker';
+import { createWorker, bundleWorkflows, type CreateWorkerOptions } from '../src/worker';
 import type { WorkflowDefinition } from '../src/definitions';
 import type { RunTaskInput } from '../workflows/activity-contract';
 
@@ -60,7 +60,12 @@ export interface TestEnv {
 export async function withWorker<T>(
   workflows: WorkflowDefinition[],
   fn: (env: TestEnv) => Promise<T>,
-  options: { identity?: string; taskQueue?: string; workflowBundle?: WorkflowBundleWithSourceMap } = {},
+  options: {
+    identity?: string;
+    taskQueue?: string;
+    workflowBundle?: WorkflowBundleWithSourceMap;
+    workerOptions?: CreateWorkerOptions['workerOptions'];
+  } = {},
 ): Promise<T> {
   const taskQueue = options.taskQueue ?? freshTaskQueue();
   nativeConnection ??= NativeConnection.connect({ address: testServer().address });
@@ -71,7 +76,7 @@ export async function withWorker<T>(
     namespace: testServer().namespace,
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
     // A failed assertion must not leave the test waiting on a task that ignores cancellation.
-    workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s' },
+    workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s', ...options.workerOptions },
   });
   const client = await testClient();
   const executor = new UnifiedExecutor(client, { taskQueue, identity: options.identity ?? 'test-operator' });

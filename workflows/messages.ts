@@ -13,6 +13,7 @@ import {
   type GateStatus,
   type RunState,
 } from './pause-machine';
+import { threadShared } from './thread-shared';
 import { nearest, type TaskRecord, type JsonObject, type ResourceRecord } from './dag';
 
 /** Longest accepted pause/resume reason or approval comment, in characters. */
@@ -30,12 +31,6 @@ export const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 /** Latest accepted instant (`resumeAt`). */
 export const MAX_INSTANT = '2200-01-01T00:00:00Z';
 
-const identity = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
-const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
 const jsonSize = (max: number) => (v: unknown) => JSON.stringify(v ?? null).length <= max;
 
 /** Deepest accepted nesting of JSON in a request (objects and arrays). */
@@ -65,37 +60,6 @@ function nonFinitePath(value: unknown): (string | number)[] | undefined {
   }
   return undefined;
 }
-
-/**
- * JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's
- * recursion. A number JSON cannot hold is named by its path (the JSON schema would only say the value
- * is invalid).
- */
-const boundedJson = <S extends z.ZodType>(schema: S) =>
-  z
-    .unknown()
-    .refine((v) => !jsonTooDeep(v), { message: `must nest at most ${MAX_JSON_DEPTH} levels`, abort: true })
-    .refine(jsonSize(MAX_PATCH_BYTES), {
-      message: `must be at most ${MAX_PATCH_BYTES} bytes of JSON`,
-      abort: true,
-    })
-    .superRefine((v, ctx) => {
-      const path = nonFinitePath(v);
-      if (path)
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message:
-            'must be a number JSON can hold (not NaN, nor beyond ±1.8e308): send a finite number, or a string',
-        });
-    })
-    .pipe(schema);
-const isoInstant = z.iso
-  .datetime({
-    offset: true,
-    message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z',
-  })
-  .refine((v) => Date.parse(v) < Date.parse(MAX_INSTANT), `must be before ${MAX_INSTANT}`);
 
 /** A value as refusal messages show it: short, NaN and the infinities as themselves, containers by kind. */
 export function shownValue(value: unknown): string {
@@ -136,67 +100,135 @@ function request<S extends z.ZodRawShape>(shape: S) {
   });
 }
 
-/** Payload of the pause update and signal. */
-export const PauseRequest = request({
-  /** Makes the request idempotent: a repeated id returns the first outcome. */
-  requestId: identity.optional(),
-  reason: reason.optional(),
-  /** Who asks (defaults to the client identity in the executor, `anonymous` for bare signals). */
-  by: identity.optional(),
-  mode: z.enum(PAUSE_MODES).optional(),
+/**
+ * The request schemas, built once per workflow thread and shared by its runs (they hold no state of a run:
+ * zod schemas never change once built, so one copy serves every run the thread has cached).
+ */
+function buildSchemas() {
+  const identity = z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`);
+  const reason = z.string().max(MAX_REASON_LENGTH, `must be at most ${MAX_REASON_LENGTH} characters`);
+  const taskIds = z
+    .array(z.string().min(1, 'must name a task').max(200, 'must be at most 200 characters'))
+    .max(1000, 'must list at most 1000 tasks');
   /**
-   * `task` is sent by `ctx.pauseWorkflow` only, with `by: 'task:<id>'` and the proof its attempt was given;
-   * `bulk` by `pauseAll` only, with the request id `bulk:<bulkId>:<workflowId>`. Anyone else sends `manual`.
+   * JSON of bounded depth and size: the depth is checked first, so a deep value never reaches zod's
+   * recursion. A number JSON cannot hold is named by its path (the JSON schema would only say the value
+   * is invalid).
    */
-  kind: z.enum(REQUEST_PAUSE_KINDS).optional(),
-  /** For kind `task`: the proof the workflow gave the running attempt. */
-  proof: z.string().max(100, 'must be at most 100 characters').optional(),
-  /** Scheduled resume (maintenance windows). */
-  resumeAt: isoInstant.optional(),
-  /** The pause ends after this many milliseconds of pause, with `onExpiry`. */
-  expiresAfterMs: z
-    .number()
-    .int()
-    .positive()
-    .max(MAX_DURATION_MS, `must be at most ${MAX_DURATION_MS} ms (ten years)`)
-    .optional(),
-  onExpiry: z.enum(EXPIRY_ACTIONS).optional(),
-});
+  const boundedJson = <S extends z.ZodType>(schema: S) =>
+    z
+      .unknown()
+      .refine((v) => !jsonTooDeep(v), { message: `must nest at most ${MAX_JSON_DEPTH} levels`, abort: true })
+      .refine(jsonSize(MAX_PATCH_BYTES), {
+        message: `must be at most ${MAX_PATCH_BYTES} bytes of JSON`,
+        abort: true,
+      })
+      .superRefine((v, ctx) => {
+        const path = nonFinitePath(v);
+        if (path)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message:
+              'must be a number JSON can hold (not NaN, nor beyond ±1.8e308): send a finite number, or a string',
+          });
+      })
+      .pipe(schema);
+  const isoInstant = z.iso
+    .datetime({
+      offset: true,
+      message: 'must be an ISO-8601 instant like 2030-01-01T02:00:00Z',
+    })
+    .refine((v) => Date.parse(v) < Date.parse(MAX_INSTANT), `must be before ${MAX_INSTANT}`);
+  return {
+    PauseRequest: request({
+      /** Makes the request idempotent: a repeated id returns the first outcome. */
+      requestId: identity.optional(),
+      reason: reason.optional(),
+      /** Who asks (defaults to the client identity in the executor, `anonymous` for bare signals). */
+      by: identity.optional(),
+      mode: z.enum(PAUSE_MODES).optional(),
+      /**
+       * `task` is sent by `ctx.pauseWorkflow` only, with `by: 'task:<id>'` and the proof its attempt was given;
+       * `bulk` by `pauseAll` only, with the request id `bulk:<bulkId>:<workflowId>`. Anyone else sends `manual`.
+       */
+      kind: z.enum(REQUEST_PAUSE_KINDS).optional(),
+      /** For kind `task`: the proof the workflow gave the running attempt. */
+      proof: z.string().max(100, 'must be at most 100 characters').optional(),
+      /** Scheduled resume (maintenance windows). */
+      resumeAt: isoInstant.optional(),
+      /** The pause ends after this many milliseconds of pause, with `onExpiry`. */
+      expiresAfterMs: z
+        .number()
+        .int()
+        .positive()
+        .max(MAX_DURATION_MS, `must be at most ${MAX_DURATION_MS} ms (ten years)`)
+        .optional(),
+      onExpiry: z.enum(EXPIRY_ACTIONS).optional(),
+    }),
+    ResumeRequest: request({
+      requestId: identity.optional(),
+      reason: reason.optional(),
+      by: identity.optional(),
+      /** Skip `validateResume` (recorded as forced). */
+      force: z.boolean().optional(),
+      /** Task ids held by a failure pause to mark skipped instead of re-running. */
+      skip: z.array(z.string().min(1)).max(1000).optional(),
+      /** Keys merged into the context of every task that has not started yet. */
+      contextPatch: boundedJson(z.record(z.string(), z.json())).optional(),
+      /** Typed resume input (checked against the workflow's resume schema), delivered as `resumeInput`. */
+      input: boundedJson(z.json()).optional(),
+    }),
+    ApproveRequest: request({
+      requestId: identity.optional(),
+      taskId: z.string().min(1, 'must name the gated task'),
+      by: identity,
+      comment: reason.optional(),
+    }),
+    RejectRequest: request({
+      requestId: identity.optional(),
+      taskId: z.string().min(1, 'must name the gated task'),
+      by: identity,
+      comment: reason.optional(),
+    }),
+    BreakpointsRequest: request({
+      requestId: identity.optional(),
+      by: identity.optional(),
+      set: taskIds.optional(),
+      clear: z.union([taskIds, z.literal(true)]).optional(),
+    }).refine((r) => r.set !== undefined || r.clear !== undefined, {
+      message: 'give `set` (task ids to stop before) or `clear` (task ids, or true for all)',
+    }),
+  };
+}
+const schemas = threadShared('cloacina-temporal/messages', buildSchemas);
+
+/** Payload of the pause update and signal. */
+export const PauseRequest = schemas.PauseRequest;
 export type PauseRequest = z.infer<typeof PauseRequest>;
 
 /** Payload of the resume update and signal. */
-export const ResumeRequest = request({
-  requestId: identity.optional(),
-  reason: reason.optional(),
-  by: identity.optional(),
-  /** Skip `validateResume` (recorded as forced). */
-  force: z.boolean().optional(),
-  /** Task ids held by a failure pause to mark skipped instead of re-running. */
-  skip: z.array(z.string().min(1)).max(1000).optional(),
-  /** Keys merged into the context of every task that has not started yet. */
-  contextPatch: boundedJson(z.record(z.string(), z.json())).optional(),
-  /** Typed resume input (checked against the workflow's resume schema), delivered as `resumeInput`. */
-  input: boundedJson(z.json()).optional(),
-});
+export const ResumeRequest = schemas.ResumeRequest;
 export type ResumeRequest = z.infer<typeof ResumeRequest>;
 
 /** Payload of the approve update and signal (a `pauseBefore` gate). */
-export const ApproveRequest = request({
-  requestId: identity.optional(),
-  taskId: z.string().min(1, 'must name the gated task'),
-  by: identity,
-  comment: reason.optional(),
-});
+export const ApproveRequest = schemas.ApproveRequest;
 export type ApproveRequest = z.infer<typeof ApproveRequest>;
 
 /** Payload of the reject update and signal (a `pauseBefore` gate): the gated task fails. */
-export const RejectRequest = request({
-  requestId: identity.optional(),
-  taskId: z.string().min(1, 'must name the gated task'),
-  by: identity,
-  comment: reason.optional(),
-});
+export const RejectRequest = schemas.RejectRequest;
 export type RejectRequest = z.infer<typeof RejectRequest>;
+
+/**
+ * Payload of the breakpoints update: stop before tasks that have not started yet (`set`), or no longer
+ * (`clear`: a list, or `true` for all). A breakpoint is a gate anyone may approve; approving steps past it.
+ */
+export const BreakpointsRequest = schemas.BreakpointsRequest;
+export type BreakpointsRequest = z.infer<typeof BreakpointsRequest>;
 
 /** What every accepted update returns. */
 export interface ControlResult {
@@ -207,24 +239,6 @@ export interface ControlResult {
   /** Whether the request id had been seen before (nothing was done again). */
   duplicate: boolean;
 }
-
-const taskIds = z
-  .array(z.string().min(1, 'must name a task').max(200, 'must be at most 200 characters'))
-  .max(1000, 'must list at most 1000 tasks');
-
-/**
- * Payload of the breakpoints update: stop before tasks that have not started yet (`set`), or no longer
- * (`clear`: a list, or `true` for all). A breakpoint is a gate anyone may approve; approving steps past it.
- */
-export const BreakpointsRequest = request({
-  requestId: identity.optional(),
-  by: identity.optional(),
-  set: taskIds.optional(),
-  clear: z.union([taskIds, z.literal(true)]).optional(),
-}).refine((r) => r.set !== undefined || r.clear !== undefined, {
-  message: 'give `set` (task ids to stop before) or `clear` (task ids, or true for all)',
-});
-export type BreakpointsRequest = z.infer<typeof BreakpointsRequest>;
 
 /** The answer of the breakpoints update. */
 export interface BreakpointsResult extends ControlResult {

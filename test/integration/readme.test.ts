@@ -129,6 +129,8 @@ describe('package exports', () => {
        const pkg = require('cloacina-temporal/package.json');
        ${CHECKS}
        assert.throws(() => require('cloacina-temporal/dist/src/executor'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+       // what a custom bundle passes as preloadModules
+       assert.match(require.resolve('cloacina-temporal/workflows/preload'), /dist.workflows.preload.js$/);
        console.log('ok');`,
     );
     assert.equal((await run(process.execPath, ['check.cjs'], dir)).trim(), 'ok');
