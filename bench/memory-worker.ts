@@ -1,6 +1,8 @@
 // A worker in a child process of the benchmark, so that its resident memory can be read alone. Started
-// with `fork(…, ['library' | 'raw', address, namespace, taskQueue], { execArgv: ['--expose-gc'] })`;
-// answers each `'rss'` message with `{ rss, heapUsed, maxCachedWorkflows }` after a full GC.
+// with `fork(…, ['library' | 'raw', address, namespace, taskQueue, bundleFile, 'thread' | 'debug'],
+// { execArgv: ['--expose-gc'] })`; answers each `'rss'` message with `{ rss, heapUsed, maxCachedWorkflows }`
+// after a full GC. With `debug` the worker runs its workflows on the main thread (`debugMode`), so
+// `heapUsed` is what the cached runs retain (a GC can be forced there, not on a workflow thread).
 import { readFileSync } from 'node:fs';
 import {
   DefaultLogger,
@@ -27,7 +29,8 @@ export interface MemoryReport {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const [kind, address, namespace, taskQueue, bundleFile] = process.argv.slice(2);
+  const [kind, address, namespace, taskQueue, bundleFile, mode] = process.argv.slice(2);
+  const debugMode = mode === 'debug';
   const connection = await NativeConnection.connect({ address: address! });
   const noop = () => undefined;
   const workflowBundle = JSON.parse(readFileSync(bundleFile!, 'utf8')) as WorkflowBundleWithSourceMap;
@@ -39,8 +42,10 @@ async function main(): Promise<void> {
           connection,
           namespace,
           workflowBundle,
+          workerOptions: { debugMode },
         })
       : await Worker.create({
+          debugMode,
           connection,
           namespace: namespace!,
           taskQueue: taskQueue!,

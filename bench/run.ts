@@ -746,11 +746,11 @@ async function main(): Promise<void> {
       };
       writeFileSync(bundleFile.library, JSON.stringify(await bundleWorkflows()));
       writeFileSync(bundleFile.raw, JSON.stringify(rawBundle));
-      const spawnWorker = async (kind: 'library' | 'raw') => {
+      const spawnWorker = async (kind: 'library' | 'raw', mode: 'thread' | 'debug' = 'thread') => {
         const tq = `bench-mem-${kind}-${randomUUID()}`;
         const child = fork(
           path.join(__dirname, 'memory-worker.js'),
-          [kind, server.address, server.namespace, tq, bundleFile[kind]],
+          [kind, server.address, server.namespace, tq, bundleFile[kind], mode],
           {
             execArgv: ['--expose-gc'],
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -812,6 +812,53 @@ async function main(): Promise<void> {
             base: [rawIdle.rss, rawFull.rss, rawIdle.heapUsed, rawFull.heapUsed],
           },
         });
+
+        // The heap the cached runs retain, with the workflows on each child's main thread, where a full
+        // GC can be forced (a workflow thread's garbage counts in the RSS above).
+        {
+          const libDebug = await spawnWorker('library', 'debug');
+          const rawDebug = await spawnWorker('raw', 'debug');
+          try {
+            const debugExec = new UnifiedExecutor(client, { taskQueue: libDebug.tq, identity: 'bench' });
+            // One run of each first: compiling the workflow code and what a thread shares is not per run.
+            const warmLib = await debugExec.executeAsync(memoryGate, {});
+            await warmLib.pause({ reason: 'bench' });
+            await warmLib.status();
+            const warmRaw = await client.workflow.start('rawWaiter', {
+              taskQueue: rawDebug.tq,
+              workflowId: `raw-mem-${randomUUID()}`,
+            });
+            await warmRaw.executeUpdate(pingUpdate, { args: [0] });
+            const lib0 = await libDebug.ask();
+            const hs = await inBatches(count, () => debugExec.executeAsync(memoryGate, {}));
+            await inBatches(count, (i) => hs[i]!.pause({ reason: 'bench' }));
+            const debugStates = await inBatches(count, async (i) => (await hs[i]!.status()).state);
+            const lib1 = await libDebug.ask();
+            const raw0 = await rawDebug.ask();
+            const rs = await inBatches(count, () =>
+              client.workflow.start('rawWaiter', {
+                taskQueue: rawDebug.tq,
+                workflowId: `raw-mem-${randomUUID()}`,
+              }),
+            );
+            await inBatches(count, (i) => rs[i]!.executeUpdate(pingUpdate, { args: [i] }));
+            const raw1 = await rawDebug.ask();
+            const libPerRun = (lib1.heapUsed - lib0.heapUsed) / count;
+            const rawPerRun = (raw1.heapUsed - raw0.heapUsed) / count;
+            figures.push({
+              figure: `worker heap retained per paused run, ${count} runs (workflows on the main thread, after GC)`,
+              ours: `${(libPerRun / 1024).toFixed(1)} KB (${debugStates.filter((x) => x === 'paused').length}/${count} status paused)`,
+              baseline: `${(rawPerRun / 1024).toFixed(1)} KB (raw workflows on a condition)`,
+              ratio: `${(libPerRun / rawPerRun).toFixed(2)}×`,
+              goal: '≤ 1.2×',
+              met: libPerRun / rawPerRun <= 1.2,
+              samples: { ours: [lib0.heapUsed, lib1.heapUsed], base: [raw0.heapUsed, raw1.heapUsed] },
+            });
+          } finally {
+            await libDebug.stop();
+            await rawDebug.stop();
+          }
+        }
 
         // A paused run's history before and after an idle wait: nothing happens, so nothing is written.
         const historyOf = async (id: string) => {

@@ -23,9 +23,7 @@ import type { DagWorkflowInput, DagWorkflowResult } from '../workflows/dag-workf
 import { nearest, type JsonObject, type JsonValue } from '../workflows/dag';
 import {
   approveUpdate,
-  ApproveRequest,
   breakpointsUpdate,
-  BreakpointsRequest,
   type BreakpointsResult,
   contextQuery,
   describeIssues,
@@ -33,15 +31,13 @@ import {
   MAX_INSTANT,
   MAX_PATCH_BYTES,
   pauseUpdate,
-  PauseRequest,
   rejectUpdate,
-  RejectRequest,
   resumeUpdate,
-  ResumeRequest,
   statusQuery,
   type ControlResult,
   type WorkflowRunStatus,
 } from '../workflows/messages';
+import { ApproveRequest, BreakpointsRequest, PauseRequest, RejectRequest, ResumeRequest } from './messages';
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import { CloacinaPaused, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';

@@ -16,22 +16,19 @@ import { failureMessage } from './failures';
 import {
   approveSignal,
   approveUpdate,
-  ApproveRequest,
   breakpointsUpdate,
-  BreakpointsRequest,
   type BreakpointsResult,
   contextQuery,
   describeIssues,
+  requestSchemas,
   MAX_IDENTITY_LENGTH,
   pauseSignal,
   pauseUpdate,
-  PauseRequest,
+  type PauseRequest,
   rejectSignal,
   rejectUpdate,
-  RejectRequest,
   resumeSignal,
   resumeUpdate,
-  ResumeRequest,
   statusQuery,
   type ControlResult,
 } from './messages';
@@ -117,7 +114,7 @@ export class Handlers {
 
   pause(raw: unknown): ControlResult {
     this.#assertOpen();
-    const r = PauseRequest.parse(raw);
+    const r = requestSchemas().PauseRequest.parse(raw);
     this.#checkKind(r);
     const step = this.run.feed({
       type: 'pause',
@@ -174,7 +171,7 @@ export class Handlers {
     this.#assertOpen();
     const run = this.run;
     const spec = run.spec;
-    const r = ResumeRequest.parse(raw);
+    const r = requestSchemas().ResumeRequest.parse(raw);
     const req: ResumeInput = {
       requestId: r.requestId,
       by: r.by ?? (source === 'system' ? 'system' : ANONYMOUS),
@@ -269,7 +266,7 @@ export class Handlers {
   breakpoints(raw: unknown): BreakpointsResult {
     this.#assertOpen();
     const run = this.run;
-    const r = BreakpointsRequest.parse(raw);
+    const r = requestSchemas().BreakpointsRequest.parse(raw);
     const by = r.by ?? ANONYMOUS;
     const answer = (duplicate: boolean, released: string[]): BreakpointsResult => ({
       ...this.#control(duplicate),
@@ -340,7 +337,9 @@ export class Handlers {
   gate(kind: 'approve' | 'reject', raw: unknown): ControlResult {
     this.#assertOpen();
     const run = this.run;
-    const r = (kind === 'approve' ? ApproveRequest : RejectRequest).parse(raw);
+    const r = (kind === 'approve' ? requestSchemas().ApproveRequest : requestSchemas().RejectRequest).parse(
+      raw,
+    );
     if (!run.specs.has(r.taskId)) {
       const message = this.#unknownTask(r.taskId);
       run.feed({
@@ -448,19 +447,19 @@ export class Handlers {
     const validator = (schema: z.ZodType) => (raw: unknown) => void validate(schema, raw);
     setHandler(pauseUpdate, (raw) => guarded(() => this.pause(raw)), {
       // Refused before it is written to the history: a kind only the library may send, without proof.
-      validator: (raw: unknown) => this.#checkKind(validate(PauseRequest, raw)),
+      validator: (raw: unknown) => this.#checkKind(validate(requestSchemas().PauseRequest, raw)),
     });
     setHandler(resumeUpdate, (raw) => guardedAsync(() => this.resume(raw, 'request')), {
-      validator: validator(ResumeRequest),
+      validator: validator(requestSchemas().ResumeRequest),
     });
     setHandler(approveUpdate, (raw) => guarded(() => this.gate('approve', raw)), {
-      validator: validator(ApproveRequest),
+      validator: validator(requestSchemas().ApproveRequest),
     });
     setHandler(rejectUpdate, (raw) => guarded(() => this.gate('reject', raw)), {
-      validator: validator(RejectRequest),
+      validator: validator(requestSchemas().RejectRequest),
     });
     setHandler(breakpointsUpdate, (raw) => guarded(() => this.breakpoints(raw)), {
-      validator: validator(BreakpointsRequest),
+      validator: validator(requestSchemas().BreakpointsRequest),
     });
 
     setHandler(pauseSignal, (raw) => {

@@ -205,30 +205,36 @@ function buildSchemas() {
     }),
   };
 }
-const schemas = threadShared('cloacina-temporal/messages', buildSchemas);
+/** The request schemas, one per update and signal that carries a payload. */
+export type RequestSchemas = ReturnType<typeof buildSchemas>;
+
+/**
+ * The request schemas: built on first use and then shared by every run on the workflow thread. They are
+ * reached through this function rather than exported as values, because the worker freezes a preloaded
+ * module's exports and a zod schema must stay extensible (it installs some fields on first use);
+ * `cloacina-temporal/messages` exports them by name.
+ */
+export function requestSchemas(): RequestSchemas {
+  return threadShared('cloacina-temporal/messages', buildSchemas);
+}
 
 /** Payload of the pause update and signal. */
-export const PauseRequest = schemas.PauseRequest;
-export type PauseRequest = z.infer<typeof PauseRequest>;
+export type PauseRequest = z.infer<RequestSchemas['PauseRequest']>;
 
 /** Payload of the resume update and signal. */
-export const ResumeRequest = schemas.ResumeRequest;
-export type ResumeRequest = z.infer<typeof ResumeRequest>;
+export type ResumeRequest = z.infer<RequestSchemas['ResumeRequest']>;
 
 /** Payload of the approve update and signal (a `pauseBefore` gate). */
-export const ApproveRequest = schemas.ApproveRequest;
-export type ApproveRequest = z.infer<typeof ApproveRequest>;
+export type ApproveRequest = z.infer<RequestSchemas['ApproveRequest']>;
 
 /** Payload of the reject update and signal (a `pauseBefore` gate): the gated task fails. */
-export const RejectRequest = schemas.RejectRequest;
-export type RejectRequest = z.infer<typeof RejectRequest>;
+export type RejectRequest = z.infer<RequestSchemas['RejectRequest']>;
 
 /**
  * Payload of the breakpoints update: stop before tasks that have not started yet (`set`), or no longer
  * (`clear`: a list, or `true` for all). A breakpoint is a gate anyone may approve; approving steps past it.
  */
-export const BreakpointsRequest = schemas.BreakpointsRequest;
-export type BreakpointsRequest = z.infer<typeof BreakpointsRequest>;
+export type BreakpointsRequest = z.infer<RequestSchemas['BreakpointsRequest']>;
 
 /** What every accepted update returns. */
 export interface ControlResult {

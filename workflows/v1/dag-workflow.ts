@@ -39,18 +39,15 @@ import {
 import {
   approveSignal,
   approveUpdate,
-  ApproveRequest,
   contextQuery,
   describeIssues,
+  requestSchemas,
   pauseSignal,
   pauseUpdate,
-  PauseRequest,
   rejectSignal,
   rejectUpdate,
-  RejectRequest,
   resumeSignal,
   resumeUpdate,
-  ResumeRequest,
   statusQuery,
   type ControlResult,
   type WorkflowRunStatus as RunStatus,
@@ -656,7 +653,7 @@ export async function cloacinaDagV1(
 
   const doPause = (raw: unknown): ControlResult => {
     assertOpen();
-    const r = PauseRequest.parse(raw);
+    const r = requestSchemas().PauseRequest.parse(raw);
     const at = now();
     let expiresAt: string | undefined;
     if (r.expiresAfterMs) expiresAt = new Date(Date.now() + r.expiresAfterMs).toISOString();
@@ -688,7 +685,7 @@ export async function cloacinaDagV1(
 
   const doResume = async (raw: unknown, source: 'update' | 'signal' | 'system'): Promise<ControlResult> => {
     assertOpen();
-    const r = ResumeRequest.parse(raw);
+    const r = requestSchemas().ResumeRequest.parse(raw);
     const req: ResumeInput = {
       requestId: r.requestId,
       by: r.by ?? (source === 'system' ? 'system' : ANONYMOUS),
@@ -767,7 +764,9 @@ export async function cloacinaDagV1(
 
   const doGate = (kind: 'approve' | 'reject', raw: unknown): ControlResult => {
     assertOpen();
-    const r = (kind === 'approve' ? ApproveRequest : RejectRequest).parse(raw);
+    const r = (kind === 'approve' ? requestSchemas().ApproveRequest : requestSchemas().RejectRequest).parse(
+      raw,
+    );
     if (!specs.has(r.taskId)) {
       const hint = nearest(r.taskId, specs.keys());
       const message =
@@ -831,10 +830,16 @@ export async function cloacinaDagV1(
     if (!parsed.success) throw new Error(`Invalid request: ${describeIssues(parsed.error)}`);
   };
 
-  setHandler(pauseUpdate, (raw) => doPause(raw), { validator: validator(PauseRequest) });
-  setHandler(resumeUpdate, (raw) => doResume(raw, 'update'), { validator: validator(ResumeRequest) });
-  setHandler(approveUpdate, (raw) => doGate('approve', raw), { validator: validator(ApproveRequest) });
-  setHandler(rejectUpdate, (raw) => doGate('reject', raw), { validator: validator(RejectRequest) });
+  setHandler(pauseUpdate, (raw) => doPause(raw), { validator: validator(requestSchemas().PauseRequest) });
+  setHandler(resumeUpdate, (raw) => doResume(raw, 'update'), {
+    validator: validator(requestSchemas().ResumeRequest),
+  });
+  setHandler(approveUpdate, (raw) => doGate('approve', raw), {
+    validator: validator(requestSchemas().ApproveRequest),
+  });
+  setHandler(rejectUpdate, (raw) => doGate('reject', raw), {
+    validator: validator(requestSchemas().RejectRequest),
+  });
 
   setHandler(pauseSignal, (raw) => {
     try {
