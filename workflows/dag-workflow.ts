@@ -67,6 +67,13 @@ export const PATCH_IN_FLIGHT_CAP = 'cloacina-in-flight-cap';
  */
 export const PATCH_SIGNAL_REJECTIONS = 'cloacina-signal-rejections';
 
+/**
+ * Marks runs whose activity attempts take the short path local attempts take: no wait that would end at
+ * once, and one deferred instead of a race against abandonment. Fewer promises per attempt (the SDK
+ * captures a stack for each), but a different order of commands than older histories recorded.
+ */
+export const PATCH_LEAN_ATTEMPTS = 'cloacina-lean-attempts';
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
   if (!patched(PATCH_V2)) {
@@ -76,6 +83,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.requireKindProof = patched(PATCH_TASK_PROOF);
   run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
   run.capInFlight = patched(PATCH_IN_FLIGHT_CAP);
+  run.leanAttempts = patched(PATCH_LEAN_ATTEMPTS);
   const rejections = new Rejections(patched(PATCH_SIGNAL_REJECTIONS), input.lastRejectionAttribute === true);
   const visibility = new Visibility(run, rejections);
   const resources = new Resources(run);

@@ -99,6 +99,11 @@ export class Run {
    * at once, as their histories recorded).
    */
   capInFlight = false;
+  /**
+   * Whether activity attempts skip the waits that would end at once and race nothing, as local attempts
+   * do (runs begun before keep the commands their histories recorded).
+   */
+  leanAttempts = false;
   /** The proof each running attempt was given, by task id. */
   readonly attemptProofs = new Map<string, string>();
 

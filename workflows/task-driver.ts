@@ -209,17 +209,18 @@ export class TaskDriver {
             summary: t.id,
           });
     const local = t.execution === 'local';
-    // The attempt's outcome, or `interrupted` when an immediate pause abandons it. (Local attempts use one
-    // deferred; activity attempts keep the race they were recorded with.)
+    // The attempt's outcome, or `interrupted` when an immediate pause abandons it: one deferred, or in runs
+    // begun before `leanAttempts` the race activity attempts were recorded with.
     let abandon!: () => void;
     let settle: ((o: AttemptOutcome) => void) | undefined;
-    const settledOrAbandoned = local
+    const deferred = local || run.leanAttempts;
+    const settledOrAbandoned = deferred
       ? new Promise<AttemptOutcome>((r) => {
           settle = r;
           abandon = () => r({ kind: 'interrupted' });
         })
       : undefined;
-    const abandoned = local ? undefined : new Promise<void>((r) => (abandon = r));
+    const abandoned = deferred ? undefined : new Promise<void>((r) => (abandon = r));
     const ctl: AttemptControl = {
       scope: new CancellationScope(),
       interruptedByPause: false,
@@ -374,13 +375,13 @@ export class TaskDriver {
       }
       // A retry back-off is a due time in the reducer; it ends when the reducer's timer fires.
       if (rec.state === 'retrying') await condition(() => !(t.id in run.pm.retries));
-      // A local task skips the waits that would end at once: in a chain of short local tasks, each promise
-      // (and the stack the SDK captures for it) is a visible share of a step. Activity tasks keep theirs,
-      // which fixes the order of their commands in recorded histories.
-      const local = t.execution === 'local';
-      if (!local || !run.mayStart()) await condition(() => run.mayStart());
+      // Skip the waits that would end at once: each promise (and the stack the SDK captures for it) is a
+      // visible share of a short task's cost. Local tasks always do; activity tasks in runs begun with
+      // `leanAttempts`, since it changes the order of their commands against recorded histories.
+      const lean = t.execution === 'local' || run.leanAttempts;
+      if (!lean || !run.mayStart()) await condition(() => run.mayStart());
       try {
-        if (!local || t.uses.length > 0) await this.resources.ensure(t);
+        if (!lean || t.uses.length > 0) await this.resources.ensure(t);
       } catch (err) {
         if (isCancellation(err) && !isActivityTimeout(err)) throw err;
         run.finish(t.id, 'failed', run.inputContext(t), {
