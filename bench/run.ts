@@ -779,22 +779,31 @@ async function main(): Promise<void> {
         return out;
       };
       const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+      // n library runs, each stopped at its gate, paused and asked its status; and n raw runs waiting on a
+      // condition, each having answered one update.
+      const pausedRuns = async (tq: string, n: number) => {
+        const exec = new UnifiedExecutor(client, { taskQueue: tq, identity: 'bench' });
+        const hs = await inBatches(n, () => exec.executeAsync(memoryGate, {}));
+        await inBatches(n, (i) => hs[i]!.pause({ reason: 'bench' }));
+        const states = await inBatches(n, async (i) => (await hs[i]!.status()).state);
+        return { ids: hs.map((h) => h.workflowId), paused: states.filter((x) => x === 'paused').length };
+      };
+      const waitingRawRuns = async (tq: string, n: number) => {
+        const hs = await inBatches(n, () =>
+          client.workflow.start('rawWaiter', { taskQueue: tq, workflowId: `raw-mem-${randomUUID()}` }),
+        );
+        await inBatches(n, (i) => hs[i]!.executeUpdate(pingUpdate, { args: [i] }));
+        return hs.map((h) => h.workflowId);
+      };
       const lib = await spawnWorker('library');
       const raw = await spawnWorker('raw');
       try {
         const libIdle = await lib.ask();
-        const memExec = new UnifiedExecutor(client, { taskQueue: lib.tq, identity: 'bench' });
-        const libHandles = await inBatches(count, () => memExec.executeAsync(memoryGate, {}));
-        await inBatches(count, (i) => libHandles[i]!.pause({ reason: 'bench' }));
-        const states = await inBatches(count, async (i) => (await libHandles[i]!.status()).state);
-        const paused = states.filter((s) => s === 'paused').length;
+        const { ids: libIds, paused } = await pausedRuns(lib.tq, count);
         const libFull = await lib.ask();
 
         const rawIdle = await raw.ask();
-        const rawHandles = await inBatches(count, () =>
-          client.workflow.start('rawWaiter', { taskQueue: raw.tq, workflowId: `raw-mem-${randomUUID()}` }),
-        );
-        await inBatches(count, (i) => rawHandles[i]!.executeUpdate(pingUpdate, { args: [i] }));
+        const rawIds = await waitingRawRuns(raw.tq, count);
         const rawFull = await raw.ask();
 
         const libGrowth = libFull.rss - libIdle.rss;
@@ -819,35 +828,20 @@ async function main(): Promise<void> {
           const libDebug = await spawnWorker('library', 'debug');
           const rawDebug = await spawnWorker('raw', 'debug');
           try {
-            const debugExec = new UnifiedExecutor(client, { taskQueue: libDebug.tq, identity: 'bench' });
             // One run of each first: compiling the workflow code and what a thread shares is not per run.
-            const warmLib = await debugExec.executeAsync(memoryGate, {});
-            await warmLib.pause({ reason: 'bench' });
-            await warmLib.status();
-            const warmRaw = await client.workflow.start('rawWaiter', {
-              taskQueue: rawDebug.tq,
-              workflowId: `raw-mem-${randomUUID()}`,
-            });
-            await warmRaw.executeUpdate(pingUpdate, { args: [0] });
+            await pausedRuns(libDebug.tq, 1);
+            await waitingRawRuns(rawDebug.tq, 1);
             const lib0 = await libDebug.ask();
-            const hs = await inBatches(count, () => debugExec.executeAsync(memoryGate, {}));
-            await inBatches(count, (i) => hs[i]!.pause({ reason: 'bench' }));
-            const debugStates = await inBatches(count, async (i) => (await hs[i]!.status()).state);
+            const { paused: debugPaused } = await pausedRuns(libDebug.tq, count);
             const lib1 = await libDebug.ask();
             const raw0 = await rawDebug.ask();
-            const rs = await inBatches(count, () =>
-              client.workflow.start('rawWaiter', {
-                taskQueue: rawDebug.tq,
-                workflowId: `raw-mem-${randomUUID()}`,
-              }),
-            );
-            await inBatches(count, (i) => rs[i]!.executeUpdate(pingUpdate, { args: [i] }));
+            await waitingRawRuns(rawDebug.tq, count);
             const raw1 = await rawDebug.ask();
             const libPerRun = (lib1.heapUsed - lib0.heapUsed) / count;
             const rawPerRun = (raw1.heapUsed - raw0.heapUsed) / count;
             figures.push({
               figure: `worker heap retained per paused run, ${count} runs (workflows on the main thread, after GC)`,
-              ours: `${(libPerRun / 1024).toFixed(1)} KB (${debugStates.filter((x) => x === 'paused').length}/${count} status paused)`,
+              ours: `${(libPerRun / 1024).toFixed(1)} KB (${debugPaused}/${count} status paused)`,
               baseline: `${(rawPerRun / 1024).toFixed(1)} KB (raw workflows on a condition)`,
               ratio: `${(libPerRun / rawPerRun).toFixed(2)}×`,
               goal: '≤ 1.2×',
@@ -868,8 +862,8 @@ async function main(): Promise<void> {
             bytes: temporal.api.history.v1.History.encode(h).finish().length,
           };
         };
-        const libId = libHandles[0]!.workflowId;
-        const rawId = rawHandles[0]!.workflowId;
+        const libId = libIds[0]!;
+        const rawId = rawIds[0]!;
         const before = { lib: await historyOf(libId), raw: await historyOf(rawId) };
         await sleep(idleMs);
         const after = { lib: await historyOf(libId), raw: await historyOf(rawId) };

@@ -59,7 +59,7 @@ let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   bundlePromise ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    // zod and the message schemas, evaluated once per workflow thread instead of once per cached run
+    // zod and the workflow modules, evaluated once per workflow thread instead of once per cached run
     preloadModules: [require.resolve('../workflows/preload')],
     logger: {
       log: () => undefined,

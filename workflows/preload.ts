@@ -1,13 +1,12 @@
 // Modules a worker evaluates once per workflow thread, before any run, and shares among the runs it caches
-// (the bundler's `preloadModules`). Their exports are frozen, so they hold nothing a run changes: zod's
-// code, the map of values built once per thread (./thread-shared), and the workflows' own code: functions,
-// classes and constants (the instances a run makes are its own and not frozen).
+// (the bundler's `preloadModules`): zod and the workflows' own modules. The SDK freezes their exports, so
+// these hold only functions, classes and constants; what a run makes from them is its own. The request
+// schemas, which must stay extensible, live in ./thread-shared's map, which no export reaches.
 import { z } from 'zod';
-import { threadShared } from './thread-shared';
 import { cloacinaDag, cloacinaPauseWindow } from './index';
 
 // zod sets its default locale and memoizer when it builds its first schema, which would otherwise happen in
 // a run after this module is frozen.
 z.object({ warm: z.array(z.string()) }).safeParse({ warm: ['up'] });
 
-export { threadShared, cloacinaDag, cloacinaPauseWindow };
+export { cloacinaDag, cloacinaPauseWindow };

@@ -5,7 +5,7 @@ import { defineWorkflow, task } from '../../src';
 import { withWorker } from '../helpers';
 
 // What a paused run costs the worker that caches it. The SDK evaluates a workflow bundle's modules once per
-// run; the bundle preloads zod, the message schemas and the workflow's classes once per thread instead.
+// run; the bundle preloads zod and the workflow modules once per thread instead.
 // Without that a paused run held about 1 MB of heap; the bound below is a quarter of that.
 
 setFlagsFromString('--expose-gc');
