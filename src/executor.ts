@@ -866,6 +866,8 @@ export class UnifiedExecutor {
    * Resumes a paused run after validation; rejects with ResumeValidationError if a check fails. A run the
    * Temporal server holds (native pause, or a freeze) is unpaused on the server first, then this library's
    * pause is resumed; a run under the server's pause only answers with its state after the unpause.
+   * Once unpaused, such a run may end its pause by itself (an expiry or scheduled resume that came due
+   * while the server held it) and even finish: the answer is then its state, not an error.
    */
   async resumeWorkflow(workflowId: string, options: ResumeOptions = {}): Promise<ControlResult> {
     const request = buildResumeRequest(options, this.identity);
@@ -883,11 +885,12 @@ export class UnifiedExecutor {
         } catch (again) {
           if (again instanceof RequestRejectedError && again.code === 'Superseded' && attempt < 2) continue;
           // Held by the server alone, or its own pause ended by itself once unpaused: the run goes on
-          // either way.
-          if (!(
-            again instanceof RequestRejectedError && ['NotPaused', 'AlreadyResuming'].includes(again.code)
-          ))
-            throw again;
+          // either way. It may even have finished its last tasks before this resume reached it.
+          const wentOn =
+            (again instanceof RequestRejectedError &&
+              ['NotPaused', 'AlreadyResuming'].includes(again.code)) ||
+            again instanceof WorkflowClosedError;
+          if (!wentOn) throw again;
           const st = await this.getStatus(workflowId);
           return { state: st.state === 'frozen' ? 'running' : st.state, pause: st.pause, duplicate: false };
         }

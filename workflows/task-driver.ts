@@ -95,6 +95,13 @@ export class TaskDriver {
   #atGate = 0;
   /** The yield under way, shared by every task that waits on it. */
   #yielding: Promise<void> | undefined;
+  /**
+   * The scope direct attempts run in, shared until an interruption cancels it (an immediate pause cuts
+   * off every attempt in flight at once, so one scope serves them all).
+   */
+  #directScope: CancellationScope | undefined;
+  /** The scope the driver was built in (the run's root): parent of every direct scope. */
+  readonly #rootScope = CancellationScope.current();
 
   constructor(
     private readonly run: Run,
@@ -124,21 +131,30 @@ export class TaskDriver {
   /** Starts a coroutine for every task that is ready (or skips it when its trigger rule says so). */
   startReadyTasks(): void {
     const run = this.run;
+    let direct: TaskSpec[] | undefined;
     let again = true;
-    while (again) {
+    scan: while (again) {
       again = false;
       for (const t of run.spec.tasks) {
         const rec = run.tasks[t.id]!;
         if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
         // The rest waits for slots: thousands of coroutines parked at once would cost every workflow
         // step (each checks its condition), and the SDK's promise tracking does not survive them.
-        // Once full, it refills when half the slots are free, so each workflow task schedules a batch
-        // rather than one attempt per completion.
         if (run.capInFlight) {
           const active = this.#driving.size - this.#atGate;
-          if (active >= MAX_IN_FLIGHT) this.#full = true;
-          else if (active <= MAX_IN_FLIGHT / 2) this.#full = false;
-          if (this.#full) return;
+          if (run.leanAttempts) {
+            // A slot is refilled as soon as it frees: a workflow task then schedules about as many
+            // attempts as it saw settle, and stays short. (A batch refill of half the window made
+            // workflow tasks long enough for the server to buffer more than its limit of events
+            // (`history.maximumBufferedEventsBatch`, 100) and force them closed: each force-close
+            // evicts the run and replays its whole history.)
+            if (active >= MAX_IN_FLIGHT) break scan;
+          } else {
+            // Runs begun before `leanAttempts`: once full, refill when half the slots are free.
+            if (active >= MAX_IN_FLIGHT) this.#full = true;
+            else if (active <= MAX_IN_FLIGHT / 2) this.#full = false;
+            if (this.#full) break scan;
+          }
         }
         const fresh =
           rec.state === 'pending' &&
@@ -157,16 +173,130 @@ export class TaskDriver {
           }
         }
         this.#driving.add(t.id);
-        this.#drive(t).then(
-          () => this.#driving.delete(t.id),
-          (err: unknown) => {
-            this.#driving.delete(t.id);
-            run.fatal ??= err;
-            run.touch();
-          },
-        );
+        if (this.#canStartDirectly(t, rec)) {
+          this.#markStarted(t, rec);
+          (direct ??= []).push(t);
+          continue;
+        }
+        this.#follow(t.id, this.#drive(t));
       }
     }
+    if (direct) this.#startDirect(direct);
+  }
+
+  /** Keeps a task's coroutine in `#driving` until it ends; what it throws ends the run. */
+  #follow(id: string, driving: Promise<void>): void {
+    const run = this.run;
+    driving.then(
+      () => this.#driving.delete(id),
+      (err: unknown) => {
+        this.#driving.delete(id);
+        run.fatal ??= err;
+        run.touch();
+      },
+    );
+  }
+
+  /**
+   * A ready task that would pass every wait of {@link #drive} at once (no gate, no resource, nothing
+   * holding the run, no yield due) starts without a coroutine: its attempt is a callback on the activity's
+   * promise. Each promise in a workflow costs a stack capture in the SDK, and a coroutine with its own
+   * cancellation scope costs about a dozen of them; this path costs three, as a raw activity does.
+   * (Runs begun before `leanAttempts` keep the coroutine: it orders their commands differently.)
+   */
+  #canStartDirectly(t: TaskSpec, rec: TaskRecord): boolean {
+    const run = this.run;
+    if (t.execution === 'local' && !this.#localMayStart()) return false;
+    return (
+      run.leanAttempts &&
+      t.uses.length === 0 &&
+      rec.state === 'pending' &&
+      this.#gateSpec(t) === undefined &&
+      run.mayStart() &&
+      !(run.capInFlight && this.#inFlight >= MAX_IN_FLIGHT)
+    );
+  }
+
+  /** A local attempt would have to wait for the run to end its workflow task first. */
+  #mustYield(): boolean {
+    return (
+      this.#yielding !== undefined ||
+      this.#localSettled >= LOCAL_YIELD_ATTEMPTS ||
+      (this.#localSince !== undefined && Date.parse(this.run.now()) - this.#localSince >= LOCAL_YIELD_MS)
+    );
+  }
+
+  /** A local attempt may start now: no yield is due and a local slot is free. */
+  #localMayStart(): boolean {
+    return !this.#mustYield() && this.#localInFlight < LOCAL_MAX_IN_FLIGHT;
+  }
+
+  /** Records an attempt's start: the check before it and this run in one synchronous step. */
+  #markStarted(t: TaskSpec, rec: TaskRecord): void {
+    const run = this.run;
+    run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
+    rec.state = 'running';
+    rec.startedAt ??= run.now();
+    rec.attempts++;
+    run.touch();
+    if (t.execution === 'local') this.#localSince ??= Date.parse(run.now());
+    this.#inFlight++;
+    if (t.execution === 'local') this.#localInFlight++;
+  }
+
+  /** Schedules the attempts of tasks {@link #markStarted} marked, in one pass of the shared scope. */
+  #startDirect(tasks: TaskSpec[]): void {
+    const run = this.run;
+    this.#directScope ??= new CancellationScope({ parent: this.#rootScope, cancellable: true });
+    const scope = this.#directScope;
+    const started: Array<Promise<RunTaskResult>> = [];
+    scope
+      .run(() => {
+        for (const t of tasks) {
+          try {
+            started.push(this.#schedule(t, run.tasks[t.id]!));
+          } catch (err) {
+            started.push(Promise.reject(err));
+          }
+        }
+        return Promise.resolve();
+      })
+      .catch((err: unknown) => {
+        run.fatal ??= err;
+        run.touch();
+      });
+    tasks.forEach((t, i) => {
+      const rec = run.tasks[t.id]!;
+      const ctl: AttemptControl = {
+        scope,
+        interruptedByPause: false,
+        settled: false,
+        abandon: () => end({ kind: 'interrupted' }),
+      };
+      // The first of the attempt's result and its abandonment (an immediate pause that outwaited the
+      // drain timeout) decides; the other is ignored.
+      const end = (outcome: AttemptOutcome): void => {
+        if (ctl.settled) return;
+        this.#endAttempt(t, ctl);
+        this.#releaseSlot(t);
+        let done: boolean;
+        try {
+          done = this.#settle(t, rec, outcome);
+        } catch (err) {
+          this.#driving.delete(t.id);
+          run.fatal ??= err;
+          run.touch();
+          return;
+        }
+        if (done) this.#driving.delete(t.id);
+        else this.#follow(t.id, this.#loop(t, rec));
+      };
+      this.#attempts.set(t.id, ctl);
+      started[i]!.then(
+        (result) => end({ kind: 'ok', result }),
+        (err: unknown) => end(this.#failedOutcome(ctl, err)),
+      );
+    });
   }
 
   /**
@@ -177,8 +307,22 @@ export class TaskDriver {
   interrupt(id: string): void {
     const ctl = this.#attempts.get(id);
     if (!ctl || ctl.interruptedByPause) return;
+    if (ctl.scope === this.#directScope) {
+      // The direct attempts share one scope: cancelling it cuts off all of them (as an immediate pause
+      // asks), so each is marked interrupted, and attempts started later get a fresh scope.
+      this.#directScope = undefined;
+      for (const [other, c] of this.#attempts) {
+        if (c.scope === ctl.scope && other !== id) this.#interrupted(other, c);
+      }
+    }
+    this.#interrupted(id, ctl);
+  }
+
+  /** Marks an attempt as cut off by a pause, cancels its scope, and abandons it after the drain timeout. */
+  #interrupted(id: string, ctl: AttemptControl): void {
+    if (ctl.interruptedByPause) return;
     ctl.interruptedByPause = true;
-    ctl.scope.cancel();
+    if (!ctl.scope.consideredCancelled) ctl.scope.cancel();
     void condition(() => ctl.settled, this.run.spec.pausePolicy.drainTimeoutMs)
       .then((settled) => {
         if (!settled) {
@@ -189,31 +333,79 @@ export class TaskDriver {
       .catch(() => undefined);
   }
 
+  /** Schedules one attempt of a task (in the current cancellation scope) and returns its result. */
+  #schedule(t: TaskSpec, rec: TaskRecord): Promise<RunTaskResult> {
+    const run = this.run;
+    const local = t.execution === 'local';
+    // Retries are the workflow's (a pause freezes their back-offs), so each attempt is a single try.
+    const acts = local
+      ? proxyLocalActivities<CloacinaActivities>({
+          startToCloseTimeout: t.timeoutMs,
+          retry: { maximumAttempts: 1 },
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+          summary: t.id,
+        })
+      : proxyActivities<CloacinaActivities>({
+          startToCloseTimeout: t.timeoutMs,
+          heartbeatTimeout: t.heartbeatTimeoutMs,
+          retry: { maximumAttempts: 1 },
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+          activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
+          summary: t.id,
+        });
+    // A local task's ctx.pauseWorkflow comes back with its outcome: it sends no update, so needs no proof.
+    const proof = run.requireKindProof && !local ? uuid4() : undefined;
+    if (proof) run.attemptProofs.set(t.id, proof);
+    const resourceHandles = Object.fromEntries(
+      t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
+    ) as Record<string, JsonValue>;
+    return acts['cloacina.runTask']({
+      workflowName: run.spec.name,
+      taskId: t.id,
+      attempt: rec.attempts,
+      context: run.inputContext(t),
+      resources: resourceHandles,
+      ...(proof ? { proof } : {}),
+    });
+  }
+
+  /** What an attempt's error means: cut off by a pause, the run's cancellation, or a failure. */
+  #failedOutcome(ctl: AttemptControl, err: unknown): AttemptOutcome {
+    // Cut off by an immediate pause: whatever ended it (cancellation, or a heartbeat timeout when
+    // its worker died during the drain), the attempt does not count.
+    if (ctl.interruptedByPause) return { kind: 'interrupted' };
+    if (isCancellation(err) && !isActivityTimeout(err)) return { kind: 'cancelled', error: err };
+    return {
+      kind: 'failed',
+      failure: toFailureInfo(err),
+      pauses: carriedDetails(err, CARRIED_PAUSES_KEY),
+    };
+  }
+
+  /** An attempt settled (or was abandoned): it no longer counts as in flight. */
+  #endAttempt(t: TaskSpec, ctl: AttemptControl): void {
+    ctl.settled = true;
+    this.#attempts.delete(t.id);
+    this.run.attemptProofs.delete(t.id);
+  }
+
+  /** An attempt's slot is free again. */
+  #releaseSlot(t: TaskSpec): void {
+    this.#inFlight--;
+    if (t.execution === 'local') {
+      this.#localInFlight--;
+      this.#localSettled++;
+    }
+  }
+
+  /** Runs one attempt of a task that {@link #markStarted} marked, in a cancellation scope of its own. */
   async #runAttempt(t: TaskSpec, rec: TaskRecord): Promise<AttemptOutcome> {
     const run = this.run;
-    // Retries are the workflow's (a pause freezes their back-offs), so each attempt is a single try.
-    const acts =
-      t.execution === 'local'
-        ? proxyLocalActivities<CloacinaActivities>({
-            startToCloseTimeout: t.timeoutMs,
-            retry: { maximumAttempts: 1 },
-            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary: t.id,
-          })
-        : proxyActivities<CloacinaActivities>({
-            startToCloseTimeout: t.timeoutMs,
-            heartbeatTimeout: t.heartbeatTimeoutMs,
-            retry: { maximumAttempts: 1 },
-            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
-            summary: t.id,
-          });
-    const local = t.execution === 'local';
     // The attempt's outcome, or `interrupted` when an immediate pause abandons it: one deferred, or in runs
     // begun before `leanAttempts` the race activity attempts were recorded with.
     let abandon!: () => void;
     let settle: ((o: AttemptOutcome) => void) | undefined;
-    const deferred = local || run.leanAttempts;
+    const deferred = t.execution === 'local' || run.leanAttempts;
     const settledOrAbandoned = deferred
       ? new Promise<AttemptOutcome>((r) => {
           settle = r;
@@ -228,36 +420,11 @@ export class TaskDriver {
       abandon,
     };
     this.#attempts.set(t.id, ctl);
-    // A local task's ctx.pauseWorkflow comes back with its outcome: it sends no update, so needs no proof.
-    const proof = run.requireKindProof && !local ? uuid4() : undefined;
-    if (proof) run.attemptProofs.set(t.id, proof);
-    const resourceHandles = Object.fromEntries(
-      t.uses.map((u) => [u, run.resources[u]!.handle ?? null]),
-    ) as Record<string, JsonValue>;
     const attempt = ctl.scope
-      .run(() =>
-        acts['cloacina.runTask']({
-          workflowName: run.spec.name,
-          taskId: t.id,
-          attempt: rec.attempts,
-          context: run.inputContext(t),
-          resources: resourceHandles,
-          ...(proof ? { proof } : {}),
-        }),
-      )
+      .run(() => this.#schedule(t, rec))
       .then(
         (result): AttemptOutcome => ({ kind: 'ok', result }),
-        (err: unknown): AttemptOutcome => {
-          // Cut off by an immediate pause: whatever ended it (cancellation, or a heartbeat timeout when
-          // its worker died during the drain), the attempt does not count.
-          if (ctl.interruptedByPause) return { kind: 'interrupted' };
-          if (isCancellation(err) && !isActivityTimeout(err)) return { kind: 'cancelled', error: err };
-          return {
-            kind: 'failed',
-            failure: toFailureInfo(err),
-            pauses: carriedDetails(err, CARRIED_PAUSES_KEY),
-          };
-        },
+        (err: unknown): AttemptOutcome => this.#failedOutcome(ctl, err),
       );
     let outcome: AttemptOutcome;
     if (settledOrAbandoned) {
@@ -269,9 +436,7 @@ export class TaskDriver {
         abandoned!.then((): AttemptOutcome => ({ kind: 'interrupted' })),
       ]);
     }
-    ctl.settled = true;
-    this.#attempts.delete(t.id);
-    run.attemptProofs.delete(t.id);
+    this.#endAttempt(t, ctl);
     return outcome;
   }
 
@@ -353,13 +518,17 @@ export class TaskDriver {
   }
 
   async #drive(t: TaskSpec): Promise<void> {
-    const run = this.run;
-    const rec = run.tasks[t.id]!;
+    const rec = this.run.tasks[t.id]!;
     // A `pauseBefore` gate (or a breakpoint) holds the task until it is approved (other branches keep
     // running).
     const gate = this.#gateSpec(t);
     if (gate && !(await this.#gate(t, rec, gate))) return;
+    await this.#loop(t, rec);
+  }
 
+  /** Attempts a task until it ends: waits for the run, resources and slots, retries, holds. */
+  async #loop(t: TaskSpec, rec: TaskRecord): Promise<void> {
+    const run = this.run;
     for (;;) {
       if (rec.state === 'held') {
         // Exhausted retries under onTaskFailure 'pause': wait for resume (re-run) or skip.
@@ -401,11 +570,7 @@ export class TaskDriver {
         continue;
       }
       if (t.execution === 'local') {
-        if (
-          this.#yielding ||
-          this.#localSettled >= LOCAL_YIELD_ATTEMPTS ||
-          (this.#localSince !== undefined && Date.parse(run.now()) - this.#localSince >= LOCAL_YIELD_MS)
-        ) {
+        if (this.#mustYield()) {
           await this.#yieldWorkflowTask();
           continue;
         }
@@ -415,66 +580,65 @@ export class TaskDriver {
         }
       }
       // Start: the check above and this event run in one synchronous step, so no pause can slip between.
-      run.feed({ type: 'taskStarted', at: run.now(), taskId: t.id });
-      rec.state = 'running';
-      rec.startedAt ??= run.now();
-      rec.attempts++;
-      run.touch();
-      if (t.execution === 'local') this.#localSince ??= Date.parse(run.now());
-      this.#inFlight++;
-      if (t.execution === 'local') this.#localInFlight++;
+      this.#markStarted(t, rec);
       let outcome: AttemptOutcome;
       try {
         outcome = await this.#runAttempt(t, rec);
       } finally {
-        this.#inFlight--;
-        if (t.execution === 'local') {
-          this.#localInFlight--;
-          this.#localSettled++;
-        }
+        this.#releaseSlot(t);
       }
-      // Pauses a local task asked for land while it still counts as running, as an update would have.
-      if (outcome.kind === 'ok') this.#applyCarriedPauses(t, outcome.result.pauses);
-      else if (outcome.kind === 'failed') this.#applyCarriedPauses(t, outcome.pauses);
-      run.feed({ type: 'taskSettled', at: run.now(), taskId: t.id });
-      switch (outcome.kind) {
-        case 'ok':
-          delete rec.error;
-          run.finish(t.id, 'completed', outcome.result.context);
-          return;
-        case 'interrupted':
-          rec.attempts--;
-          rec.interrupted++;
-          rec.state = 'pending';
-          run.touch();
-          continue;
-        case 'cancelled':
-          throw outcome.error;
-        case 'failed': {
-          rec.error = { type: outcome.failure.type, message: outcome.failure.message };
-          if (shouldRetry(t.retry, rec.attempts, outcome.failure)) {
-            rec.state = 'retrying';
-            run.feed({
-              type: 'retryScheduled',
-              at: run.now(),
-              taskId: t.id,
-              delayMs: retryDelay(t.retry, rec.attempts, Math.random),
-            });
-            continue;
-          }
-          if ((t.onTaskFailure ?? run.spec.pausePolicy.onTaskFailure) === 'pause') {
-            rec.state = 'held';
-            run.feed({
-              type: 'taskFailed',
-              at: run.now(),
-              taskId: t.id,
-              message: `${t.id}: ${outcome.failure.message}`,
-            });
-            continue;
-          }
-          run.finish(t.id, 'failed', run.inputContext(t));
-          return;
+      if (this.#settle(t, rec, outcome)) return;
+    }
+  }
+
+  /**
+   * Applies an attempt's outcome to its task. True when the task is done (completed, or failed for
+   * good); false when it must be attempted again (interrupted, retrying, held). Throws the run's
+   * cancellation.
+   */
+  #settle(t: TaskSpec, rec: TaskRecord, outcome: AttemptOutcome): boolean {
+    const run = this.run;
+    // Pauses a local task asked for land while it still counts as running, as an update would have.
+    if (outcome.kind === 'ok') this.#applyCarriedPauses(t, outcome.result.pauses);
+    else if (outcome.kind === 'failed') this.#applyCarriedPauses(t, outcome.pauses);
+    run.feed({ type: 'taskSettled', at: run.now(), taskId: t.id });
+    switch (outcome.kind) {
+      case 'ok':
+        delete rec.error;
+        run.finish(t.id, 'completed', outcome.result.context);
+        return true;
+      case 'interrupted':
+        rec.attempts--;
+        rec.interrupted++;
+        rec.state = 'pending';
+        run.touch();
+        return false;
+      case 'cancelled':
+        throw outcome.error;
+      case 'failed': {
+        rec.error = { type: outcome.failure.type, message: outcome.failure.message };
+        if (shouldRetry(t.retry, rec.attempts, outcome.failure)) {
+          rec.state = 'retrying';
+          run.feed({
+            type: 'retryScheduled',
+            at: run.now(),
+            taskId: t.id,
+            delayMs: retryDelay(t.retry, rec.attempts, Math.random),
+          });
+          return false;
         }
+        if ((t.onTaskFailure ?? run.spec.pausePolicy.onTaskFailure) === 'pause') {
+          rec.state = 'held';
+          run.feed({
+            type: 'taskFailed',
+            at: run.now(),
+            taskId: t.id,
+            message: `${t.id}: ${outcome.failure.message}`,
+          });
+          return false;
+        }
+        run.finish(t.id, 'failed', run.inputContext(t));
+        return true;
       }
     }
   }

@@ -576,6 +576,35 @@ describe('long lives on the shared server', () => {
     });
   });
 
+  it(`a fan-out of ${2 * MAX_IN_FLIGHT} tasks keeps its workflow tasks short: the server never force-closes one`, async function () {
+    // A workflow task that runs while more than `history.maximumBufferedEventsBatch` (100) events arrive
+    // is failed by the server (FORCE_CLOSE_COMMAND), and the run is replayed from its first event.
+    this.timeout(180_000);
+    const width = 2 * MAX_IN_FLIGHT;
+    const wf = defineWorkflow({
+      name: 'short_workflow_tasks',
+      tasks: Array.from({ length: width }, (_, i) => task({ id: `t${i}` }, () => undefined)),
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.result();
+      const failed: string[] = [];
+      let completed = 0;
+      for (const { events } of await chainHistory(h.workflowId)) {
+        for (const e of events) {
+          const f = e.workflowTaskFailedEventAttributes;
+          if (f)
+            failed.push(
+              `event ${String(e.eventId)}: ${temporal.api.enums.v1.WorkflowTaskFailedCause[f.cause ?? 0]}`,
+            );
+          if (e.activityTaskCompletedEventAttributes) completed++;
+        }
+      }
+      assert.equal(completed, width);
+      assert.deepEqual(failed, [], 'workflow tasks failed');
+    });
+  });
+
   it('every accepted pause leaves an audit line, a second one on a paused run too', async () => {
     const wf = defineWorkflow({
       name: 'second_pause',

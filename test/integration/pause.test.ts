@@ -188,6 +188,56 @@ describe('pause and resume on a real server', () => {
     });
   });
 
+  it('immediate pause cuts off every task in flight at once; they and the tasks after them run after resume', async () => {
+    const runs: Record<string, number> = {};
+    let cancelled = 0;
+    const parallel = ['a', 'b', 'c'].map((id) =>
+      task({ id, retry: { attempts: 1 } }, async (ctx) => {
+        runs[id] = (runs[id] ?? 0) + 1;
+        if (runs[id] === 1) {
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+          cancelled++;
+          throw new Error('aborted');
+        }
+        ctx.set(id, runs[id]);
+      }),
+    );
+    const wf = defineWorkflow({
+      name: 'immediate_wide',
+      tasks: [
+        ...parallel,
+        task({ id: 'after', dependencies: ['a', 'b', 'c'] }, (ctx) => void ctx.set('after', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await eventually(async () => {
+        const st = await h.status();
+        return ['a', 'b', 'c'].every((id) => st.tasks[id]?.state === 'running');
+      });
+      await h.pause({ mode: 'immediate', reason: 'incident' });
+      const paused = await waitForState(h, 'paused');
+      assert.equal(cancelled, 3);
+      for (const id of ['a', 'b', 'c']) {
+        assert.equal(paused.tasks[id]?.state, 'pending', id);
+        assert.equal(paused.tasks[id]?.attempts, 0, id);
+        assert.equal(paused.tasks[id]?.interrupted, 1, id);
+      }
+      await h.resume();
+      assert.deepEqual(await h.result(), { a: 2, b: 2, c: 2, after: true });
+      const st = await h.status();
+      assert.deepEqual(
+        ['a', 'b', 'c', 'after'].map((id) => [id, st.tasks[id]?.state, st.tasks[id]?.attempts]),
+        [
+          ['a', 'completed', 1],
+          ['b', 'completed', 1],
+          ['c', 'completed', 1],
+          ['after', 'completed', 1],
+        ],
+      );
+    });
+  });
+
   it('immediate pause of a task that ignores cancellation is bounded by the drain timeout (at-least-once)', async () => {
     let runs = 0;
     const wf = defineWorkflow({
