@@ -12,12 +12,12 @@ import { eventually, signalCli, testClient, withWorker } from '../helpers';
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/`, `v0.2.0/` and `v0.3.0/` hold histories
-// recorded under earlier releases (never re-recorded: they stand for runs begun before an upgrade);
-// `v0.4.0/` holds this release's, refreshed by `RECORD_HISTORIES=1 npm test`.
+// determinism for runs already in flight fails here. `v0.1.0/` to `v0.4.0/` hold histories recorded under
+// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.5.0/` holds this
+// release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
-const CURRENT = path.join(FIXTURES, 'v0.4.0');
+const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
+const CURRENT = path.join(FIXTURES, 'v0.5.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
