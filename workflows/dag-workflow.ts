@@ -122,6 +122,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     }
   };
   handlers.install();
+  // The main loop's own wait (runs begun with `leanAttempts`) is no `condition()`, which the SDK would
+  // reject on the run's cancellation: it learns of the cancellation here.
+  if (run.leanAttempts)
+    CancellationScope.current().cancelRequested.catch((err: unknown) => run.cancelled(err));
   // A run that starts paused (after continue-as-new or an upgrade) keeps its resources released.
   if (run.pm.hold?.drainedAt) resources.releaseOnPause();
   armTimers(run).catch((err: unknown) => {
@@ -154,9 +158,12 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         });
       }
       const seen = run.version;
-      await condition(
-        () => run.version !== seen || (run.drainingSince !== undefined && settledForContinue()),
-      );
+      if (run.leanAttempts && run.drainingSince === undefined) await run.changed(seen);
+      else {
+        await condition(
+          () => run.version !== seen || (run.drainingSince !== undefined && settledForContinue()),
+        );
+      }
     }
   } catch (err) {
     if (isCancellation(err)) {

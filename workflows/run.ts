@@ -109,6 +109,10 @@ export class Run {
 
   /** Bumped on every change the main loop must look at. */
   version = 0;
+  /** The main loop's wait for the next change ({@link changed}), if it is waiting. */
+  #wake: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  /** Why the run was cancelled, once it was: every later wait for a change rejects with it. */
+  #cancelled: { err: unknown } | undefined;
   /** Audit lines not yet written to the event history. */
   readonly pendingAudit: AuditEntry[] = [];
   /** Carries out the reducer's decisions (set by the shell). */
@@ -205,6 +209,32 @@ export class Run {
   touch(): void {
     this.version++;
     this.onChange();
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = undefined;
+      wake.resolve();
+    }
+  }
+
+  /**
+   * Resolves at the first change after `seen` (a {@link version}); rejects once the run is cancelled.
+   * The main loop's wait in runs begun with `leanAttempts`: one promise, where a `condition()` costs
+   * several and one more pass of the SDK over its blocked conditions.
+   */
+  changed(seen: number): Promise<void> {
+    if (this.#cancelled) return Promise.reject(this.#cancelled.err);
+    if (this.version !== seen) return Promise.resolve();
+    return new Promise((resolve, reject) => (this.#wake = { resolve, reject }));
+  }
+
+  /** The run was cancelled: the main loop's wait ends with the cancellation. */
+  cancelled(err: unknown): void {
+    this.#cancelled ??= { err };
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = undefined;
+      wake.reject(err);
+    }
   }
 
   /** Whether a task attempt may start now: no pause, no continue-as-new drain, not ended. */
