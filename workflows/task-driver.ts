@@ -188,7 +188,12 @@ export class TaskDriver {
   #follow(id: string, driving: Promise<void>): void {
     const run = this.run;
     driving.then(
-      () => this.#driving.delete(id),
+      () => {
+        this.#driving.delete(id);
+        // The main loop of a lean run may have passed already in this activation (it wakes at the task's
+        // last change, before this): its slot is free now, so it looks again.
+        if (run.leanAttempts) run.touch();
+      },
       (err: unknown) => {
         this.#driving.delete(id);
         run.fatal ??= err;

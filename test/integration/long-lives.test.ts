@@ -605,6 +605,38 @@ describe('long lives on the shared server', () => {
     });
   });
 
+  it(`a full window of ${MAX_IN_FLIGHT} held tasks skipped at once frees its slots: the task after them runs`, async function () {
+    this.timeout(180_000);
+    const ids = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => `t${i}`);
+    const wf = defineWorkflow({
+      name: 'skip_full_window',
+      pausePolicy: { onTaskFailure: 'pause' },
+      tasks: [
+        ...ids.map((id) =>
+          task({ id, retry: { attempts: 1 } }, () => {
+            throw new Error('fails');
+          }),
+        ),
+        task({ id: 'after', dependencies: ids }, (ctx) => void ctx.set('after', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      // Every task of the window failed and is held; the run is paused on them.
+      await h.waitUntil((s) => s.state === 'paused' && ids.every((id) => s.tasks[id]?.state === 'held'), {
+        timeout: 120_000,
+      });
+      // All of them leave the window in one workflow task.
+      await h.resume({ skip: ids, reason: 'optional' });
+      const done = await h.waitUntil((s) => s.tasks.after?.state === 'completed', { timeout: 60_000 });
+      assert.equal(done.state, 'completed');
+      assert.deepEqual(await h.result(), { after: true });
+      const st = await h.status();
+      assert.equal(ids.filter((id) => st.tasks[id]?.state === 'skipped').length, MAX_IN_FLIGHT);
+      assert.equal(st.tasks.after?.state, 'completed');
+    });
+  });
+
   it('every accepted pause leaves an audit line, a second one on a paused run too', async () => {
     const wf = defineWorkflow({
       name: 'second_pause',
