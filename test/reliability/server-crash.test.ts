@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defineWorkflow, task, type UnifiedExecutor, type RunStatus } from '../../src';
 import { freePort, startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { freshTaskQueue, withOwnStack } from '../helpers';
+import { eventually, freshTaskQueue, withOwnStack } from '../helpers';
 
 // SIGKILL of a file-backed server while runs are paused by every kind of pause: after a restart each
 // pause is still there with who, why and when (and its scheduled resume), and every run completes.
@@ -68,6 +68,13 @@ describe('a file-backed server killed with SIGKILL', function () {
       const failure = await executor.executeAsync(wf, { fail: true });
       const taskPause = await executor.executeAsync(wf, { ask: true });
       const bulk = await executor.executeAsync(wf, {});
+      // pauseAll selects through the visibility store, which lists a new run a moment after its start.
+      await eventually(
+        async () =>
+          (await executor.listWorkflows({ query: `WorkflowId = '${bulk.workflowId}'` })).length === 1,
+        15_000,
+        'the new run in the visibility store',
+      );
       const bulkResult = await executor.pauseAll(`WorkflowId = '${bulk.workflowId}'`, {
         reason: 'overnight',
         by: 'scheduler',
