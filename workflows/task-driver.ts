@@ -206,7 +206,8 @@ export class TaskDriver {
    * A ready task that would pass every wait of {@link #drive} at once (no gate, no resource, nothing
    * holding the run, no yield due) starts without a coroutine: its attempt is a callback on the activity's
    * promise. Each promise in a workflow costs a stack capture in the SDK, and a coroutine with its own
-   * cancellation scope costs about a dozen of them; this path costs three, as a raw activity does.
+   * cancellation scope costs about a dozen of them; this path about three, as a raw activity does
+   * (counted from the SDK's source).
    * (Runs begun before `leanAttempts` keep the coroutine: it orders their commands differently.)
    */
   #canStartDirectly(t: TaskSpec, rec: TaskRecord): boolean {
