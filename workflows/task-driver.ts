@@ -74,6 +74,26 @@ export const MAX_IN_FLIGHT = 500;
 /** Local attempts in flight at once (the worker's default local-activity slots). */
 export const LOCAL_MAX_IN_FLIGHT = 100;
 
+/**
+ * The scope direct attempts share, whose `run` calls its function synchronously. The base class runs it
+ * in an async method (a promise for the call and one for its `await`, besides the caller's), and the SDK
+ * captures a stack for every promise a workflow creates; a ready scan runs once per workflow step, so a
+ * chain of tasks paid them at every step. Nothing here needs the async form: the scope has no timeout,
+ * and activities read their scope when they are scheduled, inside the call.
+ */
+class DirectScope extends CancellationScope {
+  protected override runInContext<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
+  /** Calls `fn` (which must not throw) with this scope current, before returning. */
+  runNow(fn: () => void): void {
+    // With an SDK whose `run` no longer goes through `runInContext`, `fn` still runs before `run` returns
+    // (up to its first await, and it has none); only the promises come back.
+    void this.run(fn as () => Promise<void>);
+  }
+}
+
 /** The gate a run-time breakpoint opens: anyone may approve it (stepping past), or reject it. */
 export const BREAKPOINT_GATE: GateSpec = { reason: 'breakpoint', requiredApprovals: 1 };
 
@@ -99,7 +119,7 @@ export class TaskDriver {
    * The scope direct attempts run in, shared until an interruption cancels it (an immediate pause cuts
    * off every attempt in flight at once, so one scope serves them all).
    */
-  #directScope: CancellationScope | undefined;
+  #directScope: DirectScope | undefined;
   /** The scope the driver was built in (the run's root): parent of every direct scope. */
   readonly #rootScope = CancellationScope.current();
 
@@ -253,24 +273,18 @@ export class TaskDriver {
   /** Schedules the attempts of tasks {@link #markStarted} marked, in one pass of the shared scope. */
   #startDirect(tasks: TaskSpec[]): void {
     const run = this.run;
-    this.#directScope ??= new CancellationScope({ parent: this.#rootScope, cancellable: true });
+    this.#directScope ??= new DirectScope({ parent: this.#rootScope, cancellable: true });
     const scope = this.#directScope;
     const started: Array<Promise<RunTaskResult>> = [];
-    scope
-      .run(() => {
-        for (const t of tasks) {
-          try {
-            started.push(this.#schedule(t, run.tasks[t.id]!));
-          } catch (err) {
-            started.push(Promise.reject(err));
-          }
+    scope.runNow(() => {
+      for (const t of tasks) {
+        try {
+          started.push(this.#schedule(t, run.tasks[t.id]!));
+        } catch (err) {
+          started.push(Promise.reject(err));
         }
-        return Promise.resolve();
-      })
-      .catch((err: unknown) => {
-        run.fatal ??= err;
-        run.touch();
-      });
+      }
+    });
     tasks.forEach((t, i) => {
       const rec = run.tasks[t.id]!;
       const ctl: AttemptControl = {
