@@ -74,17 +74,51 @@ export const PATCH_SIGNAL_REJECTIONS = 'cloacina-signal-rejections';
  */
 export const PATCH_LEAN_ATTEMPTS = 'cloacina-lean-attempts';
 
+/**
+ * Marks runs begun by release 0.6.0 or later, for which every patch above holds: one marker instead of
+ * six. The SDK writes each patch's marker and an upsert of the `TemporalChangeVersion` search attribute
+ * (two events, and a visibility write on the server) at the start of every run and of every
+ * continue-as-new. Histories without it replay as before, patch by patch. A later change of commands
+ * adds its own patch, checked only where this one does not hold, or the next release's umbrella that
+ * implies this one.
+ */
+export const PATCH_RELEASE_0_6 = 'cloacina-0.6';
+
+/** The behaviours a run has, from its patch markers (evaluated once, at the start of the run). */
+function patchFlags() {
+  if (patched(PATCH_RELEASE_0_6)) {
+    return {
+      v2: true,
+      taskProof: true,
+      amendPauses: true,
+      inFlightCap: true,
+      leanAttempts: true,
+      rejections: true,
+    };
+  }
+  if (!patched(PATCH_V2)) return undefined;
+  return {
+    v2: true,
+    taskProof: patched(PATCH_TASK_PROOF),
+    amendPauses: patched(PATCH_AMEND_PAUSES),
+    inFlightCap: patched(PATCH_IN_FLIGHT_CAP),
+    leanAttempts: patched(PATCH_LEAN_ATTEMPTS),
+    rejections: patched(PATCH_SIGNAL_REJECTIONS),
+  };
+}
+
 /** The generic Cloacina DAG workflow. Users never write workflow code: they define tasks. */
 export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowResult> {
-  if (!patched(PATCH_V2)) {
+  const flags = patchFlags();
+  if (!flags) {
     return cloacinaDagV1({ ...input, carried: input.carried as CarriedStateV1 | undefined });
   }
   const run = new Run(input.spec, input.context, input.carried);
-  run.requireKindProof = patched(PATCH_TASK_PROOF);
-  run.amendJoinedPauses = patched(PATCH_AMEND_PAUSES);
-  run.capInFlight = patched(PATCH_IN_FLIGHT_CAP);
-  run.leanAttempts = patched(PATCH_LEAN_ATTEMPTS);
-  const rejections = new Rejections(patched(PATCH_SIGNAL_REJECTIONS), input.lastRejectionAttribute === true);
+  run.requireKindProof = flags.taskProof;
+  run.amendJoinedPauses = flags.amendPauses;
+  run.capInFlight = flags.inFlightCap;
+  run.leanAttempts = flags.leanAttempts;
+  const rejections = new Rejections(flags.rejections, input.lastRejectionAttribute === true);
   const visibility = new Visibility(run, rejections);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);

@@ -7,17 +7,20 @@ import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../..
 import { WORKFLOW_TYPE } from '../../src/executor';
 import type { CarriedStateV1 } from '../../workflows/run';
 import { bundleWorkflows } from '../../src/worker';
+import { PATCH_RELEASE_0_6 } from '../../workflows/dag-workflow';
 import { eventually, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` to `v0.4.0/` hold histories recorded under
-// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.5.0/` holds this
+// determinism for runs already in flight fails here. `v0.1.0/` to `v0.5.0/` hold histories recorded under
+// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.6.0/` holds this
 // release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0'].map((v) => [v, path.join(FIXTURES, v)] as const);
-const CURRENT = path.join(FIXTURES, 'v0.5.0');
+const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0'].map(
+  (v) => [v, path.join(FIXTURES, v)] as const,
+);
+const CURRENT = path.join(FIXTURES, 'v0.6.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -195,6 +198,42 @@ describe('replay of recorded histories', () => {
       }
     }
     assert.equal(Object.keys(recorded).length, 10);
+  });
+
+  it('a run begun now writes one patch marker and one TemporalChangeVersion upsert, and replays', async () => {
+    const wf = defineWorkflow({
+      name: 'replay_one_marker',
+      tasks: [
+        task({ id: 'a' }, (ctx) => void ctx.set('a', 1)),
+        task({ id: 'b', dependencies: ['a'] }, () => {}),
+      ],
+    });
+    const id = await withWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      assert.deepEqual(await h.result(), { a: 1 });
+      return h.workflowId;
+    });
+    const h = await history(id);
+    const patches = (h.events ?? [])
+      .map((e) => e.markerRecordedEventAttributes)
+      .filter((m) => m?.markerName === 'core_patch')
+      .map(
+        (m) =>
+          (
+            JSON.parse(Buffer.from(m!.details!['patch-data']!.payloads![0]!.data!).toString()) as {
+              id: string;
+            }
+          ).id,
+      );
+    assert.deepEqual(patches, [PATCH_RELEASE_0_6]);
+    const versionUpserts = (h.events ?? []).filter(
+      (e) =>
+        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
+          'TemporalChangeVersion'
+        ],
+    );
+    assert.equal(versionUpserts.length, 1);
+    await replay('replay_one_marker', h);
   });
 
   it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {
