@@ -9,6 +9,7 @@ import {
   type ResourceRecord,
   type TaskRecord,
   type TaskSpec,
+  type TaskState,
 } from './dag';
 import type { WorkflowRunStatus as RunStatus } from './messages';
 import {
@@ -247,18 +248,66 @@ export class Run {
   }
 
   allTerminal(): boolean {
-    return this.spec.tasks.every((t) => isTerminal(this.tasks[t.id]!.state));
+    // In a DAG, a task not terminal has a first ancestor not terminal, whose dependencies all are.
+    return this.#frontier().open.length === 0;
   }
 
   /** Nothing to do but wait on gates: no task ready or running outside a gate. */
   idle(): boolean {
+    // A task whose dependencies are not all terminal is pending: only the frontier can be doing anything.
     return (
-      this.pm.inFlight.length === 0 &&
-      this.spec.tasks.every((t) => {
-        const s = this.tasks[t.id]!.state;
-        return isTerminal(s) || s === 'waiting' || (s === 'pending' && !this.depsTerminal(t));
-      })
+      this.pm.inFlight.length === 0 && this.#frontier().open.every((i) => this.#stateAt(i) === 'waiting')
     );
+  }
+
+  /**
+   * The smallest index in `spec.tasks`, above `after`, of a task that is not terminal while all its
+   * dependencies are (the ready scan's candidates: ready, running, or held); -1 when there is none.
+   * Kept up to date by {@link finish}, so the scan and the checks above cost the frontier's size rather
+   * than the DAG's at every step.
+   */
+  nextOpen(after: number): number {
+    const open = this.#frontier().open;
+    let lo = 0;
+    let hi = open.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (open[mid]! <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < open.length ? open[lo]! : -1;
+  }
+
+  #stateAt(index: number): TaskState {
+    return this.tasks[this.spec.tasks[index]!.id]!.state;
+  }
+
+  /** Built at first use (after the constructor settled the task records, carried ones included). */
+  #front: { open: number[]; blockers: number[]; index: Map<string, number> } | undefined;
+
+  #frontier() {
+    if (this.#front) return this.#front;
+    const index = new Map(this.spec.tasks.map((t, i) => [t.id, i]));
+    const blockers = this.spec.tasks.map(
+      (t) => t.dependencies.filter((d) => !isTerminal(this.tasks[d]!.state)).length,
+    );
+    const open: number[] = [];
+    this.spec.tasks.forEach((t, i) => {
+      if (blockers[i] === 0 && !isTerminal(this.tasks[t.id]!.state)) open.push(i);
+    });
+    this.#front = { open, blockers, index };
+    return this.#front;
+  }
+
+  /** Keeps the frontier when a task becomes terminal: it leaves it, and dependents it unblocks join it. */
+  #becameTerminal(id: string): void {
+    const front = this.#frontier();
+    const at = sortedIndexOf(front.open, front.index.get(id)!);
+    if (at >= 0) front.open.splice(at, 1);
+    for (const d of this.dependents.get(id) ?? []) {
+      const i = front.index.get(d)!;
+      if (--front.blockers[i]! === 0 && !isTerminal(this.tasks[d]!.state)) sortedInsert(front.open, i);
+    }
   }
 
   state(): RunState {
@@ -292,7 +341,10 @@ export class Run {
     extra: Partial<TaskRecord> = {},
   ): void {
     const rec = this.tasks[id]!;
+    const wasTerminal = isTerminal(rec.state);
+    if (!wasTerminal) this.#frontier();
     Object.assign(rec, { state, finishedAt: this.now() }, extra);
+    if (!wasTerminal) this.#becameTerminal(id);
     this.outputs[id] = output;
     const previous = this.lastCompleted;
     if (state === 'completed') {
@@ -369,4 +421,28 @@ export class Run {
 
 export function cloneJson<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** Where `value` is in the ascending array `a`, or -1. */
+function sortedIndexOf(a: number[], value: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return a[lo] === value ? lo : -1;
+}
+
+/** Inserts `value` into the ascending array `a` (once). */
+function sortedInsert(a: number[], value: number): void {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  if (a[lo] !== value) a.splice(lo, 0, value);
 }

@@ -155,7 +155,10 @@ export class TaskDriver {
     let again = true;
     scan: while (again) {
       again = false;
-      for (const t of run.spec.tasks) {
+      // In `spec.tasks` order, the tasks not terminal whose dependencies all are (the others would fail
+      // the check below anyway); a task a skip below unblocks is met later in this pass or in the next.
+      for (let i = run.nextOpen(-1); i >= 0; i = run.nextOpen(i)) {
+        const t = run.spec.tasks[i]!;
         const rec = run.tasks[t.id]!;
         if (this.#driving.has(t.id) || isTerminal(rec.state) || !run.depsTerminal(t)) continue;
         // The rest waits for slots: thousands of coroutines parked at once would cost every workflow

@@ -1,6 +1,7 @@
 // The run-state holder's wait for a change: what the main loop of runs begun with `leanAttempts` awaits.
 import assert from 'node:assert/strict';
 import { defineWorkflow, task } from '../../src';
+import fc from 'fast-check';
 import { Run } from '../../workflows/run';
 
 const newRun = () =>
@@ -44,5 +45,78 @@ describe('run: the wait for a change', () => {
     await assert.rejects(run.changed(run.version), (e) => e === err);
     // A change does not undo the cancellation of a wait that saw an older version either.
     await assert.rejects(run.changed(0), (e) => e === err);
+  });
+});
+
+describe('run: the frontier the ready scan walks', () => {
+  // Random DAGs (each task depends on some earlier ones) and random histories of task states, checked at
+  // every step against the definitions: every task terminal; nothing but gates open; and the tasks the
+  // ready scan visits, in order, are those not terminal whose dependencies all are.
+  it('agrees with the whole-DAG definitions of allTerminal, idle and the ready candidates', () => {
+    const dagAndSteps = fc.integer({ min: 1, max: 30 }).chain((n) =>
+      fc.record({
+        deps: fc.tuple(
+          ...Array.from({ length: n }, (_, i) =>
+            fc.uniqueArray(fc.integer({ min: 0, max: Math.max(0, i - 1) }), { maxLength: i === 0 ? 0 : 3 }),
+          ),
+        ),
+        steps: fc.array(
+          fc.record({
+            pick: fc.nat(),
+            to: fc.constantFrom('completed', 'failed', 'skipped', 'running', 'waiting', 'pending'),
+          }),
+          { maxLength: 80 },
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(dagAndSteps, ({ deps, steps }) => {
+        const ids = deps.map((_, i) => `t${i}`);
+        const spec = defineWorkflow({
+          name: 'w',
+          tasks: ids.map((id, i) =>
+            task({ id, dependencies: deps[i]!.map((d) => ids[d]!) }, () => undefined),
+          ),
+        }).spec;
+        const run = new Run(spec, {}, undefined);
+        const terminal = (s: string) => s === 'completed' || s === 'failed' || s === 'skipped';
+        const state = (i: number) => run.tasks[spec.tasks[i]!.id]!.state;
+        const depsDone = (i: number) =>
+          spec.tasks[i]!.dependencies.every((d) => terminal(run.tasks[d]!.state));
+        const check = () => {
+          const expected = spec.tasks.map((_, i) => i).filter((i) => !terminal(state(i)) && depsDone(i));
+          const walked: number[] = [];
+          for (let i = run.nextOpen(-1); i >= 0; i = run.nextOpen(i)) walked.push(i);
+          assert.deepEqual(walked, expected);
+          assert.equal(
+            run.allTerminal(),
+            spec.tasks.every((_, i) => terminal(state(i))),
+          );
+          assert.equal(
+            run.idle(),
+            spec.tasks.every(
+              (_, i) =>
+                terminal(state(i)) || state(i) === 'waiting' || (state(i) === 'pending' && !depsDone(i)),
+            ),
+          );
+        };
+        check();
+        for (const { pick, to } of steps) {
+          // As the driver does: only a task whose dependencies are all terminal moves, and a terminal
+          // task stays terminal.
+          const movable = expectedOpen();
+          if (movable.length === 0) break;
+          const i = movable[pick % movable.length]!;
+          const id = spec.tasks[i]!.id;
+          if (terminal(to)) run.finish(id, to as 'completed' | 'failed' | 'skipped', {});
+          else run.tasks[id]!.state = to as 'running' | 'waiting' | 'pending';
+          check();
+        }
+        function expectedOpen() {
+          return spec.tasks.map((_, i) => i).filter((i) => !terminal(state(i)) && depsDone(i));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
