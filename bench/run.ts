@@ -76,7 +76,12 @@ async function main(): Promise<void> {
   const selected = (name: string) => !only || only.has(name);
   const N = quick ? 10 : 40;
   // `--dynamic-config key=json` (repeatable): extra dev-server dynamic config, to measure a setting.
-  const dynamicConfig: Record<string, unknown> = {};
+  const dynamicConfig: Record<string, unknown> = {
+    // The server's own default. The test suite turns it on, so that search attributes a test registers
+    // are seen at once; it makes every search attribute upsert and list query read the attribute
+    // definitions from the database, which no production server does.
+    'system.forceSearchAttributesCacheRefreshOnRead': false,
+  };
   process.argv.forEach((a, i) => {
     if (a !== '--dynamic-config') return;
     const [k, ...v] = (process.argv[i + 1] ?? '').split('=');
