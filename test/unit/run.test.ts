@@ -108,8 +108,8 @@ describe('run: the frontier the ready scan walks', () => {
           if (movable.length === 0) break;
           const i = movable[pick % movable.length]!;
           const id = spec.tasks[i]!.id;
-          if (terminal(to)) run.finish(id, to as 'completed' | 'failed' | 'skipped', {});
-          else run.tasks[id]!.state = to as 'running' | 'waiting' | 'pending';
+          if (terminal(to)) run.finish(id, to, {});
+          else run.tasks[id]!.state = to;
           check();
         }
         function expectedOpen() {
