@@ -88,7 +88,6 @@ export const PATCH_RELEASE_0_6 = 'cloacina-0.6';
 function patchFlags() {
   if (patched(PATCH_RELEASE_0_6)) {
     return {
-      v2: true,
       taskProof: true,
       amendPauses: true,
       inFlightCap: true,
@@ -98,7 +97,6 @@ function patchFlags() {
   }
   if (!patched(PATCH_V2)) return undefined;
   return {
-    v2: true,
     taskProof: patched(PATCH_TASK_PROOF),
     amendPauses: patched(PATCH_AMEND_PAUSES),
     inFlightCap: patched(PATCH_IN_FLIGHT_CAP),

@@ -268,14 +268,8 @@ export class Run {
    */
   nextOpen(after: number): number {
     const open = this.#frontier().open;
-    let lo = 0;
-    let hi = open.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (open[mid]! <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < open.length ? open[lo]! : -1;
+    const at = lowerBound(open, after + 1);
+    return at < open.length ? open[at]! : -1;
   }
 
   #stateAt(index: number): TaskState {
@@ -302,11 +296,16 @@ export class Run {
   /** Keeps the frontier when a task becomes terminal: it leaves it, and dependents it unblocks join it. */
   #becameTerminal(id: string): void {
     const front = this.#frontier();
-    const at = sortedIndexOf(front.open, front.index.get(id)!);
-    if (at >= 0) front.open.splice(at, 1);
+    const open = front.open;
+    const i = front.index.get(id)!;
+    const at = lowerBound(open, i);
+    if (open[at] === i) open.splice(at, 1);
     for (const d of this.dependents.get(id) ?? []) {
-      const i = front.index.get(d)!;
-      if (--front.blockers[i]! === 0 && !isTerminal(this.tasks[d]!.state)) sortedInsert(front.open, i);
+      const j = front.index.get(d)!;
+      if (--front.blockers[j]! === 0 && !isTerminal(this.tasks[d]!.state)) {
+        const to = lowerBound(open, j);
+        if (open[to] !== j) open.splice(to, 0, j);
+      }
     }
   }
 
@@ -342,6 +341,7 @@ export class Run {
   ): void {
     const rec = this.tasks[id]!;
     const wasTerminal = isTerminal(rec.state);
+    // Built (if it is not yet) from the states before this change, which #becameTerminal then applies.
     if (!wasTerminal) this.#frontier();
     Object.assign(rec, { state, finishedAt: this.now() }, extra);
     if (!wasTerminal) this.#becameTerminal(id);
@@ -423,8 +423,8 @@ export function cloneJson<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** Where `value` is in the ascending array `a`, or -1. */
-function sortedIndexOf(a: number[], value: number): number {
+/** The first position in the ascending array `a` whose value is at least `value` (`a.length` if none). */
+function lowerBound(a: number[], value: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
@@ -432,17 +432,5 @@ function sortedIndexOf(a: number[], value: number): number {
     if (a[mid]! < value) lo = mid + 1;
     else hi = mid;
   }
-  return a[lo] === value ? lo : -1;
-}
-
-/** Inserts `value` into the ascending array `a` (once). */
-function sortedInsert(a: number[], value: number): void {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  if (a[lo] !== value) a.splice(lo, 0, value);
+  return lo;
 }
