@@ -21,6 +21,7 @@ import { Run, type CarriedState, type CarriedStateV1 } from './run';
 import { TaskDriver } from './task-driver';
 import { cloacinaDagV1 } from './v1/dag-workflow';
 import { Rejections, Visibility } from './visibility';
+import { DueTimer } from './due-timer';
 
 export type { CarriedState } from './run';
 
@@ -84,15 +85,24 @@ export const PATCH_LEAN_ATTEMPTS = 'cloacina-lean-attempts';
  */
 export const PATCH_RELEASE_0_6 = 'cloacina-0.6';
 
+/**
+ * Marks runs begun by release 0.7.0 or later: everything `cloacina-0.6` implies, and quiet waits (the
+ * main loop keeps the reducer's timer, the ready scan holds gated tasks), which order commands
+ * differently from older histories. Checked first; a history without it asks `cloacina-0.6` next.
+ */
+export const PATCH_RELEASE_0_7 = 'cloacina-0.7';
+
 /** The behaviours a run has, from its patch markers (evaluated once, at the start of the run). */
 function patchFlags() {
-  if (patched(PATCH_RELEASE_0_6)) {
+  const release07 = patched(PATCH_RELEASE_0_7);
+  if (release07 || patched(PATCH_RELEASE_0_6)) {
     return {
       taskProof: true,
       amendPauses: true,
       inFlightCap: true,
       leanAttempts: true,
       rejections: true,
+      quietWaits: release07,
     };
   }
   if (!patched(PATCH_V2)) return undefined;
@@ -102,6 +112,7 @@ function patchFlags() {
     inFlightCap: patched(PATCH_IN_FLIGHT_CAP),
     leanAttempts: patched(PATCH_LEAN_ATTEMPTS),
     rejections: patched(PATCH_SIGNAL_REJECTIONS),
+    quietWaits: false,
   };
 }
 
@@ -116,6 +127,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.amendJoinedPauses = flags.amendPauses;
   run.capInFlight = flags.inFlightCap;
   run.leanAttempts = flags.leanAttempts;
+  run.quietWaits = flags.quietWaits;
   const rejections = new Rejections(flags.rejections, input.lastRejectionAttribute === true);
   const visibility = new Visibility(run, rejections);
   const resources = new Resources(run);
@@ -160,10 +172,13 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     CancellationScope.current().cancelRequested.catch((err: unknown) => run.cancelled(err));
   // A run that starts paused (after continue-as-new or an upgrade) keeps its resources released.
   if (run.pm.hold?.drainedAt) resources.releaseOnPause();
-  armTimers(run).catch((err: unknown) => {
-    if (!isCancellation(err)) run.fatal ??= err;
-    run.touch();
-  });
+  const timer = run.quietWaits ? new DueTimer(run) : undefined;
+  if (!timer) {
+    armTimers(run).catch((err: unknown) => {
+      if (!isCancellation(err)) run.fatal ??= err;
+      run.touch();
+    });
+  }
   run.touch();
 
   // ---- main loop -------------------------------------------------------------------------------------
@@ -172,6 +187,8 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   try {
     for (;;) {
       driver.startReadyTasks();
+      // A due time that passed was fed: what it decided (a resume, a gate's timeout) may start tasks.
+      if (timer?.sync()) continue;
       if (run.fatal) throw run.fatal;
       if (run.endRequest || run.allTerminal()) break;
       if (workflowInfo().continueAsNewSuggested && run.drainingSince === undefined) {
@@ -231,6 +248,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   }
   run.closedAt = run.now();
   run.feed({ type: 'closed', at: run.closedAt });
+  timer?.stop();
   await resources.teardownAll();
   await condition(allHandlersFinished);
   visibility.flush();

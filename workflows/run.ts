@@ -105,6 +105,12 @@ export class Run {
    * do (runs begun before keep the commands their histories recorded).
    */
   leanAttempts = false;
+  /**
+   * Whether the main loop keeps the reducer's timer and the ready scan holds tasks at their gates, with
+   * no coroutine parked on a `condition()` for either (runs begun with release 0.7; older runs keep the
+   * order of commands their histories recorded).
+   */
+  quietWaits = false;
   /** The proof each running attempt was given, by task id. */
   readonly attemptProofs = new Map<string, string>();
 

@@ -195,6 +195,24 @@ export class TaskDriver {
             continue;
           }
         }
+        if (run.quietWaits) {
+          // A gate holds the task here, with no coroutine parked at it: the scan meets it again after
+          // every change and lets it go on once the gate's outcome has come (approved, or rejected: the
+          // task fails). A cleared breakpoint leaves no gate but a waiting task and its outcome.
+          const gate = this.#gateSpec(t);
+          if (gate || rec.state === 'waiting') {
+            const outcome = this.#gateOutcome.get(t.id);
+            if (!outcome) {
+              if (gate) this.#openGate(t, rec, gate);
+              continue;
+            }
+            this.#gateOutcome.delete(t.id);
+            if (!this.#passGate(t, rec, outcome)) {
+              again = true;
+              continue;
+            }
+          }
+        }
         this.#driving.add(t.id);
         if (this.#canStartDirectly(t, rec)) {
           this.#markStarted(t, rec);
@@ -513,12 +531,16 @@ export class TaskDriver {
     return t.pauseBefore ?? (this.run.breakpoints.has(t.id) ? BREAKPOINT_GATE : undefined);
   }
 
+  /** Holds a task at its gate (once: a task already waiting there opened it before). */
+  #openGate(t: TaskSpec, rec: TaskRecord, gate: GateSpec): void {
+    if (rec.state === 'waiting') return;
+    rec.state = 'waiting';
+    this.run.feed({ type: 'gateOpened', at: this.run.now(), taskId: t.id, gate });
+  }
+
+  /** Waits at the task's gate in a coroutine (runs begun before `quietWaits`, and late breakpoints). */
   async #gate(t: TaskSpec, rec: TaskRecord, gate: GateSpec): Promise<boolean> {
-    const run = this.run;
-    if (rec.state !== 'waiting') {
-      rec.state = 'waiting';
-      run.feed({ type: 'gateOpened', at: run.now(), taskId: t.id, gate });
-    }
+    this.#openGate(t, rec, gate);
     this.#atGate++;
     try {
       await condition(() => this.#gateOutcome.has(t.id));
@@ -527,6 +549,12 @@ export class TaskDriver {
     }
     const outcome = this.#gateOutcome.get(t.id)!;
     this.#gateOutcome.delete(t.id);
+    return this.#passGate(t, rec, outcome);
+  }
+
+  /** Applies a gate's outcome: true when the task may go on, false when the rejection failed it. */
+  #passGate(t: TaskSpec, rec: TaskRecord, outcome: GateOutcome): boolean {
+    const run = this.run;
     if (!outcome.approved) {
       const message = `Gate before \`${t.id}\` rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}`;
       run.breakpoints.delete(t.id);
