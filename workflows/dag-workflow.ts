@@ -198,6 +198,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         run.touch();
       }
       if (run.drainingSince !== undefined && settledForContinue()) {
+        driver.settleGateOutcomes();
         visibility.flush();
         return await continueAsNew<typeof cloacinaDag>({
           spec: run.spec,

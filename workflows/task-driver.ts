@@ -138,6 +138,25 @@ export class TaskDriver {
     this.#gateOutcome.set(taskId, { approved: false, by, ...(comment !== undefined ? { comment } : {}) });
   }
 
+  /**
+   * Applies the gate outcomes the ready scan has not met yet: a scan that found the attempt window full
+   * stopped before their tasks. A continue-as-new does not carry them (the reducer has closed those gates
+   * already), so the run applies them just before it continues as new: an approved task goes on as passed,
+   * a rejected one fails.
+   */
+  settleGateOutcomes(): void {
+    const run = this.run;
+    if (!run.quietWaits) return;
+    for (const [id, outcome] of [...this.#gateOutcome]) {
+      const t = run.specs.get(id);
+      const rec = run.tasks[id];
+      // A coroutine at a late breakpoint applies its own.
+      if (!t || !rec || this.#driving.has(id) || rec.state !== 'waiting') continue;
+      this.#gateOutcome.delete(id);
+      this.#passGate(t, rec, outcome);
+    }
+  }
+
   /** Tasks held by a failure pause: run them again with fresh attempts. */
   rerun(taskIds: string[]): void {
     for (const id of taskIds) this.#rerun.add(id);

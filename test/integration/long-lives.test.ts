@@ -406,6 +406,61 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
     });
   });
 
+  it(`a gate approved while ${MAX_IN_FLIGHT} waiting tasks fill the window survives the continue-as-new`, async function () {
+    // The ready scan stops at a full attempt window, so it does not meet the approved task. Tasks that
+    // became ready while the run was paused hold their slots with no attempt in flight, so the run may
+    // continue as new meanwhile; the approval (the reducer closed the gate when it came) must survive it.
+    this.timeout(180_000);
+    const ids = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => `r${i}`);
+    const wf = defineWorkflow({
+      name: 'gate_full_window',
+      tasks: [
+        task({ id: 'gated', pauseBefore: true }, (ctx) => void ctx.set('gated', true)),
+        task({ id: 'a' }, async (ctx) => void (await ctx.pauseWorkflow('hold the rest'))),
+        ...ids.map((id) => task({ id, dependencies: ['a'] }, () => undefined)),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil(
+        (st) =>
+          st.state === 'paused' &&
+          st.gates.some((g) => g.taskId === 'gated') &&
+          st.tasks.a!.state === 'completed',
+        { timeout: 60_000 },
+      );
+      await h.approve('gated', { by: 'ops' });
+      const before = await h.status();
+      assert.deepEqual(before.gates, [], 'the approval closed the gate');
+      assert.equal(
+        before.tasks.gated!.state,
+        'waiting',
+        'the full window kept the scan from the approved task',
+      );
+      assert.equal(before.continuedAsNew, 0);
+      // Noise until the server suggests continue-as-new; the paused run then continues at once.
+      const handle = client.workflow.getHandle(h.workflowId);
+      while ((await h.status()).continuedAsNew === 0) {
+        await Promise.all(
+          Array.from({ length: 32 }, () =>
+            handle.signal('cloacina.approve', { taskId: 'a', by: 'mallory' }).catch(() => undefined),
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      // The new run holds the task as approved (pending, to start on resume), not at a gate that no
+      // longer exists (it would wait there for ever).
+      const after = await h.status();
+      assert.ok(after.continuedAsNew >= 1, `continued as new ${after.continuedAsNew} times`);
+      assert.equal(after.state, 'paused');
+      assert.deepEqual(after.gates, []);
+      assert.equal(after.tasks.gated!.state, 'pending');
+      // Resumed, its 500 activity tasks would pass this server's history limit (1,500 events) before
+      // the next continue-as-new could drain them: the run is cancelled instead.
+      await h.cancel();
+    });
+  });
+
   it('soak: 3,000 pause/resume cycles with 1,000-character reasons, through signals and updates', async function () {
     this.timeout(600_000);
     const reason = (i: number) => `cycle ${i} `.padEnd(1000, 'x');
