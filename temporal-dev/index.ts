@@ -22,12 +22,6 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, unknown> = {
   'frontend.WorkflowPauseEnabled': true,
   // New search attribute values are visible to list queries at once.
   'system.forceSearchAttributesCacheRefreshOnRead': true,
-  // Timers fire within milliseconds of their time instead of up to a second late. The history service
-  // writes a timer no earlier than its timer queue's read level, which runs this far ahead of the clock
-  // (1 s by default, a margin for clock skew between the hosts of a cluster; the dev server is one
-  // process). A run that yields its workflow task between local tasks (a 1 ms timer) waited 150–350 ms
-  // for each yield with the default.
-  'history.timerProcessorMaxTimeShift': '10ms',
 };
 
 /** Options for {@link startDevServer}. */
