@@ -92,9 +92,18 @@ export const PATCH_RELEASE_0_6 = 'cloacina-0.6';
  */
 export const PATCH_RELEASE_0_7 = 'cloacina-0.7';
 
+/**
+ * Marks runs begun by release 0.8.0 or later: everything `cloacina-0.7` implies, and local waves (the
+ * outcomes of local attempts are held until every local attempt started with them has resolved, and
+ * workflow-task yields count started local attempts), which change where a run with local tasks yields
+ * its workflow task. Checked first; a history without it asks `cloacina-0.7` next.
+ */
+export const PATCH_RELEASE_0_8 = 'cloacina-0.8';
+
 /** The behaviours a run has, from its patch markers (evaluated once, at the start of the run). */
 function patchFlags() {
-  const release07 = patched(PATCH_RELEASE_0_7);
+  const release08 = patched(PATCH_RELEASE_0_8);
+  const release07 = release08 || patched(PATCH_RELEASE_0_7);
   if (release07 || patched(PATCH_RELEASE_0_6)) {
     return {
       taskProof: true,
@@ -103,6 +112,7 @@ function patchFlags() {
       leanAttempts: true,
       rejections: true,
       quietWaits: release07,
+      localWaves: release08,
     };
   }
   if (!patched(PATCH_V2)) return undefined;
@@ -113,6 +123,7 @@ function patchFlags() {
     leanAttempts: patched(PATCH_LEAN_ATTEMPTS),
     rejections: patched(PATCH_SIGNAL_REJECTIONS),
     quietWaits: false,
+    localWaves: false,
   };
 }
 
@@ -128,6 +139,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.capInFlight = flags.inFlightCap;
   run.leanAttempts = flags.leanAttempts;
   run.quietWaits = flags.quietWaits;
+  run.localWaves = flags.localWaves;
   const rejections = new Rejections(flags.rejections, input.lastRejectionAttribute === true);
   const visibility = new Visibility(run, rejections);
   const resources = new Resources(run);

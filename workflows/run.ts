@@ -111,6 +111,13 @@ export class Run {
    * order of commands their histories recorded).
    */
   quietWaits = false;
+  /**
+   * Whether the outcomes of local attempts are held until every local attempt started with them has
+   * resolved, and the run's workflow-task yields count started local attempts (runs begun with release
+   * 0.8): nothing the run decides depends on how a replay batches local results. Older runs keep the
+   * commands their histories recorded.
+   */
+  localWaves = false;
   /** The proof each running attempt was given, by task id. */
   readonly attemptProofs = new Map<string, string>();
 

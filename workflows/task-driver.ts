@@ -40,6 +40,19 @@ interface AttemptControl {
   interruptedByPause: boolean;
   settled: boolean;
   abandon: () => void;
+  /**
+   * A local attempt of a run with local waves whose local activity has neither resolved nor been
+   * abandoned: its wave is still open.
+   */
+  inWave?: boolean;
+  /** The attempt's place among the local attempts of its run: the order its wave delivers outcomes in. */
+  order?: number;
+}
+
+/** A local attempt's outcome, held until its wave drains. */
+interface HeldOutcome {
+  order: number;
+  deliver: () => void;
 }
 
 type AttemptOutcome =
@@ -59,8 +72,9 @@ type GateOutcome = { approved: true } | { approved: false; by: string; comment?:
 export const LOCAL_YIELD_MS = 500;
 
 /**
- * Local attempts settled in one workflow task before the run yields it: bounds the local-activity markers
- * one workflow task writes, so a wide DAG of local tasks reaches continue-as-new in steps.
+ * Local attempts settled (runs begun with local waves: started) in one workflow task before the run
+ * yields it: bounds the local-activity markers one workflow task writes, so a wide DAG of local tasks
+ * reaches continue-as-new in steps.
  */
 export const LOCAL_YIELD_ATTEMPTS = 200;
 
@@ -107,6 +121,16 @@ export class TaskDriver {
   #localSince: number | undefined;
   /** Local attempts settled since the run last yielded its workflow task. */
   #localSettled = 0;
+  /** Local attempts started since the run last yielded its workflow task. */
+  #localStarted = 0;
+  /** Local attempts of the open wave whose local activity has neither resolved nor been abandoned. */
+  #waveOpen = 0;
+  /** Local attempts started so far: each one's place in its wave's delivery order. */
+  #waveOrder = 0;
+  /** Outcomes of the open wave's resolved attempts, delivered when the wave drains. */
+  readonly #waveHeld: HeldOutcome[] = [];
+  /** The workflow time when the open wave began (read while no local activity was unresolved). */
+  #waveClock = 0;
   #localInFlight = 0;
   #inFlight = 0;
   /** The attempt window filled up and has not yet drained to half. */
@@ -285,11 +309,67 @@ export class TaskDriver {
 
   /** A local attempt would have to wait for the run to end its workflow task first. */
   #mustYield(): boolean {
+    if (this.#yielding !== undefined) return true;
+    if (this.run.localWaves) {
+      return (
+        this.#localStarted >= LOCAL_YIELD_ATTEMPTS ||
+        (this.#localSince !== undefined && this.#now() - this.#localSince >= LOCAL_YIELD_MS)
+      );
+    }
     return (
-      this.#yielding !== undefined ||
       this.#localSettled >= LOCAL_YIELD_ATTEMPTS ||
       (this.#localSince !== undefined && Date.parse(this.run.now()) - this.#localSince >= LOCAL_YIELD_MS)
     );
+  }
+
+  /**
+   * The workflow time the driver decides by (ms). While a wave is open it is the time the wave began:
+   * local results advance workflow time, and a replay delivers them in other batches than the first
+   * execution did, so a reading between two of them could differ on replay.
+   */
+  #now(): number {
+    return this.run.localWaves && this.#waveOpen > 0 ? this.#waveClock : Date.parse(this.run.now());
+  }
+
+  /**
+   * Local waves (runs begun with release 0.8). A replay delivers local-activity results in other batches
+   * than the first execution did: it resolves every recorded result whose activity is scheduled at once,
+   * where the first execution met them as they came. So nothing the run decides may depend on which of a
+   * wave's results have come: the outcomes of local attempts started while any is unresolved (a wave)
+   * are held, and delivered together, in the order the attempts started, when the last one resolves or is
+   * abandoned. Between two waves the run's state, its slots and its clock change only on events its
+   * history orders (a timer, a signal, an update, an activity's result).
+   */
+  #joinWave(ctl: AttemptControl): void {
+    if (!this.run.localWaves) return;
+    if (this.#waveOpen === 0) this.#waveClock = Date.parse(this.run.now());
+    ctl.inWave = true;
+    ctl.order = this.#waveOrder++;
+    this.#waveOpen++;
+  }
+
+  /** A local attempt's activity resolved: its outcome waits for the rest of its wave. */
+  #resolvedInWave(ctl: AttemptControl, deliver: () => void): void {
+    if (!ctl.inWave) {
+      deliver();
+      return;
+    }
+    ctl.inWave = false;
+    this.#waveHeld.push({ order: ctl.order!, deliver });
+    if (--this.#waveOpen === 0) this.#drainWave();
+  }
+
+  /** A local attempt was abandoned (its outcome was delivered): it no longer holds its wave open. */
+  #leftWave(ctl: AttemptControl): void {
+    if (!ctl.inWave) return;
+    ctl.inWave = false;
+    if (--this.#waveOpen === 0) this.#drainWave();
+  }
+
+  /** Delivers a drained wave's outcomes, in the order their attempts started. */
+  #drainWave(): void {
+    const held = this.#waveHeld.splice(0).sort((a, b) => a.order - b.order);
+    for (const h of held) h.deliver();
   }
 
   /** A local attempt may start now: no yield is due and a local slot is free. */
@@ -305,7 +385,10 @@ export class TaskDriver {
     rec.startedAt ??= run.now();
     rec.attempts++;
     run.touch();
-    if (t.execution === 'local') this.#localSince ??= Date.parse(run.now());
+    if (t.execution === 'local') {
+      this.#localSince ??= run.localWaves ? this.#now() : Date.parse(run.now());
+      this.#localStarted++;
+    }
     this.#inFlight++;
     if (t.execution === 'local') this.#localInFlight++;
   }
@@ -331,8 +414,12 @@ export class TaskDriver {
         scope,
         interruptedByPause: false,
         settled: false,
-        abandon: () => end({ kind: 'interrupted' }),
+        abandon: () => {
+          end({ kind: 'interrupted' });
+          this.#leftWave(ctl);
+        },
       };
+      if (t.execution === 'local') this.#joinWave(ctl);
       // The first of the attempt's result and its abandonment (an immediate pause that outwaited the
       // drain timeout) decides; the other is ignored.
       const end = (outcome: AttemptOutcome): void => {
@@ -353,8 +440,9 @@ export class TaskDriver {
       };
       this.#attempts.set(t.id, ctl);
       started[i]!.then(
-        (result) => end({ kind: 'ok', result }),
-        (err: unknown) => end(this.#failedOutcome(ctl, err)),
+        (result) => this.#resolvedInWave(ctl, () => end({ kind: 'ok', result })),
+        // Read when delivered: an immediate pause before the wave drains cuts the attempt off.
+        (err: unknown) => this.#resolvedInWave(ctl, () => end(this.#failedOutcome(ctl, err))),
       );
     });
   }
@@ -479,14 +567,31 @@ export class TaskDriver {
       settled: false,
       abandon,
     };
+    if (t.execution === 'local') {
+      this.#joinWave(ctl);
+      const abandonNow = abandon;
+      ctl.abandon = () => {
+        abandonNow();
+        this.#leftWave(ctl);
+      };
+    }
     this.#attempts.set(t.id, ctl);
-    const attempt = ctl.scope
-      .run(() => this.#schedule(t, rec))
-      .then(
-        (result): AttemptOutcome => ({ kind: 'ok', result }),
-        (err: unknown): AttemptOutcome => this.#failedOutcome(ctl, err),
-      );
+    const scheduled = ctl.scope.run(() => this.#schedule(t, rec));
     let outcome: AttemptOutcome;
+    if (ctl.inWave) {
+      // Held until the wave drains; the outcome of a failure is read then (a pause may cut it off).
+      void scheduled.then(
+        (result) => this.#resolvedInWave(ctl, () => settle!({ kind: 'ok', result })),
+        (err: unknown) => this.#resolvedInWave(ctl, () => settle!(this.#failedOutcome(ctl, err))),
+      );
+      outcome = await settledOrAbandoned!;
+      this.#endAttempt(t, ctl);
+      return outcome;
+    }
+    const attempt = scheduled.then(
+      (result): AttemptOutcome => ({ kind: 'ok', result }),
+      (err: unknown): AttemptOutcome => this.#failedOutcome(ctl, err),
+    );
     if (settledOrAbandoned) {
       void attempt.then(settle);
       outcome = await settledOrAbandoned;
@@ -508,6 +613,7 @@ export class TaskDriver {
     if (!this.#yielding) {
       this.#localSince = undefined;
       this.#localSettled = 0;
+      this.#localStarted = 0;
       this.#yielding = CancellationScope.nonCancellable(() => sleep(1)).finally(() => {
         this.#yielding = undefined;
       });

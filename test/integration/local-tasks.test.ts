@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, resource, task, TaskError } from '../../src';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../../src/worker';
 import { auditTime, chainHistory, eventually, latch, sleep, withWorker } from '../helpers';
 
 // Tasks with `execution: 'local'` run as Temporal local activities, with every semantic of a task: context
@@ -330,6 +332,46 @@ describe("local tasks (execution: 'local')", function () {
       const { workflowId } = await executor.executeAsync(wf, {});
       assert.deepEqual(await executor.result(workflowId), { url: 'db://local' });
       assert.deepEqual(log, ['setup', 'teardown db://local']);
+    });
+  });
+
+  it('results that come in another order than their attempts began replay to the same tasks', async () => {
+    // The first local tasks end in the reverse of the order they began, each in a batch of its own; a
+    // replay delivers their recorded results together. The tasks after them (local, then activity tasks)
+    // must start in the same order on replay, and each with its own input.
+    const n = 24;
+    const firsts = Array.from({ length: n }, (_, i) =>
+      task({ id: `x${i}`, execution: 'local' }, async (ctx) => {
+        await sleep((n - i) * 4);
+        ctx.set(`x${i}`, i);
+      }),
+    );
+    const seconds = firsts.map((x, i) =>
+      task({ id: `c${i}`, dependencies: [x], execution: 'local' }, (ctx) => {
+        ctx.set(`c${i}`, ctx.get<number>(`x${i}`)! * 10);
+      }),
+    );
+    const thirds = seconds.map((c, i) =>
+      task({ id: `d${i}`, dependencies: [c] }, (ctx) => {
+        ctx.set(`d${i}`, [ctx.get<number>(`x${i}`) ?? null, ctx.get<number>(`c${i}`) ?? null]);
+      }),
+    );
+    const all = task({ id: 'all', dependencies: thirds }, (ctx) => {
+      ctx.set(
+        'all',
+        thirds.map((_, i) => ctx.get<number[]>(`d${i}`)!),
+      );
+    });
+    const wf = defineWorkflow({ name: 'local-reordered', tasks: [...firsts, ...seconds, ...thirds, all] });
+    await withWorker([wf], async ({ executor, client }) => {
+      const { workflowId } = await executor.executeAsync(wf, {});
+      const result = await executor.result(workflowId);
+      assert.deepEqual(
+        result.all,
+        Array.from({ length: n }, (_, i) => [i, i * 10]),
+      );
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, workflowId);
     });
   });
 

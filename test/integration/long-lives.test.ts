@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import {
   defineWorkflow,
   RequestRejectedError,
@@ -458,6 +458,72 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       // Resumed, its 500 activity tasks would pass this server's history limit (1,500 events) before
       // the next continue-as-new could drain them: the run is cancelled instead.
       await h.cancel();
+    });
+  });
+
+  it(`${MAX_IN_FLIGHT} local tasks released by a resume replay in every workflow task, under a stream of signals`, async function () {
+    // A replay resolves every recorded local result whose activity is scheduled at once, where the first
+    // execution met them as they came: where the run yields its workflow task, and which attempts it has
+    // started by then, must not depend on that. The signals make the server refuse a completion now and
+    // then (new events came meanwhile), and the worker then replays the run from its history.
+    this.timeout(180_000);
+    const ids = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => `l${i}`);
+    const wf = defineWorkflow({
+      name: 'local_released',
+      tasks: [
+        task({ id: 'a' }, async (ctx) => void (await ctx.pauseWorkflow('hold the rest'))),
+        ...ids.map((id) =>
+          task({ id, dependencies: ['a'], execution: 'local' }, (ctx) => void ctx.set(id, true)),
+        ),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((st) => st.state === 'paused' && st.tasks.a!.state === 'completed', {
+        timeout: 60_000,
+      });
+      await h.resume({ by: 'ops' });
+      const handle = client.workflow.getHandle(h.workflowId);
+      let done = false;
+      const noise = (async () => {
+        while (!done) {
+          await Promise.all(
+            Array.from({ length: 8 }, () =>
+              handle.signal('cloacina.approve', { taskId: 'a', by: 'mallory' }).catch(() => undefined),
+            ),
+          );
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const out = await h
+        .result()
+        .catch((e: unknown) => ({ error: String(e) }))
+        .finally(() => (done = true));
+      await noise;
+      const runs = await chain(client, h.workflowId);
+      const failures = runs.flatMap(({ events }) =>
+        events.flatMap((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? []),
+      );
+      assert.deepEqual(
+        failures.filter((m) => !/UnhandledCommand/.test(m)),
+        [],
+        'no workflow task failed but for completions the server refused',
+      );
+      assert.deepEqual(out, { l499: true });
+      const st = await h.status();
+      assert.equal(st.state, 'completed');
+      assert.deepEqual(
+        ids.filter((id) => st.tasks[id]!.state !== 'completed' || st.tasks[id]!.attempts !== 1),
+        [],
+        'every local task completed in one attempt',
+      );
+      // Every run of the chain replays from its history alone.
+      for (const { runId, events } of runs)
+        await Worker.runReplayHistory(
+          { workflowBundle: await bundleWorkflows() },
+          { events },
+          `${h.workflowId}/${runId}`,
+        );
     });
   });
 

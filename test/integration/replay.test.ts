@@ -7,20 +7,20 @@ import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../..
 import { WORKFLOW_TYPE } from '../../src/executor';
 import type { CarriedStateV1 } from '../../workflows/run';
 import { bundleWorkflows } from '../../src/worker';
-import { PATCH_RELEASE_0_7 } from '../../workflows/dag-workflow';
+import { PATCH_RELEASE_0_8 } from '../../workflows/dag-workflow';
 import { eventually, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` to `v0.6.0/` hold histories recorded under
-// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.7.0/` holds this
+// determinism for runs already in flight fails here. `v0.1.0/` to `v0.7.0/` hold histories recorded under
+// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.8.0/` holds this
 // release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0', 'v0.6.0'].map(
+const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0'].map(
   (v) => [v, path.join(FIXTURES, v)] as const,
 );
-const CURRENT = path.join(FIXTURES, 'v0.7.0');
+const CURRENT = path.join(FIXTURES, 'v0.8.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -96,8 +96,28 @@ describe('replay of recorded histories', () => {
         task({ id: 'report', dependencies: ['look'] }, (ctx) => void ctx.set('reported', true)),
       ],
     });
+    // Local tasks whose results come in the reverse of the order they began, each followed by an activity
+    // task: a replay delivers the recorded results together.
+    const reversed = Array.from({ length: 6 }, (_, i) =>
+      task({ id: `r${i}`, execution: 'local' }, async (ctx) => {
+        await new Promise((r) => setTimeout(r, (6 - i) * 15));
+        ctx.set(`r${i}`, i);
+      }),
+    );
+    const localWaves = defineWorkflow({
+      name: 'replay_local_waves',
+      tasks: [
+        ...reversed,
+        ...reversed.map((r, i) =>
+          task(
+            { id: `after${i}`, dependencies: [r] },
+            (ctx) => void ctx.set(`after${i}`, ctx.get<number>(`r${i}`)!),
+          ),
+        ),
+      ],
+    });
     const recorded: Record<string, string> = {};
-    await withWorker([wf, local], async ({ executor }) => {
+    await withWorker([wf, local, localWaves], async ({ executor }) => {
       const gate = async (h: ExecutionHandle) => {
         await eventually(async () => (await h.status()).gates.length === 1);
         await h.approve('ship', { by: 'alice' });
@@ -186,6 +206,14 @@ describe('replay of recorded histories', () => {
       await h.resume({ by: 'ops' });
       assert.deepEqual(await h.result(), { checked: true, looked: 1, reported: true });
       recorded.local = h.workflowId;
+      // local results in another order than their attempts began
+      h = await executor.executeAsync(localWaves, {});
+      await h.result();
+      assert.deepEqual(
+        Object.fromEntries(Object.entries((await h.status()).tasks).map(([id, t]) => [id, t.state])),
+        Object.fromEntries([...localWaves.tasks.keys()].map((id) => [id, 'completed'])),
+      );
+      recorded.localWaves = h.workflowId;
     });
     for (const [name, id] of Object.entries(recorded)) {
       const h = await history(id);
@@ -197,7 +225,7 @@ describe('replay of recorded histories', () => {
         );
       }
     }
-    assert.equal(Object.keys(recorded).length, 10);
+    assert.equal(Object.keys(recorded).length, 11);
   });
 
   it('a run begun now writes one patch marker and one TemporalChangeVersion upsert, and replays', async () => {
@@ -225,7 +253,7 @@ describe('replay of recorded histories', () => {
             }
           ).id,
       );
-    assert.deepEqual(patches, [PATCH_RELEASE_0_7]);
+    assert.deepEqual(patches, [PATCH_RELEASE_0_8]);
     const versionUpserts = (h.events ?? []).filter(
       (e) =>
         e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
