@@ -32,6 +32,7 @@ import {
   type TaskSpec,
 } from './dag';
 import { carriedDetails, failureMessage, isActivityTimeout, toFailureInfo } from './failures';
+import { LocalWave, type WaveMember } from './local-wave';
 import type { Resources } from './resources';
 import type { Run } from './run';
 
@@ -40,19 +41,8 @@ interface AttemptControl {
   interruptedByPause: boolean;
   settled: boolean;
   abandon: () => void;
-  /**
-   * A local attempt of a run with local waves whose local activity has neither resolved nor been
-   * abandoned: its wave is still open.
-   */
-  inWave?: boolean;
-  /** The attempt's place among the local attempts of its run: the order its wave delivers outcomes in. */
-  order?: number;
-}
-
-/** A local attempt's outcome, held until its wave drains. */
-interface HeldOutcome {
-  order: number;
-  deliver: () => void;
+  /** A local attempt's place in its wave (runs begun with local waves). */
+  wave?: WaveMember;
 }
 
 type AttemptOutcome =
@@ -123,12 +113,8 @@ export class TaskDriver {
   #localSettled = 0;
   /** Local attempts started since the run last yielded its workflow task. */
   #localStarted = 0;
-  /** Local attempts of the open wave whose local activity has neither resolved nor been abandoned. */
-  #waveOpen = 0;
-  /** Local attempts started so far: each one's place in its wave's delivery order. */
-  #waveOrder = 0;
-  /** Outcomes of the open wave's resolved attempts, delivered when the wave drains. */
-  readonly #waveHeld: HeldOutcome[] = [];
+  /** The local attempts running together (runs begun with local waves). */
+  readonly #wave = new LocalWave();
   /** The workflow time when the open wave began (read while no local activity was unresolved). */
   #waveClock = 0;
   #localInFlight = 0;
@@ -328,48 +314,29 @@ export class TaskDriver {
    * execution did, so a reading between two of them could differ on replay.
    */
   #now(): number {
-    return this.run.localWaves && this.#waveOpen > 0 ? this.#waveClock : Date.parse(this.run.now());
+    return this.run.localWaves && this.#wave.isOpen ? this.#waveClock : Date.parse(this.run.now());
   }
 
   /**
-   * Local waves (runs begun with release 0.8). A replay delivers local-activity results in other batches
-   * than the first execution did: it resolves every recorded result whose activity is scheduled at once,
-   * where the first execution met them as they came. So nothing the run decides may depend on which of a
-   * wave's results have come: the outcomes of local attempts started while any is unresolved (a wave)
-   * are held, and delivered together, in the order the attempts started, when the last one resolves or is
-   * abandoned. Between two waves the run's state, its slots and its clock change only on events its
-   * history orders (a timer, a signal, an update, an activity's result).
+   * Local waves (runs begun with release 0.8, see `local-wave.ts`): a local attempt joins the open wave,
+   * and its outcome is held until the wave drains. Between two drains the run's state, its slots and its
+   * clock change only on events its history orders (a timer, a signal, an update, an activity's result).
    */
   #joinWave(ctl: AttemptControl): void {
     if (!this.run.localWaves) return;
-    if (this.#waveOpen === 0) this.#waveClock = Date.parse(this.run.now());
-    ctl.inWave = true;
-    ctl.order = this.#waveOrder++;
-    this.#waveOpen++;
+    if (!this.#wave.isOpen) this.#waveClock = Date.parse(this.run.now());
+    ctl.wave = this.#wave.join();
   }
 
   /** A local attempt's activity resolved: its outcome waits for the rest of its wave. */
   #resolvedInWave(ctl: AttemptControl, deliver: () => void): void {
-    if (!ctl.inWave) {
-      deliver();
-      return;
-    }
-    ctl.inWave = false;
-    this.#waveHeld.push({ order: ctl.order!, deliver });
-    if (--this.#waveOpen === 0) this.#drainWave();
+    if (ctl.wave) this.#wave.resolved(ctl.wave, deliver);
+    else deliver();
   }
 
   /** A local attempt was abandoned (its outcome was delivered): it no longer holds its wave open. */
   #leftWave(ctl: AttemptControl): void {
-    if (!ctl.inWave) return;
-    ctl.inWave = false;
-    if (--this.#waveOpen === 0) this.#drainWave();
-  }
-
-  /** Delivers a drained wave's outcomes, in the order their attempts started. */
-  #drainWave(): void {
-    const held = this.#waveHeld.splice(0).sort((a, b) => a.order - b.order);
-    for (const h of held) h.deliver();
+    if (ctl.wave) this.#wave.left(ctl.wave);
   }
 
   /** A local attempt may start now: no yield is due and a local slot is free. */
@@ -578,7 +545,7 @@ export class TaskDriver {
     this.#attempts.set(t.id, ctl);
     const scheduled = ctl.scope.run(() => this.#schedule(t, rec));
     let outcome: AttemptOutcome;
-    if (ctl.inWave) {
+    if (ctl.wave) {
       // Held until the wave drains; the outcome of a failure is read then (a pause may cut it off).
       void scheduled.then(
         (result) => this.#resolvedInWave(ctl, () => settle!({ kind: 'ok', result })),
