@@ -21,18 +21,14 @@ function resolveAll(n: number, order: number[]): { delivered: number[]; at: numb
   return { delivered, at };
 }
 
+/** The numbers 0 to n - 1 in any order. */
+const permutation = (n: number) => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n });
+
 describe('local waves', () => {
   it('deliver every outcome once, in start order, when the last attempt resolves, whatever the order', () => {
     fc.assert(
       fc.property(
-        fc
-          .integer({ min: 1, max: 40 })
-          .chain((n) =>
-            fc.tuple(
-              fc.constant(n),
-              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
-            ),
-          ),
+        fc.integer({ min: 1, max: 40 }).chain((n) => fc.tuple(fc.constant(n), permutation(n))),
         ([n, order]) => {
           const { delivered, at } = resolveAll(n, order);
           assert.deepEqual(delivered, [...Array(n).keys()]);
@@ -47,13 +43,7 @@ describe('local waves', () => {
       fc.property(
         fc
           .integer({ min: 1, max: 30 })
-          .chain((n) =>
-            fc.tuple(
-              fc.constant(n),
-              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
-              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
-            ),
-          ),
+          .chain((n) => fc.tuple(fc.constant(n), permutation(n), permutation(n))),
         ([n, first, replay]) => {
           assert.deepEqual(resolveAll(n, first), resolveAll(n, replay));
         },
@@ -68,7 +58,7 @@ describe('local waves', () => {
           fc.tuple(
             fc.constant(n),
             // Each attempt either resolves or is abandoned, in some order; abandoned ones resolve later.
-            fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+            permutation(n),
             fc.array(fc.boolean(), { minLength: n, maxLength: n }),
           ),
         ),
