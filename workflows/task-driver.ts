@@ -55,9 +55,12 @@ type GateOutcome = { approved: true } | { approved: false; by: string; comment?:
 
 /**
  * Local attempts run inside the workflow task, and a run sees updates and signals only between workflow
- * tasks: this long after its first local attempt began (workflow time, which local results advance), the run ends its
- * workflow task before starting another local attempt, so a pause waits at most about this long plus the
- * running local task. (Changing it changes the commands of runs with local tasks: gate it with patched().)
+ * tasks: this long after its first local attempt began, in workflow time, the run ends its workflow task
+ * before starting another local attempt. Within a workflow task, workflow time advances only as local
+ * results come, each to the time its activity was scheduled plus its runtime: so this bounds the local
+ * tasks' own running time, and {@link LOCAL_YIELD_ATTEMPTS} bounds how many run (a chain of short ones
+ * advances it by little). (Changing it changes the commands of runs with local tasks: gate it with
+ * patched().)
  */
 export const LOCAL_YIELD_MS = 500;
 
