@@ -9,7 +9,7 @@ import type { temporal } from '@temporalio/proto';
 import {
   CombinedWorkerRunError,
   NativeConnection,
-  type Worker,
+  Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { DevServerHandle } from '../temporal-dev';
@@ -22,6 +22,11 @@ const run = promisify(execFile);
 let server: DevServerHandle | undefined;
 let nativeConnection: Promise<NativeConnection> | undefined;
 let clientPromise: Promise<Client> | undefined;
+
+/** Replays a history with the current workflow code; throws on a nondeterminism error. */
+export async function replayHistory(history: temporal.api.history.v1.IHistory, name: string): Promise<void> {
+  await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, name);
+}
 
 /** Called by the global fixture. */
 export function setServer(s: DevServerHandle): void {

@@ -312,12 +312,13 @@ export class TaskDriver {
   }
 
   /**
-   * The workflow time the driver decides by (ms). While a wave is open it is the time the wave began:
+   * The workflow time the driver decides by (ms). While a wave is open (only in runs begun with local
+   * waves) it is the time the wave began:
    * local results advance workflow time, and a replay delivers them in other batches than the first
    * execution did, so a reading between two of them could differ on replay.
    */
   #now(): number {
-    return this.run.localWaves && this.#wave.isOpen ? this.#waveClock : Date.parse(this.run.now());
+    return this.#wave.isOpen ? this.#waveClock : Date.parse(this.run.now());
   }
 
   /**
@@ -355,12 +356,12 @@ export class TaskDriver {
     rec.startedAt ??= run.now();
     rec.attempts++;
     run.touch();
-    if (t.execution === 'local') {
-      this.#localSince ??= run.localWaves ? this.#now() : Date.parse(run.now());
-      this.#localStarted++;
-    }
     this.#inFlight++;
-    if (t.execution === 'local') this.#localInFlight++;
+    if (t.execution === 'local') {
+      this.#localSince ??= this.#now();
+      this.#localStarted++;
+      this.#localInFlight++;
+    }
   }
 
   /** Schedules the attempts of tasks {@link #markStarted} marked, in one pass of the shared scope. */

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, resource, task, TaskError } from '../../src';
-import { Worker } from '@temporalio/worker';
-import { bundleWorkflows } from '../../src/worker';
-import { auditTime, chainHistory, eventually, latch, sleep, withWorker } from '../helpers';
+import { auditTime, replayHistory, chainHistory, eventually, latch, sleep, withWorker } from '../helpers';
 
 // Tasks with `execution: 'local'` run as Temporal local activities, with every semantic of a task: context
 // in and out, retries decided by the workflow (frozen while paused), pauses (graceful waits, immediate
@@ -371,7 +369,7 @@ describe("local tasks (execution: 'local')", function () {
         Array.from({ length: n }, (_, i) => [i, i * 10]),
       );
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, workflowId);
+      await replayHistory(history, workflowId);
     });
   });
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import {
   defineWorkflow,
   RequestRejectedError,
@@ -19,7 +19,7 @@ import {
 import { WORKFLOW_TYPE } from '../../src/executor';
 import { bundleWorkflows, createWorker } from '../../src/worker';
 import { startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { chainHistory, freshTaskQueue, withWorker } from '../helpers';
+import { chainHistory, freshTaskQueue, replayHistory, withWorker } from '../helpers';
 import { MAX_IN_FLIGHT } from '../../workflows/task-driver';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -518,12 +518,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
         'every local task completed in one attempt',
       );
       // Every run of the chain replays from its history alone.
-      for (const { runId, events } of runs)
-        await Worker.runReplayHistory(
-          { workflowBundle: await bundleWorkflows() },
-          { events },
-          `${h.workflowId}/${runId}`,
-        );
+      for (const { runId, events } of runs) await replayHistory({ events }, `${h.workflowId}/${runId}`);
     });
   });
 

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../../src';
 import { WORKFLOW_TYPE } from '../../src/executor';
 import type { CarriedStateV1 } from '../../workflows/run';
-import { bundleWorkflows } from '../../src/worker';
 import { PATCH_RELEASE_0_8 } from '../../workflows/dag-workflow';
-import { eventually, signalCli, testClient, withWorker } from '../helpers';
+import { eventually, replayHistory, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -26,10 +24,6 @@ async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
 }
 
-async function replay(name: string, h: History): Promise<void> {
-  await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, h, name);
-}
-
 const waitState = (h: ExecutionHandle, state: RunState) => h.waitUntil(state, { timeout: 20_000 });
 
 describe('replay of recorded histories', () => {
@@ -41,7 +35,7 @@ describe('replay of recorded histories', () => {
       const files = readdirSync(dir).filter((f) => f.endsWith('.binpb'));
       assert.ok(files.length >= 6, `expected recorded histories in ${dir}, found ${files.length}`);
       for (const f of files) {
-        await replay(f, temporal.api.history.v1.History.decode(readFileSync(path.join(dir, f))));
+        await replayHistory(temporal.api.history.v1.History.decode(readFileSync(path.join(dir, f))), f);
       }
     });
   }
@@ -217,7 +211,7 @@ describe('replay of recorded histories', () => {
     });
     for (const [name, id] of Object.entries(recorded)) {
       const h = await history(id);
-      await replay(name, h);
+      await replayHistory(h, name);
       if (process.env.RECORD_HISTORIES === '1') {
         writeFileSync(
           path.join(CURRENT, `${name}.binpb`),
@@ -261,7 +255,7 @@ describe('replay of recorded histories', () => {
         ],
     );
     assert.equal(versionUpserts.length, 1);
-    await replay('replay_one_marker', h);
+    await replayHistory(h, 'replay_one_marker');
   });
 
   it('a run paused under 0.1.0 goes on under this release after its continue-as-new', async function () {
