@@ -1,9 +1,9 @@
 import type { z } from 'zod';
-import type { JsonObject, JsonValue } from '../workflows/dag';
+import { MAX_CONTEXT_BYTES, type JsonObject, type JsonValue } from '../workflows/dag';
 import { ContextError } from './errors';
 
-/** Largest context a task may return, as JSON bytes (Temporal rejects payloads over 2 MiB). */
-export const MAX_CONTEXT_BYTES = 1024 * 1024;
+/** Largest context a task may receive or return, as JSON bytes (Temporal rejects payloads over 2 MiB). */
+export { MAX_CONTEXT_BYTES };
 
 /** Services a running task gets beside its data. */
 export interface TaskServices {

@@ -12,7 +12,7 @@ import {
   patched,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DagSpec, JsonObject } from './dag';
+import { jsonBytes, PAYLOAD_LIMIT_BYTES, type DagSpec, type JsonObject } from './dag';
 import { Handlers } from './handlers';
 import type { WorkflowRunStatus as RunStatus } from './messages';
 import { nextDue, type Decision } from './pause-machine';
@@ -212,12 +212,20 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
       if (run.drainingSince !== undefined && settledForContinue()) {
         driver.settleGateOutcomes();
         visibility.flush();
-        return await continueAsNew<typeof cloacinaDag>({
+        const next: DagWorkflowInput = {
           spec: run.spec,
           context: run.initialContext,
           carried: run.carried(),
           ...(input.lastRejectionAttribute ? { lastRejectionAttribute: true } : {}),
-        });
+        };
+        const tooLarge = carriedTooLarge(next);
+        if (tooLarge) {
+          // The server would refuse the command (and the workflow task, at every retry): the run ends
+          // failed instead, saying what it carried.
+          run.endRequest = { action: 'fail', reason: tooLarge, type: 'CarriedStateTooLarge' };
+          break;
+        }
+        return await continueAsNew<typeof cloacinaDag>(next);
       }
       const seen = run.version;
       if (run.leanAttempts && run.drainingSince === undefined) await run.changed(seen);
@@ -244,7 +252,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   if (run.endRequest) {
     run.endState = run.endRequest.action === 'cancel' ? 'cancelled' : 'failed';
     run.error = {
-      type: run.endRequest.action === 'cancel' ? 'Cancelled' : 'Expired',
+      type: run.endRequest.type ?? (run.endRequest.action === 'cancel' ? 'Cancelled' : 'Expired'),
       message: run.endRequest.reason,
     };
     for (const id of run.pm.inFlight) driver.interrupt(id);
@@ -274,6 +282,36 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     nonRetryable: true,
     details,
   });
+}
+
+/** What a continue-as-new input may weigh: the server's payload limit, less room for the encoding. */
+const MAX_CARRIED_BYTES = PAYLOAD_LIMIT_BYTES - 64 * 1024;
+
+/** Why the next run's input is too large to carry (naming its largest parts), or undefined if it fits. */
+function carriedTooLarge(next: DagWorkflowInput): string | undefined {
+  const bytes = jsonBytes(next);
+  if (bytes <= MAX_CARRIED_BYTES) return undefined;
+  const carried = next.carried as CarriedState;
+  const parts: Array<[string, number]> = [
+    [`the spec of ${next.spec.tasks.length} tasks`, jsonBytes(next.spec)],
+    [
+      `the outputs unfinished tasks still need (${Object.keys(carried.outputs).length})`,
+      jsonBytes(carried.outputs),
+    ],
+    ['the merged context', jsonBytes(carried.context)],
+    ['the initial context', jsonBytes(next.context)],
+    [`the records of ${Object.keys(carried.tasks).length} tasks`, jsonBytes(carried.tasks)],
+  ];
+  const largest = parts
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([what, n]) => `${what}: ${n}`)
+    .join(', ');
+  return (
+    `The state this run would carry into continue-as-new is ${bytes} bytes of JSON, over the limit of ` +
+    `${MAX_CARRIED_BYTES} (largest parts, in bytes: ${largest}): keep large data in external storage and put ` +
+    'references in the context, or split the DAG into smaller workflows'
+  );
 }
 
 /**

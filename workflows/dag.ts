@@ -359,6 +359,35 @@ export function mergeValues(a: JsonValue | undefined, b: JsonValue): JsonValue {
   return b;
 }
 
+/** Largest context a task may receive or return, as JSON bytes (Temporal refuses payloads over 2 MiB). */
+export const MAX_CONTEXT_BYTES = 1024 * 1024;
+
+/** The server's default limit on one payload (`limit.blobSize.error`), bytes. */
+export const PAYLOAD_LIMIT_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The UTF-8 size of a value's JSON, as a payload would carry it (no Node: workflows count it themselves).
+ * Lone surrogates count as the 3 bytes of U+FFFD they are encoded as.
+ */
+export function jsonBytes(value: unknown): number {
+  const s = JSON.stringify(value) ?? '';
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      // A surrogate pair: 4 bytes for 2 code units.
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2;
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 /** Merges contexts in order (later ones win on conflicting scalars). */
 export function mergeContexts(contexts: JsonObject[]): JsonObject {
   const out: JsonObject = {};

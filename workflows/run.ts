@@ -56,6 +56,8 @@ export interface CarriedState {
 export interface EndRequest {
   action: 'fail' | 'cancel';
   reason: string;
+  /** The error's type (default: `Cancelled` or `Expired`, after the action). */
+  type?: string;
 }
 
 /** The state of one run of `cloacinaDag`, shared by every part of the shell. */

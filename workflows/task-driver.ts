@@ -3,6 +3,7 @@
 // continue-as-new carries them).
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -23,6 +24,8 @@ import {
   describeTrigger,
   evaluateTrigger,
   isTerminal,
+  jsonBytes,
+  MAX_CONTEXT_BYTES,
   retryDelay,
   shouldRetry,
   type FailureInfo,
@@ -472,6 +475,25 @@ export class TaskDriver {
           activityId: `${t.id}#${rec.attempts + rec.interrupted}`,
           summary: t.id,
         });
+    const context = run.inputContext(t);
+    // A merge of outputs (or a failed or skipped task's input passed on) may outgrow what one payload
+    // carries: the attempt fails here, as the task's failure, rather than as a command the server refuses
+    // (which would fail the workflow task again at every retry).
+    const bytes = jsonBytes(context);
+    if (bytes > MAX_CONTEXT_BYTES) {
+      const from =
+        t.dependencies.length === 0
+          ? "the run's initial context"
+          : `the merge of the outputs of ${t.dependencies.map((d) => `\`${d}\``).join(', ')}`;
+      throw ApplicationFailure.create({
+        type: 'ContextTooLarge',
+        nonRetryable: true,
+        message:
+          `the input of \`${t.id}\` (${from}) is ${bytes} bytes of JSON, over the limit of ${MAX_CONTEXT_BYTES}: ` +
+          'keep large data in external storage and put a reference in the context (a run paused on the failure ' +
+          'can be resumed with a contextPatch that replaces the large keys)',
+      });
+    }
     // A local task's ctx.pauseWorkflow comes back with its outcome: it sends no update, so needs no proof.
     const proof = run.requireKindProof && !local ? uuid4() : undefined;
     if (proof) run.attemptProofs.set(t.id, proof);
@@ -482,7 +504,7 @@ export class TaskDriver {
       workflowName: run.spec.name,
       taskId: t.id,
       attempt: rec.attempts,
-      context: run.inputContext(t),
+      context,
       resources: resourceHandles,
       ...(proof ? { proof } : {}),
     });

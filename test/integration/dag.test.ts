@@ -441,4 +441,87 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
       );
     });
   });
+
+  describe('contexts near the payload limit', () => {
+    /** Three tasks that each add a 400 KiB value (each output is within the limit; their merge is not). */
+    const blobs = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        task({ id: `w${i}` }, (ctx) => void ctx.set(`blob${i}`, String(i).repeat(400 * 1024))),
+      );
+    const failedWorkflowTasks = async (client: import('@temporalio/client').Client, id: string) => {
+      const { temporal } = await import('@temporalio/proto');
+      const T = temporal.api.enums.v1.EventType;
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      return (history.events ?? [])
+        .filter((e) => e.eventType === T.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+        .map(
+          (e) =>
+            e.workflowTaskFailedEventAttributes?.failure?.message ??
+            String(e.workflowTaskFailedEventAttributes?.cause),
+        );
+    };
+
+    it('a fan-in whose merged input outgrows the limit fails the task, never a workflow task', async function () {
+      this.timeout(60_000);
+      let ran = false;
+      const wf = defineWorkflow({
+        name: 'merge_too_large',
+        tasks: [...blobs(3), task({ id: 'join', dependencies: ['w0', 'w1', 'w2'] }, () => void (ran = true))],
+      });
+      await withWorker([wf], async ({ executor, client }) => {
+        const h = await executor.executeAsync(wf, {});
+        const err = await h.result().then(
+          () => assert.fail('the run should fail'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof WorkflowExecutionError, String(err));
+        const join = err.status!.tasks.join!;
+        assert.equal(join.state, 'failed');
+        assert.equal(join.error?.type, 'ContextTooLarge');
+        // Not retried (the retry policy allows 3 attempts): the same merge would fail again.
+        assert.equal(join.attempts, 1);
+        const bytes = 3 * (400 * 1024 + '"blob0":"",'.length) + 1;
+        assert.equal(
+          join.error?.message,
+          `the input of \`join\` (the merge of the outputs of \`w0\`, \`w1\`, \`w2\`) is ${bytes} bytes of JSON, ` +
+            'over the limit of 1048576: keep large data in external storage and put a reference in the context ' +
+            '(a run paused on the failure can be resumed with a contextPatch that replaces the large keys)',
+        );
+        assert.equal(ran, false, 'the task never ran');
+        assert.deepEqual(await failedWorkflowTasks(client, h.workflowId), []);
+      });
+    });
+
+    it('paused on that failure, a resume whose contextPatch shrinks the merge runs the task', async function () {
+      this.timeout(60_000);
+      const wf = defineWorkflow({
+        name: 'merge_too_large_patched',
+        pausePolicy: { onTaskFailure: 'pause' },
+        tasks: [
+          ...blobs(3),
+          task({ id: 'join', dependencies: ['w0', 'w1', 'w2'] }, (ctx) => {
+            ctx.set(
+              'sizes',
+              [0, 1, 2].map((i) => String(ctx.get(`blob${i}`)).length),
+            );
+          }),
+        ],
+      });
+      await withWorker([wf], async ({ executor, client }) => {
+        const h = await executor.executeAsync(wf, {});
+        const st = await eventually(async () => {
+          const s = await h.status();
+          assert.equal(s.state, 'paused');
+          return s;
+        });
+        assert.equal(st.pause?.kind, 'failure');
+        assert.deepEqual(st.pause?.failedTasks, ['join']);
+        assert.equal(st.tasks.join?.state, 'held');
+        await h.resume({ contextPatch: { blob1: 'ref:1', blob2: 'ref:2' }, reason: 'moved to storage' });
+        const out = await h.result();
+        assert.deepEqual(out.sizes, [400 * 1024, 5, 5]);
+        assert.deepEqual(await failedWorkflowTasks(client, h.workflowId), []);
+      });
+    });
+  });
 });

@@ -13,6 +13,7 @@ import {
   task,
   trigger,
   UnifiedExecutor,
+  WorkflowExecutionError,
   type AuditEntry,
   type WorkflowDefinition,
 } from '../../src';
@@ -257,6 +258,52 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       console.log(
         `      wide DAG: ${chains * length} tasks, ${runs.length - 1} continue-as-new, largest history ` +
           `${Math.max(...sizes)} events (suggestion ${SUGGEST}, limit ${LIMIT}), ${seconds.toFixed(1)} s`,
+      );
+    });
+  });
+
+  it('a state too large to carry into continue-as-new ends the run failed, saying what it holds', async function () {
+    this.timeout(120_000);
+    // Three outputs of 700 KiB wait for a task held at a gate, while a chain of small tasks brings the
+    // history to the suggestion: the next run's input would pass the server's payload limit.
+    const wf = defineWorkflow({
+      name: 'carried_too_large',
+      tasks: [
+        ...[0, 1, 2].map((i) =>
+          task({ id: `w${i}` }, (ctx) => void ctx.set(`blob${i}`, 'x'.repeat(700 * 1024))),
+        ),
+        task({ id: 'join', dependencies: ['w0', 'w1', 'w2'], pauseBefore: true }, () => undefined),
+        ...Array.from({ length: 120 }, (_, i) =>
+          task({ id: `c${i}`, dependencies: i ? [`c${i - 1}`] : [] }, (ctx) => void ctx.set('c', i)),
+        ),
+      ],
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, {});
+      const err = await h.result().then(
+        () => assert.fail('the run should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowExecutionError, String(err));
+      const st = err.status!;
+      assert.equal(st.error?.type, 'CarriedStateTooLarge');
+      assert.match(
+        st.error?.message ?? '',
+        /^The state this run would carry into continue-as-new is \d+ bytes of JSON, over the limit of 2031616 \(largest parts, in bytes: (the merged context|the outputs unfinished tasks still need \(4\)): \d+, (the merged context|the outputs unfinished tasks still need \(4\)): \d+, the spec of 124 tasks: \d+\): keep large data in external storage/,
+      );
+      assert.equal(st.continuedAsNew, 0);
+      assert.equal(st.tasks.join?.state, 'waiting');
+      const runs = await chain(client, h.workflowId);
+      assert.equal(runs.length, 1);
+      const failed = runs[0]!.events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+      assert.deepEqual(
+        failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+        [],
+        'no workflow task failed',
+      );
+      assert.ok(
+        runs[0]!.events.length >= SUGGEST,
+        `continue-as-new was suggested (${runs[0]!.events.length} events)`,
       );
     });
   });
