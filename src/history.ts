@@ -129,15 +129,43 @@ const CLOSED_STATES: Record<string, RunState> = {
   CONTINUED_AS_NEW: 'running',
 };
 
+/**
+ * The event that closed a run, read alone: a run's history may hold megabytes of payloads (more than one
+ * response may carry), its close event at most one.
+ */
+async function closeEvent(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<HistoryEvent | undefined> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    historyEventFilterType:
+      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+  });
+  return res.history?.events?.at(-1) ?? undefined;
+}
+
 /** Reads a closed run (no worker needed); undefined while it is still running. */
 export async function readClosed(client: Client, workflowId: string): Promise<ClosedRead | undefined> {
   const handle = client.workflow.getHandle(workflowId);
   const d = await handle.describe();
   if (d.status.name === 'RUNNING' || d.status.name === 'PAUSED') return undefined;
-  const evs = await events(client, workflowId, d.runId);
   const dc = client.options.loadedDataConverter;
-  const last = evs[evs.length - 1];
   const closedAt = d.closeTime?.toISOString() ?? new Date().toISOString();
+  // A completed run's result, and a failed run's details, hold its status and context: its close event
+  // answers. The rest is rebuilt from the whole history.
+  const close = await closeEvent(client, workflowId, d.runId);
+  const closeDetails =
+    close?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.details;
+  const completed = close?.workflowExecutionCompletedEventAttributes;
+  let evs: HistoryEvent[] = [];
+  let last = close;
+  if (!completed && !((closeDetails?.payloads?.length ?? 0) > 1)) {
+    evs = await events(client, workflowId, d.runId);
+    last = evs[evs.length - 1];
+  }
   if (last?.workflowExecutionCompletedEventAttributes) {
     const out = await decodeFromPayloadsAtIndex<{ context: JsonObject; status: RunStatus }>(
       dc,
@@ -222,8 +250,8 @@ async function rebuild(
   let pause;
   let gates;
   if (carried && 'version' in carried) {
-    context = carried.context;
     lastOutput = carried.lastCompleted !== undefined ? carried.outputs[carried.lastCompleted] : undefined;
+    context = carried.context ?? lastOutput ?? input.context;
     audit = carried.pause.audit;
     auditCount = carried.pause.auditCount;
     pause = currentPause(carried.pause);

@@ -214,7 +214,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
         visibility.flush();
         const next: DagWorkflowInput = {
           spec: run.spec,
-          context: run.initialContext,
+          context: run.initialContextToCarry(),
           carried: run.carried(),
           ...(input.lastRejectionAttribute ? { lastRejectionAttribute: true } : {}),
         };
@@ -298,7 +298,7 @@ function carriedTooLarge(next: DagWorkflowInput): string | undefined {
       `the outputs unfinished tasks still need (${Object.keys(carried.outputs).length})`,
       jsonBytes(carried.outputs),
     ],
-    ['the merged context', jsonBytes(carried.context)],
+    ['the merged context', jsonBytes(carried.context ?? {})],
     ['the initial context', jsonBytes(next.context)],
     [`the records of ${Object.keys(carried.tasks).length} tasks`, jsonBytes(carried.tasks)],
   ];

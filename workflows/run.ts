@@ -39,8 +39,13 @@ export interface CarriedState {
   tasks: Record<string, TaskRecord>;
   /** Outputs still needed: by a dependent that has not finished, or as the final context. */
   outputs: Record<string, JsonObject>;
-  /** The merge of the initial context and every completed task's output, in completion order. */
-  context: JsonObject;
+  /**
+   * The merge of the initial context and every completed task's output, in completion order. Absent when
+   * it equals the last completed task's output (`contextIsLastOutput`), which is carried once.
+   */
+  context?: JsonObject;
+  /** The merged context is the output of `lastCompleted` (release 0.9 on). */
+  contextIsLastOutput?: true;
   lastCompleted?: string;
   pause: PauseMachineState;
   resources: Record<string, ResourceRecord>;
@@ -146,7 +151,7 @@ export class Run {
     if (carried && 'version' in carried) {
       this.tasks = carried.tasks;
       this.outputs = carried.outputs;
-      this.context = carried.context;
+      this.context = carried.context ?? carried.outputs[carried.lastCompleted!] ?? context;
       this.lastCompleted = carried.lastCompleted;
       // Nothing is in flight in a new run: attempts settle before continue-as-new.
       this.pm = { ...carried.pause, inFlight: [] };
@@ -340,6 +345,18 @@ export class Run {
     return this.closedAt ? this.finalContext() : this.context;
   }
 
+  /**
+   * The initial context while anything may still read it: a root task not yet ended, or no task
+   * completed (the final context would be it). Otherwise nothing reads it again, and the next run of the
+   * chain starts from an empty one rather than carry another copy of a context.
+   */
+  initialContextToCarry(): JsonObject {
+    if (this.lastCompleted === undefined) return this.initialContext;
+    for (const t of this.spec.tasks)
+      if (t.dependencies.length === 0 && !isTerminal(this.tasks[t.id]!.state)) return this.initialContext;
+    return {};
+  }
+
   /** The output of the last task to complete (the initial context when none did). */
   finalContext(): JsonObject {
     return this.lastCompleted !== undefined
@@ -418,11 +435,16 @@ export class Run {
 
   /** What the next run of the chain starts from. */
   carried(): CarriedState {
+    // Each copy of a large context counts against the payload limit of the next run's input: in a chain
+    // the merged context is the last output, so it is carried once.
+    const last = this.lastCompleted !== undefined ? this.outputs[this.lastCompleted] : undefined;
+    const contextIsLastOutput =
+      last !== undefined && (last === this.context || JSON.stringify(last) === JSON.stringify(this.context));
     return {
       version: 2,
       tasks: this.tasks,
       outputs: this.outputs,
-      context: this.context,
+      ...(contextIsLastOutput ? { contextIsLastOutput: true as const } : { context: this.context }),
       ...(this.lastCompleted !== undefined ? { lastCompleted: this.lastCompleted } : {}),
       pause: this.pm,
       resources: this.resources,

@@ -262,6 +262,53 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
     });
   });
 
+  it('a context near its 1 MiB limit crosses continue-as-new, carried once', async function () {
+    this.timeout(180_000);
+    // Started with a context just under the limit, each task of a chain adds a key: the initial context,
+    // the merged one and the last output are each about 1 MB, so the next run's input holds it once.
+    const length = 24;
+    const blob = 'y'.repeat(1_000_000);
+    const wf = defineWorkflow({
+      name: 'max_context_chain',
+      tasks: Array.from({ length }, (_, i) =>
+        task({ id: `s${i}`, dependencies: i ? [`s${i - 1}`] : [] }, (ctx) => {
+          if (ctx.get('blob') !== blob) throw new Error(`s${i} got a changed blob`);
+          ctx.set(`k${i}`, i);
+        }),
+      ),
+    });
+    await withLongWorker([wf], async ({ executor }) => {
+      const h = await executor.executeAsync(wf, { blob });
+      const out = await h.result();
+      assert.equal(out.blob, blob);
+      assert.deepEqual(
+        Object.keys(out).filter((k) => k !== 'blob'),
+        Array.from({ length }, (_, i) => `k${i}`),
+      );
+      // Its histories hold megabytes of payloads: read them with room for that.
+      const big = new Client({
+        connection: await Connection.connect({
+          address: server.address,
+          channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
+        }),
+        namespace: server.namespace,
+      });
+      const runs = await chain(big, h.workflowId).finally(() => big.connection.close());
+      assert.ok(runs.length >= 3, `expected several runs, got ${runs.length}`);
+      const failed = runs.flatMap((r) =>
+        r.events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED),
+      );
+      assert.deepEqual(
+        failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+        [],
+        'no workflow task failed',
+      );
+      const status = await h.status();
+      assert.equal(status.continuedAsNew, runs.length - 1);
+      assert.equal(Object.values(status.tasks).filter((t) => t.state === 'completed').length, length);
+    });
+  });
+
   it('a state too large to carry into continue-as-new ends the run failed, saying what it holds', async function () {
     this.timeout(120_000);
     // Three outputs of 700 KiB wait for a task held at a gate, while a chain of small tasks brings the
