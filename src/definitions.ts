@@ -4,6 +4,7 @@ import { msToNumber, type Duration } from '@temporalio/common';
 import type { z } from 'zod';
 import {
   nearest,
+  PAYLOAD_LIMIT_BYTES,
   validateDag,
   type Backoff,
   type ContextOperator,
@@ -750,6 +751,31 @@ function checkRule(c: Checker, field: string, rule: TriggerRule): void {
 }
 
 /** Defines and validates a workflow: duplicate ids, unknown dependencies, cycles and empty DAGs fail here. */
+/** What each task's record adds, besides its id, to the state a run carries into continue-as-new (about 120 bytes when completed). */
+const CARRIED_RECORD_BYTES = 140;
+/** The state a run carries: under the server's payload limit, with room for the pause state and the contexts' envelope. */
+const MAX_CARRIED_SPEC_BYTES = PAYLOAD_LIMIT_BYTES - 128 * 1024;
+
+/**
+ * Refuses a DAG whose spec, carried with a record per task into every continue-as-new, would not fit in
+ * one payload: its run would end failed at its first continue-as-new (a DAG of more than a few hundred
+ * tasks continues as new at least once).
+ */
+function checkCarriedSize(spec: DagSpec): void {
+  const specBytes = Buffer.byteLength(JSON.stringify(spec));
+  // A record is keyed by its task's id, which the spec holds too.
+  const estimate =
+    specBytes +
+    spec.tasks.reduce((n, t) => n + CARRIED_RECORD_BYTES + Buffer.byteLength(JSON.stringify(t.id)), 0);
+  if (estimate <= MAX_CARRIED_SPEC_BYTES) return;
+  throw new DefinitionError([
+    `Workflow \`${spec.name}\` is too large for one run: its spec is ${specBytes} bytes of JSON for ` +
+      `${spec.tasks.length} tasks, and a run carries it, with a record per task (its id and about ${CARRIED_RECORD_BYTES} bytes), ` +
+      `into each continue-as-new: about ${estimate} bytes, over ${MAX_CARRIED_SPEC_BYTES} (the server refuses ` +
+      'payloads over 2 MiB). Split it into smaller workflows (about 5,000 tasks fit at the default settings)',
+  ]);
+}
+
 export function defineWorkflow<I extends z.ZodType = z.ZodType>(
   options: WorkflowOptions<I>,
 ): WorkflowDefinition<I> {
@@ -834,6 +860,7 @@ export function defineWorkflow<I extends z.ZodType = z.ZodType>(
     hasResumeValidator: options.validateResume !== undefined || options.resumeInput !== undefined,
     ...(deadlineMs ? { deadlineMs } : {}),
   };
+  checkCarriedSize(spec);
   return Object.freeze({
     name,
     description: options.description,

@@ -12,12 +12,12 @@ import {
   patched,
   workflowInfo,
 } from '@temporalio/workflow';
-import { jsonBytes, PAYLOAD_LIMIT_BYTES, type DagSpec, type JsonObject } from './dag';
+import { jsonBytes, type DagSpec, type JsonObject } from './dag';
 import { Handlers } from './handlers';
 import type { WorkflowRunStatus as RunStatus } from './messages';
 import { nextDue, type Decision } from './pause-machine';
 import { Resources } from './resources';
-import { Run, type CarriedState, type CarriedStateV1 } from './run';
+import { fitStatus, MAX_CARRIED_BYTES, Run, type CarriedState, type CarriedStateV1 } from './run';
 import { TaskDriver } from './task-driver';
 import { cloacinaDagV1 } from './v1/dag-workflow';
 import { Rejections, Visibility } from './visibility';
@@ -273,7 +273,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   await resources.teardownAll();
   await condition(allHandlersFinished);
   visibility.flush();
-  const final = run.status();
+  const final = fitStatus(run.status(), run.finalContext());
   if (run.endState === 'completed') return { context: run.finalContext(), status: final };
   const details: DagFailureDetails = [final, run.finalContext()];
   throw ApplicationFailure.create({
@@ -283,9 +283,6 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
     details,
   });
 }
-
-/** What a continue-as-new input may weigh: the server's payload limit, less room for the encoding. */
-const MAX_CARRIED_BYTES = PAYLOAD_LIMIT_BYTES - 64 * 1024;
 
 /** Why the next run's input is too large to carry (naming its largest parts), or undefined if it fits. */
 function carriedTooLarge(next: DagWorkflowInput): string | undefined {

@@ -279,6 +279,11 @@ export interface WorkflowRunStatus {
   draining?: { reason: 'continueAsNew'; since: string };
   /** Run-time breakpoints still ahead (present when any is set). */
   breakpoints?: string[];
+  /**
+   * In a closed run's result (or failure details) that would not fit in one payload with every task's
+   * record: how many records of completed tasks were left out of `tasks` (the others are all there).
+   */
+  omittedTasks?: number;
 }
 
 /** Pause the run (manual, task or bulk kind). */

@@ -3,7 +3,9 @@
 // state changes only through `feed`, which hands the reducer's decisions to whoever carries them out.
 import {
   isTerminal,
+  jsonBytes,
   mergeContexts,
+  PAYLOAD_LIMIT_BYTES,
   type DagSpec,
   type JsonObject,
   type ResourceRecord,
@@ -470,4 +472,23 @@ function lowerBound(a: number[], value: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** What a continue-as-new input may weigh: the server's payload limit, less room for the encoding. */
+export const MAX_CARRIED_BYTES = PAYLOAD_LIMIT_BYTES - 64 * 1024;
+
+/**
+ * A closed run's status as its result carries it beside the final context: whole when both fit in one
+ * payload, else without the records of completed tasks (counted in `omittedTasks`), which a DAG of
+ * thousands of tasks with a large context would otherwise push over the server's limit.
+ */
+export function fitStatus(status: RunStatus, context: JsonObject): RunStatus {
+  if (jsonBytes(status) + jsonBytes(context) <= MAX_CARRIED_BYTES) return status;
+  const tasks: RunStatus['tasks'] = {};
+  let omittedTasks = 0;
+  for (const [id, rec] of Object.entries(status.tasks)) {
+    if (rec.state === 'completed') omittedTasks++;
+    else tasks[id] = rec;
+  }
+  return { ...status, tasks, omittedTasks };
 }

@@ -947,3 +947,29 @@ describe('definitions: undefined and non-object options', () => {
     );
   });
 });
+
+describe('defineWorkflow: a DAG a run can carry', () => {
+  const fanOut = (n: number, id = (i: number) => `t${i}`) =>
+    defineWorkflow({ name: 'wide', tasks: Array.from({ length: n }, (_, i) => task({ id: id(i) }, noop)) });
+
+  it('accepts 5,000 tasks at the default settings', () => {
+    assert.equal(fanOut(5000).spec.tasks.length, 5000);
+  });
+
+  it('refuses a DAG whose spec and task records would not fit in one continue-as-new payload', () => {
+    assert.throws(
+      () => fanOut(5200),
+      (err: unknown) => {
+        assert.ok(err instanceof DefinitionError);
+        assert.match(
+          err.message,
+          /Workflow `wide` is too large for one run: its spec is 1215846 bytes of JSON for 5200 tasks, and a run carries it, with a record per task \(its id and about 140 bytes\), into each continue-as-new: about 1979136 bytes, over 1966080 \(the server refuses payloads over 2 MiB\)\. Split it into smaller workflows/,
+        );
+        return true;
+      },
+    );
+    // Long ids count twice: in the spec and as the key of each record.
+    assert.throws(() => fanOut(3000, (i) => `${'x'.repeat(200)}${i}`), /too large for one run/);
+    assert.equal(fanOut(2000, (i) => `${'x'.repeat(200)}${i}`).spec.tasks.length, 2000);
+  });
+});

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { defineWorkflow, task } from '../../src';
 import fc from 'fast-check';
-import { Run } from '../../workflows/run';
+import { jsonBytes } from '../../workflows/dag';
+import { fitStatus, MAX_CARRIED_BYTES, Run } from '../../workflows/run';
 
 const newRun = () =>
   new Run(defineWorkflow({ name: 'w', tasks: [task({ id: 'a' }, () => undefined)] }).spec, {}, undefined);
@@ -118,5 +119,42 @@ describe('run: the frontier the ready scan walks', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('fitStatus: a closed run result within one payload', () => {
+  const records = (n: number, failedEvery: number) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [
+        `task-${'x'.repeat(150)}-${i}`,
+        {
+          state: i % failedEvery === 0 ? ('failed' as const) : ('completed' as const),
+          attempts: 1,
+          interrupted: 0,
+          startedAt: '2026-11-28T21:39:27.625Z',
+          finishedAt: '2026-11-28T21:39:28.127Z',
+        },
+      ]),
+    );
+  const statusWith = (tasks: ReturnType<typeof records>) => ({ ...newRun().status(), tasks });
+
+  it('leaves a status that fits alone', () => {
+    const status = statusWith(records(100, 10));
+    assert.equal(fitStatus(status, { big: 'y'.repeat(1_000_000) }), status);
+  });
+
+  it('leaves out the records of completed tasks when the status and the context would not fit, counting them', () => {
+    const status = statusWith(records(4000, 100));
+    const context = { big: 'y'.repeat(1_000_000) };
+    assert.ok(jsonBytes(status) + jsonBytes(context) > MAX_CARRIED_BYTES);
+    const fitted = fitStatus(status, context);
+    assert.equal(fitted.omittedTasks, 3960);
+    assert.deepEqual(
+      Object.keys(fitted.tasks),
+      Object.keys(status.tasks).filter((_, i) => i % 100 === 0),
+    );
+    assert.ok(Object.values(fitted.tasks).every((r) => r.state === 'failed'));
+    assert.ok(jsonBytes(fitted) + jsonBytes(context) <= MAX_CARRIED_BYTES);
+    assert.equal(fitted.workflow, status.workflow);
   });
 });
