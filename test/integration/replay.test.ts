@@ -11,14 +11,14 @@ import { eventually, replayHistory, signalCli, testClient, withWorker } from '..
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` to `v0.7.0/` hold histories recorded under
-// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.8.0/` holds this
+// determinism for runs already in flight fails here. `v0.1.0/` to `v0.8.0/` hold histories recorded under
+// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.9.0/` holds this
 // release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0'].map(
+const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.8.0'].map(
   (v) => [v, path.join(FIXTURES, v)] as const,
 );
-const CURRENT = path.join(FIXTURES, 'v0.8.0');
+const CURRENT = path.join(FIXTURES, 'v0.9.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
