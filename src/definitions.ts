@@ -488,9 +488,17 @@ class Checker {
   }
 }
 
+/**
+ * Longest workflow name or task id: both are search attribute values (`CloacinaWorkflow`, `CloacinaGate`),
+ * which the server holds to 2 KiB, and both show in the Web UI's lists.
+ */
+export const MAX_ID_LENGTH = 200;
+
 function checkId(c: Checker, field: string, id: unknown): void {
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
     c.fail(field, "a non-empty id of letters, digits and `_.:-` (like 'deploy_app')", id);
+  } else if (id.length > MAX_ID_LENGTH) {
+    c.fail(field, `an id of at most ${MAX_ID_LENGTH} characters, not ${id.length}`, `${id.slice(0, 40)}…`);
   }
 }
 

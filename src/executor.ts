@@ -49,7 +49,7 @@ import type { BulkOptions, BulkResult } from './bulk';
 import { missingSearchAttributes, type ListOptions, type WorkflowSummary } from './visibility';
 import { connectClient, connectionOptionsFromEnv, DEFAULT_ADDRESS } from './connection';
 import type { WorkflowDefinition } from './definitions';
-import { lastRejectionRegistered, staticDetails, staticSummary } from './start-metadata';
+import { optionalAttributesRegistered, staticDetails, staticSummary } from './start-metadata';
 import {
   CloacinaError,
   FreezeError,
@@ -664,10 +664,12 @@ export class UnifiedExecutor {
     }
     const client = await this.client();
     const workflowId = options.workflowId ?? `${workflow.name}-${randomUUID()}`;
+    const optional = await optionalAttributesRegistered(client);
     const args: DagWorkflowInput = {
       spec: workflow.spec,
       context,
-      ...((await lastRejectionRegistered(client)) ? { lastRejectionAttribute: true } : {}),
+      ...(optional.lastRejection ? { lastRejectionAttribute: true } : {}),
+      ...(optional.audit ? { auditAttribute: true } : {}),
     };
     let handle: WorkflowHandle & { firstExecutionRunId?: string };
     try {

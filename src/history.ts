@@ -1,5 +1,5 @@
 // Reads a run from its event history, with no worker: the whole audit trail across the continue-as-new
-// chain (written by the workflow as memo upserts), and the status and context of runs that ended without
+// chain (written by the workflow in its `CloacinaAudit` search attribute upserts, or as memo upserts), and the status and context of runs that ended without
 // a result (cancelled: the final memo; terminated and timed out: rebuilt from the last run's input and
 // events).
 import type { Client } from '@temporalio/client';
@@ -13,6 +13,7 @@ import { mergeContexts, type JsonObject, type TaskRecord } from '../workflows/da
 import type { WorkflowRunStatus as RunStatus } from '../workflows/messages';
 import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
 import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
+import { CloacinaAudit } from '../workflows/search-attributes';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -55,6 +56,30 @@ async function memoValue(client: Client, e: HistoryEvent, key: string): Promise<
   return decoded?.[key];
 }
 
+/**
+ * The audit lines an event wrote: a `CloacinaAudit` search attribute upsert or an audit memo upsert;
+ * undefined for any other event (or a value that is not a list of lines).
+ */
+async function auditBatch(client: Client, e: HistoryEvent): Promise<AuditEntry[] | undefined> {
+  let batch: unknown;
+  if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) {
+    batch = await memoValue(client, e, AUDIT_MEMO_KEY);
+  } else if (e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) {
+    const payload =
+      e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[CloacinaAudit.name];
+    if (!payload) return undefined;
+    // Search attribute payloads are always plain JSON (the data converter's codec never applies): the
+    // JSON of a string that holds the lines' JSON.
+    try {
+      const text: unknown = JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'));
+      if (typeof text === 'string') batch = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+  return Array.isArray(batch) ? (batch as AuditEntry[]) : undefined;
+}
+
 /** The first run of the chain the latest run of `workflowId` belongs to. */
 async function firstRunId(client: Client, workflowId: string): Promise<string> {
   const d = await client.workflow.getHandle(workflowId).describe();
@@ -88,9 +113,8 @@ export async function readAudit(
   while (runId) {
     const evs = await events(client, workflowId, runId);
     for (const e of evs) {
-      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) continue;
-      const batch = (await memoValue(client, e, AUDIT_MEMO_KEY)) as AuditEntry[] | undefined;
-      if (!Array.isArray(batch)) continue;
+      const batch = await auditBatch(client, e);
+      if (!batch) continue;
       found = true;
       for (const entry of batch) {
         if (entry.seq <= after) continue;
@@ -340,15 +364,13 @@ async function rebuild(
       }
       continue;
     }
-    if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED) {
-      const batch = (await memoValue(client, e, AUDIT_MEMO_KEY)) as AuditEntry[] | undefined;
-      if (Array.isArray(batch)) {
-        for (const entry of batch)
-          if (entry.seq > auditCount) {
-            audit.push(entry);
-            auditCount = entry.seq;
-          }
-      }
+    const batch = await auditBatch(client, e);
+    if (batch) {
+      for (const entry of batch)
+        if (entry.seq > auditCount) {
+          audit.push(entry);
+          auditCount = entry.seq;
+        }
     }
   }
   // A closed run's cut-off attempts go back to pending; an open run's are still in flight.

@@ -12,5 +12,7 @@ export {
   CloacinaResumeAt,
   CloacinaLastRejection,
   MAX_LAST_REJECTION_LENGTH,
+  CloacinaAudit,
+  MAX_AUDIT_ATTRIBUTE_BYTES,
   SEARCH_ATTRIBUTES,
 } from '../workflows/search-attributes';

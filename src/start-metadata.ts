@@ -3,7 +3,7 @@
 // a run may only upsert where they are registered.
 import type { Client } from '@temporalio/client';
 import type { DagSpec } from '../workflows/dag';
-import { CloacinaLastRejection } from '../workflows/search-attributes';
+import { CloacinaAudit, CloacinaLastRejection } from '../workflows/search-attributes';
 
 /** Most task ids listed in a run's static details. */
 const MAX_LISTED_TASKS = 30;
@@ -32,14 +32,24 @@ export function staticDetails(spec: DagSpec): string {
 }
 
 const RECHECK_MS = 60_000;
-const registered = new WeakMap<Client, { at: number; answer: Promise<boolean> }>();
+
+/** Which of the optional search attributes the namespace has registered. */
+export interface OptionalAttributes {
+  /** `CloacinaLastRejection`. */
+  lastRejection: boolean;
+  /** `CloacinaAudit`. */
+  audit: boolean;
+}
+
+const registered = new WeakMap<Client, { at: number; answer: Promise<OptionalAttributes> }>();
 
 /**
- * Whether the client's namespace has `CloacinaLastRejection` registered. A positive answer is kept for the
- * client's life; a negative one (or a failed look-up, e.g. no operator permission) is asked again after a
- * minute. A run started without it never upserts the attribute.
+ * Whether the client's namespace has the optional search attributes (`CloacinaLastRejection`,
+ * `CloacinaAudit`) registered. An answer with both is kept for the client's life; any other (or a failed
+ * look-up, e.g. no operator permission) is asked again after a minute. A run started without one never
+ * upserts it.
  */
-export function lastRejectionRegistered(client: Client): Promise<boolean> {
+export function optionalAttributesRegistered(client: Client): Promise<OptionalAttributes> {
   const known = registered.get(client);
   if (known && Date.now() - known.at < RECHECK_MS) return known.answer;
   const answer = Promise.resolve()
@@ -47,12 +57,15 @@ export function lastRejectionRegistered(client: Client): Promise<boolean> {
       client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace }),
     )
     .then(
-      (res) => CloacinaLastRejection.name in (res.customAttributes ?? {}),
-      () => false,
+      (res) => {
+        const names = res.customAttributes ?? {};
+        return { lastRejection: CloacinaLastRejection.name in names, audit: CloacinaAudit.name in names };
+      },
+      () => ({ lastRejection: false, audit: false }),
     );
-  // A positive answer never expires.
-  void answer.then((yes) => {
-    if (yes) registered.set(client, { at: Infinity, answer });
+  // A complete answer never expires.
+  void answer.then((a) => {
+    if (a.lastRejection && a.audit) registered.set(client, { at: Infinity, answer });
   });
   registered.set(client, { at: Date.now(), answer });
   return answer;

@@ -36,6 +36,11 @@ export interface DagWorkflowInput {
    * unregistered attribute would fail every workflow task.
    */
   lastRejectionAttribute?: boolean;
+  /**
+   * The namespace has `CloacinaAudit` registered (checked and carried as `lastRejectionAttribute` is):
+   * audit lines are written in it, with the other attributes, instead of as memo upserts.
+   */
+  auditAttribute?: boolean;
 }
 
 /** Result of a completed run. */
@@ -100,9 +105,17 @@ export const PATCH_RELEASE_0_7 = 'cloacina-0.7';
  */
 export const PATCH_RELEASE_0_8 = 'cloacina-0.8';
 
+/**
+ * Marks runs begun by release 0.10.0 or later: everything `cloacina-0.8` implies, and resume validation as
+ * a local activity (a marker where older histories have an activity). Checked first; a history without it
+ * asks `cloacina-0.8` next.
+ */
+export const PATCH_RELEASE_0_10 = 'cloacina-0.10';
+
 /** The behaviours a run has, from its patch markers (evaluated once, at the start of the run). */
 function patchFlags() {
-  const release08 = patched(PATCH_RELEASE_0_8);
+  const release010 = patched(PATCH_RELEASE_0_10);
+  const release08 = release010 || patched(PATCH_RELEASE_0_8);
   const release07 = release08 || patched(PATCH_RELEASE_0_7);
   if (release07 || patched(PATCH_RELEASE_0_6)) {
     return {
@@ -113,6 +126,7 @@ function patchFlags() {
       rejections: true,
       quietWaits: release07,
       localWaves: release08,
+      localValidation: release010,
     };
   }
   if (!patched(PATCH_V2)) return undefined;
@@ -124,6 +138,7 @@ function patchFlags() {
     rejections: patched(PATCH_SIGNAL_REJECTIONS),
     quietWaits: false,
     localWaves: false,
+    localValidation: false,
   };
 }
 
@@ -141,10 +156,11 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.quietWaits = flags.quietWaits;
   run.localWaves = flags.localWaves;
   const rejections = new Rejections(flags.rejections, input.lastRejectionAttribute === true);
-  const visibility = new Visibility(run, rejections);
+  const visibility = new Visibility(run, rejections, input.auditAttribute === true);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);
   const handlers = new Handlers(run, rejections);
+  handlers.localValidation = flags.localValidation;
 
   run.onChange = () => visibility.publish();
   run.onDecision = (d: Decision) => {
@@ -217,6 +233,7 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
           context: run.initialContextToCarry(),
           carried: run.carried(),
           ...(input.lastRejectionAttribute ? { lastRejectionAttribute: true } : {}),
+          ...(input.auditAttribute ? { auditAttribute: true } : {}),
         };
         const tooLarge = carriedTooLarge(next);
         if (tooLarge) {

@@ -387,6 +387,37 @@ export function jsonBytes(value: unknown): number {
   return bytes;
 }
 
+/**
+ * The longest prefix of `s` whose JSON is at most `maxBytes` bytes of UTF-8 (never splitting a surrogate
+ * pair), for values the server holds to a byte limit (a search attribute's).
+ */
+export function clipJsonBytes(s: string, maxBytes: number): string {
+  let bytes = 2;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let size: number;
+    let units = 1;
+    if (c === 0x22 || c === 0x5c) size = 2;
+    else if (c < 0x20) size = c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+    else if (c < 0x80) size = 1;
+    else if (c < 0x800) size = 2;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        size = 4;
+        units = 2;
+      } else {
+        // A lone surrogate: JSON escapes it as \uXXXX.
+        size = 6;
+      }
+    } else size = 3;
+    if (bytes + size > maxBytes) return s.slice(0, i);
+    bytes += size;
+    i += units - 1;
+  }
+  return s;
+}
+
 /** Merges contexts in order (later ones win on conflicting scalars). */
 export function mergeContexts(contexts: JsonObject[]): JsonObject {
   const out: JsonObject = {};

@@ -32,6 +32,27 @@ export const CloacinaLastRejection = defineSearchAttributeKey(
 /** Longest value of {@link CloacinaLastRejection}, in characters. */
 export const MAX_LAST_REJECTION_LENGTH = 400;
 
+/**
+ * The audit lines of the run's newest change (a pause, a resume, an approval, a refused request), as a JSON
+ * array. Each upsert of it is an event of the history, so the whole trail is read back from there with no
+ * worker, at no event of its own beside the upsert of the other attributes. Set only by runs begun by this
+ * release whose executor found it registered in the namespace; a batch over
+ * {@link MAX_AUDIT_ATTRIBUTE_BYTES}, or a run without it, writes its lines as a memo upsert instead.
+ */
+export const CloacinaAudit = defineSearchAttributeKey('CloacinaAudit', SearchAttributeType.TEXT);
+/**
+ * Largest value of {@link CloacinaAudit}, as bytes of its JSON payload: under the server's default limit
+ * on one value (`limit.searchAttributesSizeOfValue`, 2 KiB), with room to spare.
+ */
+export const MAX_AUDIT_ATTRIBUTE_BYTES = 1536;
+
+/**
+ * Largest value of any of these attributes, as bytes of its JSON payload: the server refuses a larger one
+ * (`limit.searchAttributesSizeOfValue`, 2 KiB by default) and fails the workflow task that upserts it, so
+ * every value a run upserts is clipped to this (a list keeps the items that fit).
+ */
+export const MAX_ATTRIBUTE_VALUE_BYTES = 1536;
+
 /** Every custom search attribute the product uses, as registered on the server. */
 export const SEARCH_ATTRIBUTES = [
   CloacinaState,
@@ -44,4 +65,5 @@ export const SEARCH_ATTRIBUTES = [
   CloacinaGate,
   CloacinaResumeAt,
   CloacinaLastRejection,
+  CloacinaAudit,
 ] as const;

@@ -1,11 +1,14 @@
 // What the world sees of a run without querying it: the Cloacina search attributes, the current details
-// on the Web UI's workflow page, and the audit trail written to the event history (as memo upserts, so
-// the whole trail can be read back with no worker, across continue-as-new).
+// on the Web UI's workflow page, and the audit trail written to the event history (in the `CloacinaAudit`
+// search attribute beside the others, or as memo upserts, so the whole trail can be read back with no
+// worker, across continue-as-new).
 import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { AuditEntry, CurrentPause, RunState } from './pause-machine';
 import { currentPause } from './pause-machine';
 import type { Run } from './run';
+import { clipJsonBytes, jsonBytes } from './dag';
 import {
+  CloacinaAudit,
   CloacinaGate,
   CloacinaLastRejection,
   CloacinaPaused,
@@ -16,6 +19,8 @@ import {
   CloacinaResumeAt,
   CloacinaState,
   CloacinaWorkflow,
+  MAX_ATTRIBUTE_VALUE_BYTES,
+  MAX_AUDIT_ATTRIBUTE_BYTES,
   MAX_LAST_REJECTION_LENGTH,
 } from './search-attributes';
 
@@ -59,17 +64,25 @@ export class Visibility {
   constructor(
     private readonly run: Run,
     private readonly rejections: Rejections = new Rejections(false, false),
+    /**
+     * The namespace has `CloacinaAudit` registered (fixed at the run's start): audit lines ride in the
+     * search attribute upsert a change makes anyway, instead of a memo upsert of their own (an event and
+     * a visibility write less per pause and per resume).
+     */
+    private readonly auditAttribute = false,
   ) {}
 
   /** Refreshes everything once the present step is over (several changes cost one upsert). */
   publish(): void {
-    if (this.#queued) return;
+    if (this.#queued || this.run.visibilityHeld > 0) return;
     // Nothing the history or the Web UI shows has changed (most steps of a long DAG): no flush to queue,
     // and no promise, for each of which the SDK captures a stack.
     if (this.run.pendingAudit.length === 0 && this.#view().key === this.#lastKey) return;
     this.#queued = true;
     void Promise.resolve().then(() => {
       this.#queued = false;
+      // A local validation began meanwhile: its end publishes again.
+      if (this.run.visibilityHeld > 0) return;
       this.flush();
     });
   }
@@ -101,36 +114,58 @@ export class Visibility {
   /** Refreshes everything now. */
   flush(): void {
     const run = this.run;
-    this.#writeAudit();
+    const audit = this.#writeAudit();
     const { pause, state, gates, attrs, attrsKey, key } = this.#view();
     this.#lastKey = key;
-    if (attrsKey !== this.#lastAttrs) {
+    const changed = attrsKey !== this.#lastAttrs;
+    if (changed || audit !== undefined) {
       this.#lastAttrs = attrsKey;
       upsertSearchAttributes([
-        { key: CloacinaState, value: state },
-        { key: CloacinaWorkflow, value: run.spec.name },
-        { key: CloacinaPaused, value: attrs.paused },
-        { key: CloacinaPausedBy, value: attrs.paused ? attrs.by : null },
-        { key: CloacinaPausedAt, value: attrs.paused && attrs.at ? new Date(attrs.at) : null },
-        {
-          key: CloacinaPauseReason,
-          value: attrs.paused && attrs.reason ? attrs.reason.slice(0, 1000) : null,
-        },
-        { key: CloacinaPauseKind, value: attrs.paused ? attrs.kind : null },
-        { key: CloacinaGate, value: gates.length ? gates.slice(0, 100) : null },
-        { key: CloacinaResumeAt, value: attrs.paused && attrs.resumeAt ? new Date(attrs.resumeAt) : null },
-        // Only where registered: an unregistered attribute in an upsert fails the workflow task.
-        ...(attrs.rejection ? [{ key: CloacinaLastRejection, value: attrs.rejection }] : []),
-      ]);
+        ...(changed
+          ? [
+              { key: CloacinaState, value: state },
+              { key: CloacinaWorkflow, value: clip(run.spec.name) },
+              { key: CloacinaPaused, value: attrs.paused },
+              { key: CloacinaPausedBy, value: attrs.paused && attrs.by !== null ? clip(attrs.by) : null },
+              { key: CloacinaPausedAt, value: attrs.paused && attrs.at ? new Date(attrs.at) : null },
+              {
+                key: CloacinaPauseReason,
+                value: attrs.paused && attrs.reason ? clip(attrs.reason.slice(0, 1000)) : null,
+              },
+              { key: CloacinaPauseKind, value: attrs.paused ? attrs.kind : null },
+              { key: CloacinaGate, value: gates.length ? fitList(gates.slice(0, 100)) : null },
+              {
+                key: CloacinaResumeAt,
+                value: attrs.paused && attrs.resumeAt ? new Date(attrs.resumeAt) : null,
+              },
+              // Only where registered: an unregistered attribute in an upsert fails the workflow task.
+              ...(attrs.rejection ? [{ key: CloacinaLastRejection, value: clip(attrs.rejection) }] : []),
+            ]
+          : []),
+        ...(audit !== undefined ? [{ key: CloacinaAudit, value: audit }] : []),
+      ] as Parameters<typeof upsertSearchAttributes>[0]);
     }
     setCurrentDetails(
       describeForUi(run.spec.name, workflowInfo().workflowId, state, pause, gates, run.drainingSince),
     );
   }
 
-  /** Writes the audit lines not yet in the history, in batches of bounded size. */
-  #writeAudit(): void {
+  /**
+   * Writes the audit lines not yet in the history. Where `CloacinaAudit` is registered and the lines fit
+   * in one of its values, returns that value for the upsert being made; otherwise writes them as memo
+   * upserts, in batches of bounded size.
+   */
+  #writeAudit(): string | undefined {
     const pending = this.run.pendingAudit;
+    if (pending.length === 0) return undefined;
+    if (this.auditAttribute) {
+      const value = JSON.stringify(pending);
+      // The payload is the JSON of that string: its quotes escaped, its characters as UTF-8.
+      if (jsonBytes(value) <= MAX_AUDIT_ATTRIBUTE_BYTES) {
+        pending.length = 0;
+        return value;
+      }
+    }
     while (pending.length) {
       const batch: AuditEntry[] = [];
       let chars = 0;
@@ -142,6 +177,7 @@ export class Visibility {
       }
       upsertMemo({ [AUDIT_MEMO_KEY]: batch });
     }
+    return undefined;
   }
 
   /** Writes the final status and context to the history (for ends that carry no result). */
@@ -155,6 +191,22 @@ export class Visibility {
       final = { status: { ...status, tasks: {}, audit: [] }, contextOmitted: true, tasksOmitted: true };
     upsertMemo({ [FINAL_MEMO_KEY]: final });
   }
+}
+
+/** A string attribute's value, within the server's limit on one value. */
+const clip = (s: string) => clipJsonBytes(s, MAX_ATTRIBUTE_VALUE_BYTES);
+
+/** The first items of a list attribute whose JSON fits the server's limit on one value. */
+function fitList(items: string[]): string[] {
+  const out: string[] = [];
+  let bytes = 2;
+  for (const item of items) {
+    const size = jsonBytes(item) + (out.length ? 1 : 0);
+    if (bytes + size > MAX_ATTRIBUTE_VALUE_BYTES) break;
+    out.push(item);
+    bytes += size;
+  }
+  return out;
 }
 
 function earliest(...instants: (string | undefined)[]): string | undefined {

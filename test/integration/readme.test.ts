@@ -85,7 +85,7 @@ describe('package exports', () => {
     assert.equal(messages.PauseRequest.parse({ reason: 'r', by: 'b' }).reason, 'r');
     assert.equal(attributes.CloacinaPaused.name, 'CloacinaPaused');
     assert.equal(attributes.CloacinaPaused.type, 'BOOL');
-    assert.equal(attributes.SEARCH_ATTRIBUTES.length, 10);
+    assert.equal(attributes.SEARCH_ATTRIBUTES.length, 11);
     assert.equal(typeof workflows.cloacinaDag, 'function');
     assert.equal(pkg.name, 'cloacina-temporal');
   `;

@@ -5,20 +5,28 @@ import { temporal } from '@temporalio/proto';
 import { defineWorkflow, task, type ExecutionHandle, type RunState } from '../../src';
 import { WORKFLOW_TYPE } from '../../src/executor';
 import type { CarriedStateV1 } from '../../workflows/run';
-import { PATCH_RELEASE_0_8 } from '../../workflows/dag-workflow';
+import { PATCH_RELEASE_0_10 } from '../../workflows/dag-workflow';
 import { eventually, replayHistory, signalCli, testClient, withWorker } from '../helpers';
 
 type History = temporal.api.history.v1.IHistory;
 
 // Recorded histories are replayed with the current workflow code on every run, so a change that breaks
-// determinism for runs already in flight fails here. `v0.1.0/` to `v0.8.0/` hold histories recorded under
-// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.9.0/` holds this
+// determinism for runs already in flight fails here. `v0.1.0/` to `v0.9.0/` hold histories recorded under
+// earlier releases (never re-recorded: they stand for runs begun before an upgrade); `v0.10.0/` holds this
 // release's, refreshed by `RECORD_HISTORIES=1 npm test`.
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/histories');
-const PREVIOUS = ['v0.1.0', 'v0.2.0', 'v0.3.0', 'v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.8.0'].map(
-  (v) => [v, path.join(FIXTURES, v)] as const,
-);
-const CURRENT = path.join(FIXTURES, 'v0.9.0');
+const PREVIOUS = [
+  'v0.1.0',
+  'v0.2.0',
+  'v0.3.0',
+  'v0.4.0',
+  'v0.5.0',
+  'v0.6.0',
+  'v0.7.0',
+  'v0.8.0',
+  'v0.9.0',
+].map((v) => [v, path.join(FIXTURES, v)] as const);
+const CURRENT = path.join(FIXTURES, 'v0.10.0');
 
 async function history(workflowId: string): Promise<History> {
   return (await testClient()).workflow.getHandle(workflowId).fetchHistory();
@@ -247,7 +255,7 @@ describe('replay of recorded histories', () => {
             }
           ).id,
       );
-    assert.deepEqual(patches, [PATCH_RELEASE_0_8]);
+    assert.deepEqual(patches, [PATCH_RELEASE_0_10]);
     const versionUpserts = (h.events ?? []).filter(
       (e) =>
         e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[

@@ -12,7 +12,7 @@ import {
   type RunStatus,
 } from '../../src';
 import { bundleWorkflows } from '../../src/worker';
-import { CloacinaLastRejection, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { CloacinaAudit, CloacinaLastRejection, SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import {
   eventually,
   freshTaskQueue,
@@ -188,7 +188,7 @@ describe('signals with unknown names and refused signals', () => {
     });
   });
 
-  it('on a namespace without CloacinaLastRejection, audits refused signals and never upserts it', async () => {
+  it('on a namespace without CloacinaLastRejection and CloacinaAudit, audits as memo upserts and never upserts either', async () => {
     const namespace = `no-last-rejection-${Date.now()}`;
     const address = testServer().address;
     const connection = await Connection.connect({ address });
@@ -197,8 +197,10 @@ describe('signals with unknown names and refused signals', () => {
         namespace,
         workflowExecutionRetentionPeriod: msToTs('1 day'),
       });
-      // Every attribute of this release but the new one: a namespace set up by an older release.
-      const older = SEARCH_ATTRIBUTES.filter((k) => k.name !== CloacinaLastRejection.name);
+      // Every attribute of this release but the optional ones: a namespace set up by an older release.
+      const older = SEARCH_ATTRIBUTES.filter(
+        (k) => k.name !== CloacinaLastRejection.name && k.name !== CloacinaAudit.name,
+      );
       await eventually(
         async () => {
           await connection.operatorService.addSearchAttributes({
@@ -260,8 +262,25 @@ describe('signals with unknown names and refused signals', () => {
           assert.deepEqual(await h.result(), { done: true });
           const d = await handle.describe();
           assert.equal(d.typedSearchAttributes.get(CloacinaLastRejection), undefined);
+          assert.equal(d.typedSearchAttributes.get(CloacinaAudit), undefined);
+          // The trail is in memo upserts, and reads back whole from the history.
+          const trail = await executor.getAudit(h.workflowId);
+          assert.deepEqual(
+            trail.entries.map((a) => [a.seq, a.action, a.by]),
+            [
+              [1, 'gate', 'gate'],
+              [2, 'rejected', 'mallory'],
+              [3, 'rejected', 'alice'],
+              [4, 'approve', 'alice'],
+              [5, 'resume', 'alice'],
+            ],
+          );
           // No workflow task failed on an upsert of an unregistered attribute.
           const history = await handle.fetchHistory();
+          const memos = (history.events ?? []).filter(
+            (e) => e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.['cloacina.audit'],
+          );
+          assert.ok(memos.length >= 3, `audit memo upserts: ${memos.length}`);
           const failed = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
           assert.deepEqual(
             failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),

@@ -272,11 +272,19 @@ async function readChain(workflowId: string): Promise<ChainFacts> {
         const a = attrs ? byScheduled.get(Number(attrs.scheduledEventId)) : undefined;
         if (a) a.outcome = outcome;
       }
+      // Audit lines ride in the CloacinaAudit search attribute upsert, or (too large for it) a memo upsert.
       const modified = e.workflowPropertiesModifiedEventAttributes;
       const memo = modified?.upsertedMemo?.fields?.['cloacina.audit'];
       if (modified && memo) {
         const pos = { run, wft: Number(modified.workflowTaskCompletedEventId), event };
         for (const entry of defaultPayloadConverter.fromPayload<AuditEntry[]>(memo))
+          lines.push({ entry, pos });
+      }
+      const upsert = e.upsertWorkflowSearchAttributesEventAttributes;
+      const attr = upsert?.searchAttributes?.indexedFields?.['CloacinaAudit'];
+      if (upsert && attr) {
+        const pos = { run, wft: Number(upsert.workflowTaskCompletedEventId), event };
+        for (const entry of JSON.parse(defaultPayloadConverter.fromPayload<string>(attr)) as AuditEntry[])
           lines.push({ entry, pos });
       }
     }

@@ -969,7 +969,28 @@ describe('defineWorkflow: a DAG a run can carry', () => {
       },
     );
     // Long ids count twice: in the spec and as the key of each record.
-    assert.throws(() => fanOut(3000, (i) => `${'x'.repeat(200)}${i}`), /too large for one run/);
-    assert.equal(fanOut(2000, (i) => `${'x'.repeat(200)}${i}`).spec.tasks.length, 2000);
+    assert.throws(() => fanOut(3000, (i) => `${'x'.repeat(190)}${i}`), /too large for one run/);
+    assert.equal(fanOut(2000, (i) => `${'x'.repeat(190)}${i}`).spec.tasks.length, 2000);
+  });
+
+  it('refuses a workflow name or task id over 200 characters (search attribute values), naming the limit', () => {
+    const long = 'n'.repeat(201);
+    assert.throws(
+      () => defineWorkflow({ name: long, tasks: [task({ id: 'a' }, () => undefined)] }),
+      (err: unknown) => {
+        assert.ok(err instanceof DefinitionError);
+        assert.match(
+          err.message,
+          /expected `name` to be an id of at most 200 characters, not 201, got `"n{40}…"`/,
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => defineWorkflow({ name: 'ok', tasks: [task({ id: long }, () => undefined)] }),
+      /expected `id` to be an id of at most 200 characters, not 201/,
+    );
+    const fits = 'n'.repeat(200);
+    assert.equal(defineWorkflow({ name: fits, tasks: [task({ id: fits }, () => undefined)] }).name, fits);
   });
 });

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { temporal } from '@temporalio/proto';
+import { defineWorkflow, task, UnifiedExecutor, type ExecutionHandle } from '../../src';
+import {
+  CloacinaAudit,
+  CloacinaGate,
+  CloacinaPausedBy,
+  CloacinaPauseReason,
+  MAX_AUDIT_ATTRIBUTE_BYTES,
+} from '../../workflows/search-attributes';
+import { freshTaskQueue, testClient, withWorker } from '../helpers';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+/** An event as `TYPE[:detail]`: the marker's name, the activity's type, the search attributes upserted. */
+function describeEvent(e: HistoryEvent): string {
+  const type = EventType[e.eventType!]!.replace('EVENT_TYPE_', '');
+  const sa = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+  if (sa) return `${type}:${CloacinaAudit.name in sa ? 'with audit' : 'no audit'}`;
+  const marker = e.markerRecordedEventAttributes?.markerName;
+  if (marker) return `${type}:${marker}`;
+  const activity = e.activityTaskScheduledEventAttributes?.activityType?.name;
+  if (activity) return `${type}:${activity}`;
+  return type;
+}
+
+async function eventsSince(h: ExecutionHandle, from: number, client: import('@temporalio/client').Client) {
+  const events = (await client.workflow.getHandle(h.workflowId).fetchHistory()).events ?? [];
+  return events.slice(from);
+}
+
+const CYCLE_HALF = [
+  'WORKFLOW_TASK_SCHEDULED',
+  'WORKFLOW_TASK_STARTED',
+  'WORKFLOW_TASK_COMPLETED',
+  'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:with audit',
+];
+
+// What one pause and one resume write to the history: the workflow tasks the requests need, one upsert of
+// the search attributes that carries the audit lines, and nothing else.
+describe('history events of a pause/resume cycle', function () {
+  this.timeout(90_000);
+
+  it('by signals: ten events, the audit lines in the search attribute upserts, read back with no worker', async () => {
+    const wf = defineWorkflow({
+      name: 'budget_signals',
+      pausePolicy: { verifyTasksOnResume: false },
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    let workflowId = '';
+    let from = 0;
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      workflowId = h.workflowId;
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      from = (await eventsSince(h, 0, client)).length;
+      const raw = client.workflow.getHandle(h.workflowId);
+      await raw.signal('cloacina.pause', { by: 'ops', reason: 'disk full' });
+      await h.waitUntil((s) => s.pause?.kind === 'manual', { timeout: 20_000 });
+      await raw.signal('cloacina.resume', { by: 'ops', reason: 'disk freed' });
+      await h.waitUntil((s) => s.pause?.kind === 'gate', { timeout: 20_000 });
+      const cycle = (await eventsSince(h, from, client)).map(describeEvent);
+      assert.deepEqual(cycle, [
+        'WORKFLOW_EXECUTION_SIGNALED',
+        ...CYCLE_HALF,
+        'WORKFLOW_EXECUTION_SIGNALED',
+        ...CYCLE_HALF,
+      ]);
+    });
+    // The worker is gone: the trail is read from the history.
+    {
+      const executor = new UnifiedExecutor(await testClient(), { taskQueue: freshTaskQueue('none') });
+      const trail = (await executor.getAudit(workflowId)).entries;
+      assert.deepEqual(
+        trail.map((a) => [a.seq, a.action, a.by, a.reason]),
+        [
+          [1, 'gate', 'gate', 'approval required before `g`'],
+          [2, 'pause', 'ops', 'disk full'],
+          [3, 'resume', 'ops', 'disk freed'],
+        ],
+      );
+      await executor.cancelExecution(workflowId);
+    }
+  });
+
+  it('by updates with the task registry check: a local validation, one marker, thirteen events', async () => {
+    const wf = defineWorkflow({
+      name: 'budget_updates',
+      tasks: [
+        task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('g', true)),
+        task({ id: 'next', dependencies: ['g'] }, (ctx) => void ctx.set('next', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      const from = (await eventsSince(h, 0, client)).length;
+      await h.pause({ reason: 'maintenance', by: 'ops' });
+      const resumed = await h.resume({ by: 'ops' });
+      assert.equal(resumed.pause?.kind, 'gate');
+      const cycle = (await eventsSince(h, from, client)).map(describeEvent);
+      assert.deepEqual(cycle, [
+        ...CYCLE_HALF.slice(0, 3),
+        'WORKFLOW_EXECUTION_UPDATE_ACCEPTED',
+        'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:with audit',
+        'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
+        ...CYCLE_HALF.slice(0, 3),
+        'WORKFLOW_EXECUTION_UPDATE_ACCEPTED',
+        'MARKER_RECORDED:core_local_activity',
+        'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:with audit',
+        'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
+      ]);
+      const resume = (await executor.getAudit(h.workflowId)).entries.find((a) => a.action === 'resume')!;
+      assert.match(resume.message ?? '', /registered/);
+      await h.approve('g', { by: 'ops' });
+      assert.deepEqual(await h.result(), { g: true, next: true });
+    });
+  });
+
+  it('a validateResume slower than the heartbeat interval runs locally, and its refusal refuses the resume', async () => {
+    let calls = 0;
+    const wf = defineWorkflow({
+      name: 'budget_slow_validator',
+      validateResume: async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 2500));
+        return calls >= 2 ? true : { ok: false, reason: 'not yet: the first check refuses' };
+      },
+      tasks: [
+        task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('g', true)),
+        task({ id: 'next', dependencies: ['g'] }, (ctx) => void ctx.set('next', true)),
+      ],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      await h.pause({ reason: 'check', by: 'ops' });
+      await assert.rejects(h.resume({ by: 'ops' }), /not yet: the first check refuses/);
+      assert.equal((await h.status()).pause?.kind, 'manual');
+      await h.resume({ by: 'ops' });
+      assert.equal(calls, 2);
+      await h.approve('g', { by: 'ops' });
+      assert.deepEqual(await h.result(), { g: true, next: true });
+      const events = await eventsSince(h, 0, client);
+      const validations = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'cloacina.validateResume',
+      );
+      assert.equal(validations.length, 0, 'no validation activity was scheduled');
+      const markers = events.filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      assert.equal(markers.length, 2);
+      assert.deepEqual(
+        events.filter((e) => e.workflowTaskFailedEventAttributes),
+        [],
+        'no workflow task failed',
+      );
+    });
+  });
+
+  it(`audit lines over ${MAX_AUDIT_ATTRIBUTE_BYTES} bytes go to a memo upsert, and the trail reads back whole`, async () => {
+    const wf = defineWorkflow({
+      name: 'budget_long_reason',
+      pausePolicy: { verifyTasksOnResume: false },
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    // 1,000 characters of three UTF-8 bytes each: within the reason's limit, over the attribute's.
+    const reason = '€'.repeat(1000);
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      const from = (await eventsSince(h, 0, client)).length;
+      await h.pause({ reason, by: 'ops' });
+      await h.resume({ by: 'ops', reason: 'short' });
+      const cycle = (await eventsSince(h, from, client)).map(describeEvent);
+      assert.deepEqual(cycle, [
+        ...CYCLE_HALF.slice(0, 3),
+        'WORKFLOW_EXECUTION_UPDATE_ACCEPTED',
+        'WORKFLOW_PROPERTIES_MODIFIED',
+        'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:no audit',
+        'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
+        ...CYCLE_HALF.slice(0, 3),
+        'WORKFLOW_EXECUTION_UPDATE_ACCEPTED',
+        'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:with audit',
+        'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
+      ]);
+      const trail = (await executor.getAudit(h.workflowId)).entries;
+      assert.deepEqual(
+        trail.map((a) => [a.seq, a.action, a.reason]),
+        [
+          [1, 'gate', 'approval required before `g`'],
+          [2, 'pause', reason],
+          [3, 'resume', 'short'],
+        ],
+      );
+      await h.cancel();
+    });
+  });
+
+  it('gates with long ids and a long identity stay within the limit on a search attribute value', async () => {
+    // Thirty gates waiting at once, their ids 4,590 bytes of JSON: over the server's 2 KiB for one value.
+    const ids = Array.from({ length: 30 }, (_, i) => `${'gate_'.repeat(29)}${String(i).padStart(3, '0')}`);
+    const wf = defineWorkflow({
+      name: 'budget_many_gates',
+      tasks: ids.map((id) => task({ id, pauseBefore: true }, (ctx) => void ctx.set(id.slice(-3), true))),
+    });
+    const by = '\u0001'.repeat(200);
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 30, { timeout: 20_000 });
+      await h.pause({ reason: '\u0002'.repeat(1000), by });
+      const d = await client.workflow.getHandle(h.workflowId).describe();
+      const shown = d.typedSearchAttributes.get(CloacinaGate)!;
+      assert.ok(shown.length > 5 && shown.length < 30, `gates shown: ${shown.length}`);
+      assert.deepEqual(shown, ids.slice(0, shown.length));
+      assert.ok(Buffer.byteLength(JSON.stringify(shown)) <= 1536);
+      const reason = d.typedSearchAttributes.get(CloacinaPauseReason)!;
+      assert.equal(reason, '\u0002'.repeat(255), 'six bytes of JSON each');
+      assert.equal(d.typedSearchAttributes.get(CloacinaPausedBy), by);
+      await h.resume({ by: 'ops' });
+      for (const id of ids) await h.approve(id, { by: 'ops' });
+      await h.result();
+      const final = await h.status();
+      assert.deepEqual(
+        ids.filter((id) => final.tasks[id]?.state === 'completed'),
+        ids,
+      );
+      const events = await eventsSince(h, 0, client);
+      assert.deepEqual(
+        events
+          .filter((e) => e.workflowTaskFailedEventAttributes)
+          .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+        [],
+        'no workflow task failed',
+      );
+    });
+  });
+});
