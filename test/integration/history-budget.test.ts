@@ -15,7 +15,7 @@ const EventType = temporal.api.enums.v1.EventType;
 
 /** An event as `TYPE[:detail]`: the marker's name, the activity's type, the search attributes upserted. */
 function describeEvent(e: HistoryEvent): string {
-  const type = EventType[e.eventType!]!.replace('EVENT_TYPE_', '');
+  const type = EventType[e.eventType!].replace('EVENT_TYPE_', '');
   const sa = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
   if (sa) return `${type}:${CloacinaAudit.name in sa ? 'with audit' : 'no audit'}`;
   const marker = e.markerRecordedEventAttributes?.markerName;
