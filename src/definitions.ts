@@ -224,8 +224,7 @@ export interface PausePolicy {
   onTaskFailure?: 'fail' | 'pause';
   /**
    * Check on every resume that the remaining tasks are still registered on the task queue's workers
-   * (a local activity on the worker that holds the run: one marker event per resume, no round trip). When
-   * false, the check runs only with `validateResume`,
+   * (costs one activity round trip per resume). When false, the check runs only with `validateResume`,
    * a resume input or a context patch.
    * @default true
    */

@@ -106,9 +106,10 @@ export const PATCH_RELEASE_0_7 = 'cloacina-0.7';
 export const PATCH_RELEASE_0_8 = 'cloacina-0.8';
 
 /**
- * Marks runs begun by release 0.10.0 or later: everything `cloacina-0.8` implies, and resume validation as
- * a local activity (a marker where older histories have an activity). Checked first; a history without it
- * asks `cloacina-0.8` next.
+ * Marks runs begun by release 0.10.0 or later: everything `cloacina-0.8` implies, and audit lines in the
+ * `CloacinaAudit` search attribute upsert (where the run's input says it is registered) instead of memo
+ * upserts. A run begun by an earlier worker, even with that input, keeps writing memos when a worker of
+ * this release replays it. Checked first; a history without it asks `cloacina-0.8` next.
  */
 export const PATCH_RELEASE_0_10 = 'cloacina-0.10';
 
@@ -126,7 +127,7 @@ function patchFlags() {
       rejections: true,
       quietWaits: release07,
       localWaves: release08,
-      localValidation: release010,
+      auditAttribute: release010,
     };
   }
   if (!patched(PATCH_V2)) return undefined;
@@ -138,7 +139,7 @@ function patchFlags() {
     rejections: patched(PATCH_SIGNAL_REJECTIONS),
     quietWaits: false,
     localWaves: false,
-    localValidation: false,
+    auditAttribute: false,
   };
 }
 
@@ -156,11 +157,10 @@ export async function cloacinaDag(input: DagWorkflowInput): Promise<DagWorkflowR
   run.quietWaits = flags.quietWaits;
   run.localWaves = flags.localWaves;
   const rejections = new Rejections(flags.rejections, input.lastRejectionAttribute === true);
-  const visibility = new Visibility(run, rejections, input.auditAttribute === true);
+  const visibility = new Visibility(run, rejections, flags.auditAttribute && input.auditAttribute === true);
   const resources = new Resources(run);
   const driver = new TaskDriver(run, resources);
   const handlers = new Handlers(run, rejections);
-  handlers.localValidation = flags.localValidation;
 
   run.onChange = () => visibility.publish();
   run.onDecision = (d: Decision) => {

@@ -5,7 +5,6 @@ import {
   ApplicationFailure,
   log,
   proxyActivities,
-  proxyLocalActivities,
   setDefaultSignalHandler,
   setHandler,
   workflowInfo,
@@ -88,19 +87,6 @@ export class Handlers {
     heartbeatTimeout: RESOURCE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
   });
-
-  /**
-   * Resume validation as a local activity (runs begun by release 0.10.0 or later): it runs on the worker
-   * that holds the run, in the workflow task that accepted the resume, and leaves one marker in the
-   * history instead of an activity's three events and a second workflow task.
-   */
-  readonly #localValidation = proxyLocalActivities<CloacinaActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
-  });
-
-  /** Resume validation runs as a local activity (fixed at the run's start by its patch marker). */
-  localValidation = false;
 
   constructor(
     private readonly run: Run,
@@ -226,11 +212,8 @@ export class Handlers {
       (spec.pausePolicy.verifyTasksOnResume !== false && remaining.length > 0)
     ) {
       let result;
-      const local = this.localValidation;
-      if (local) run.visibilityHeld++;
       try {
-        const validate = (local ? this.#localValidation : this.#validation)['cloacina.validateResume'];
-        result = await validate({
+        result = await this.#validation['cloacina.validateResume']({
           workflowName: spec.name,
           remainingTasks: remaining,
           context: run.currentContext(),
@@ -241,12 +224,6 @@ export class Handlers {
         });
       } catch (err) {
         throw failValidation(`Resume validation could not run: ${failureMessage(err)}`);
-      } finally {
-        if (local) {
-          run.visibilityHeld--;
-          // Whatever changed meanwhile (this resume's own outcome comes next, and publishes again).
-          run.onChange();
-        }
       }
       if (!result.ok) throw failValidation(result.reason);
       validation = result.checks.join('; ') + (r.force ? '; forced' : '');

@@ -142,12 +142,6 @@ export class Run {
   onDecision: (d: Decision) => void = () => undefined;
   /** Called after every change, to refresh search attributes and details (set by the shell). */
   onChange: () => void = () => undefined;
-  /**
-   * Local validations under way: while one runs, the run publishes no visibility (the workflow task that
-   * accepted the resume completes only once it ends, so an upsert of the passing `resuming` state would be
-   * an event no one could see).
-   */
-  visibilityHeld = 0;
 
   constructor(spec: DagSpec, context: JsonObject, carried: CarriedState | CarriedStateV1 | undefined) {
     this.spec = spec;

@@ -74,15 +74,13 @@ export class Visibility {
 
   /** Refreshes everything once the present step is over (several changes cost one upsert). */
   publish(): void {
-    if (this.#queued || this.run.visibilityHeld > 0) return;
+    if (this.#queued) return;
     // Nothing the history or the Web UI shows has changed (most steps of a long DAG): no flush to queue,
     // and no promise, for each of which the SDK captures a stack.
     if (this.run.pendingAudit.length === 0 && this.#view().key === this.#lastKey) return;
     this.#queued = true;
     void Promise.resolve().then(() => {
       this.#queued = false;
-      // A local validation began meanwhile: its end publishes again.
-      if (this.run.visibilityHeld > 0) return;
       this.flush();
     });
   }

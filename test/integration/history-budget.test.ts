@@ -42,7 +42,8 @@ const CYCLE_HALF = [
 ];
 
 // What one pause and one resume write to the history: the workflow tasks the requests need, one upsert of
-// the search attributes that carries the audit lines, and nothing else.
+// the search attributes that carries the audit lines, and (for a resume that validates) the validation
+// activity.
 describe('history events of a pause/resume cycle', function () {
   this.timeout(90_000);
 
@@ -88,7 +89,7 @@ describe('history events of a pause/resume cycle', function () {
     }
   });
 
-  it('by updates with the task registry check: a local validation, one marker, thirteen events', async () => {
+  it('by updates with the task registry check: the validation activity, nineteen events', async () => {
     const wf = defineWorkflow({
       name: 'budget_updates',
       tasks: [
@@ -111,7 +112,11 @@ describe('history events of a pause/resume cycle', function () {
         'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
         ...CYCLE_HALF.slice(0, 3),
         'WORKFLOW_EXECUTION_UPDATE_ACCEPTED',
-        'MARKER_RECORDED:core_local_activity',
+        'ACTIVITY_TASK_SCHEDULED:cloacina.validateResume',
+        'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:no audit',
+        'ACTIVITY_TASK_STARTED',
+        'ACTIVITY_TASK_COMPLETED',
+        ...CYCLE_HALF.slice(0, 3),
         'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:with audit',
         'WORKFLOW_EXECUTION_UPDATE_COMPLETED',
       ]);
@@ -122,7 +127,7 @@ describe('history events of a pause/resume cycle', function () {
     });
   });
 
-  it('a validateResume slower than the heartbeat interval runs locally, and its refusal refuses the resume', async () => {
+  it('a validateResume slower than the heartbeat interval: its refusal refuses the resume, and is audited', async () => {
     let calls = 0;
     const wf = defineWorkflow({
       name: 'budget_slow_validator',
@@ -150,11 +155,9 @@ describe('history events of a pause/resume cycle', function () {
       const validations = events.filter(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'cloacina.validateResume',
       );
-      assert.equal(validations.length, 0, 'no validation activity was scheduled');
-      const markers = events.filter(
-        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-      );
-      assert.equal(markers.length, 2);
+      assert.equal(validations.length, 2, 'one validation activity per resume');
+      const rejected = (await h.audit()).entries.find((a) => a.action === 'rejected');
+      assert.match(rejected?.message ?? '', /not yet: the first check refuses/);
       assert.deepEqual(
         events.filter((e) => e.workflowTaskFailedEventAttributes),
         [],

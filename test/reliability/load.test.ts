@@ -17,7 +17,7 @@ import {
   type ControlResult,
   type JsonObject,
 } from '../../src';
-import { chainHistory, sleep, testServer, withWorker } from '../helpers';
+import { chainHistory, replayHistory, sleep, testServer, withWorker } from '../helpers';
 
 /** A pure-rand generator (pure-rand publishes its generators as subpath exports only). */
 interface Generator {
@@ -176,6 +176,7 @@ const INVARIANTS = [
   'finalContext',
   'stuck',
   'unendedPauses',
+  'replay',
 ] as const;
 type Violations = Record<(typeof INVARIANTS)[number], string[]>;
 
@@ -229,6 +230,8 @@ interface Attempt {
 }
 
 interface ChainFacts {
+  /** Each run's history replays with the current workflow code (the failure's message otherwise). */
+  replays: string[];
   attempts: Attempt[];
   /** Every audit line written to the history, with the memo upsert that wrote it. */
   lines: { entry: AuditEntry; pos: Pos }[];
@@ -237,6 +240,14 @@ interface ChainFacts {
 
 async function readChain(workflowId: string): Promise<ChainFacts> {
   const runs = await chainHistory(workflowId);
+  const replays: string[] = [];
+  for (const { runId, events } of runs) {
+    try {
+      await replayHistory({ events }, `${workflowId}/${runId}`);
+    } catch (err) {
+      replays.push(`run ${runId}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 600));
+    }
+  }
   const attempts: Attempt[] = [];
   const lines: ChainFacts['lines'] = [];
   runs.forEach(({ events }, run) => {
@@ -289,7 +300,7 @@ async function readChain(workflowId: string): Promise<ChainFacts> {
       }
     }
   });
-  return { attempts, lines, continuedAsNew: runs.length - 1 };
+  return { replays, attempts, lines, continuedAsNew: runs.length - 1 };
 }
 
 interface RunChecks {
@@ -310,6 +321,7 @@ function checkRun(
   v: Violations,
 ): RunChecks {
   const where = `${workflowId} (${seedNote})`;
+  for (const r of facts.replays) v.replay.push(`${where}: ${r}`);
   // The trail getAudit reads is the one in the history, numbered 1..N with no gap.
   const seqs = audit.map((a) => a.seq);
   if (seqs.some((s, i) => s !== i + 1) || facts.lines.length !== audit.length)
