@@ -1,12 +1,13 @@
 // Reads a run from its event history, with no worker: the whole audit trail across the continue-as-new
-// chain (written by the workflow in its `CloacinaAudit` search attribute upserts, or as memo upserts), and the status and context of runs that ended without
-// a result (cancelled: the final memo; terminated and timed out: rebuilt from the last run's input and
-// events).
+// chain (written by the workflow in its `CloacinaAudit` search attribute upserts, or as memo upserts),
+// and the status and context of runs that ended without a result (cancelled: the final memo; terminated
+// and timed out: rebuilt from the last run's input and events).
 import type { Client } from '@temporalio/client';
 import {
   decodeFromPayloadsAtIndex,
   decodeMapFromPayloads,
 } from '@temporalio/common/lib/internal-non-workflow';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { DagFailureDetails, DagWorkflowInput } from '../workflows/dag-workflow';
 import { mergeContexts, type JsonObject, type TaskRecord } from '../workflows/dag';
@@ -68,10 +69,10 @@ async function auditBatch(client: Client, e: HistoryEvent): Promise<AuditEntry[]
     const payload =
       e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[CloacinaAudit.name];
     if (!payload) return undefined;
-    // Search attribute payloads are always plain JSON (the data converter's codec never applies): the
-    // JSON of a string that holds the lines' JSON.
+    // Search attribute payloads are always the default converter's JSON (no codec applies to them): a
+    // string that holds the lines' JSON.
     try {
-      const text: unknown = JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'));
+      const text = defaultPayloadConverter.fromPayload<unknown>(payload);
       if (typeof text === 'string') batch = JSON.parse(text);
     } catch {
       return undefined;

@@ -41,17 +41,14 @@ export const MAX_LAST_REJECTION_LENGTH = 400;
  */
 export const CloacinaAudit = defineSearchAttributeKey('CloacinaAudit', SearchAttributeType.TEXT);
 /**
- * Largest value of {@link CloacinaAudit}, as bytes of its JSON payload: under the server's default limit
- * on one value (`limit.searchAttributesSizeOfValue`, 2 KiB), with room to spare.
- */
-export const MAX_AUDIT_ATTRIBUTE_BYTES = 1536;
-
-/**
  * Largest value of any of these attributes, as bytes of its JSON payload: the server refuses a larger one
  * (`limit.searchAttributesSizeOfValue`, 2 KiB by default) and fails the workflow task that upserts it, so
  * every value a run upserts is clipped to this (a list keeps the items that fit).
  */
 export const MAX_ATTRIBUTE_VALUE_BYTES = 1536;
+
+/** Largest value of {@link CloacinaAudit}: lines that do not fit go to a memo upsert instead. */
+export const MAX_AUDIT_ATTRIBUTE_BYTES = MAX_ATTRIBUTE_VALUE_BYTES;
 
 /** Every custom search attribute the product uses, as registered on the server. */
 export const SEARCH_ATTRIBUTES = [

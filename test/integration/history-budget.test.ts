@@ -34,6 +34,17 @@ async function eventsSince(h: ExecutionHandle, from: number, client: import('@te
   return events.slice(from);
 }
 
+/** A gated task `g` and a task `next` after it, each setting its own key. */
+function gateThenNext(options: Omit<Parameters<typeof defineWorkflow>[0], 'tasks'>) {
+  return defineWorkflow({
+    ...options,
+    tasks: [
+      task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('g', true)),
+      task({ id: 'next', dependencies: ['g'] }, (ctx) => void ctx.set('next', true)),
+    ],
+  });
+}
+
 const CYCLE_HALF = [
   'WORKFLOW_TASK_SCHEDULED',
   'WORKFLOW_TASK_STARTED',
@@ -90,13 +101,7 @@ describe('history events of a pause/resume cycle', function () {
   });
 
   it('by updates with the task registry check: the validation activity, nineteen events', async () => {
-    const wf = defineWorkflow({
-      name: 'budget_updates',
-      tasks: [
-        task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('g', true)),
-        task({ id: 'next', dependencies: ['g'] }, (ctx) => void ctx.set('next', true)),
-      ],
-    });
+    const wf = gateThenNext({ name: 'budget_updates' });
     await withWorker([wf], async ({ executor, client }) => {
       const h = await executor.executeAsync(wf, {});
       await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
@@ -129,17 +134,13 @@ describe('history events of a pause/resume cycle', function () {
 
   it('a validateResume slower than the heartbeat interval: its refusal refuses the resume, and is audited', async () => {
     let calls = 0;
-    const wf = defineWorkflow({
+    const wf = gateThenNext({
       name: 'budget_slow_validator',
       validateResume: async () => {
         calls++;
         await new Promise((r) => setTimeout(r, 2500));
         return calls >= 2 ? true : { ok: false, reason: 'not yet: the first check refuses' };
       },
-      tasks: [
-        task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('g', true)),
-        task({ id: 'next', dependencies: ['g'] }, (ctx) => void ctx.set('next', true)),
-      ],
     });
     await withWorker([wf], async ({ executor, client }) => {
       const h = await executor.executeAsync(wf, {});
