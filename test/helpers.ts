@@ -70,6 +70,11 @@ export async function withWorker<T>(
     taskQueue?: string;
     workflowBundle?: WorkflowBundleWithSourceMap;
     workerOptions?: CreateWorkerOptions['workerOptions'];
+    /**
+     * Replay every run on the task queue with the worker's bundle once `fn` succeeds (default true): any
+     * history the test produced must replay. Off only where a test makes histories that must not.
+     */
+    replay?: boolean;
   } = {},
 ): Promise<T> {
   const taskQueue = options.taskQueue ?? freshTaskQueue();
@@ -85,13 +90,46 @@ export async function withWorker<T>(
   });
   const client = await testClient();
   const executor = new UnifiedExecutor(client, { taskQueue, identity: options.identity ?? 'test-operator' });
+  let result: T;
   try {
-    return await worker.runUntil(fn({ taskQueue, executor, client, worker }));
+    result = await worker.runUntil(fn({ taskQueue, executor, client, worker }));
   } catch (err) {
     // Show the test's own failure rather than the worker's shutdown error that wraps it.
     if (err instanceof CombinedWorkerRunError && err.cause.innerError) throw err.cause.innerError;
     throw err;
   }
+  if (options.replay !== false) await replayTaskQueue(taskQueue, options.workflowBundle);
+  return result;
+}
+
+/**
+ * Replays every run a task queue's workflows made (each run of a continue-as-new chain, open or closed)
+ * with `bundle` (the library's by default); throws naming every run that no longer replays. Returns how
+ * many runs were replayed.
+ */
+export async function replayTaskQueue(
+  taskQueue: string,
+  bundle?: WorkflowBundleWithSourceMap,
+): Promise<number> {
+  const client = await testClient();
+  const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
+  for await (const info of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
+    const history = await client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
+    histories.push({ workflowId: info.workflowId, history });
+  }
+  if (histories.length === 0) return 0;
+  const failures: string[] = [];
+  for await (const r of Worker.runReplayHistories(
+    { workflowBundle: bundle ?? (await bundleWorkflows()) },
+    histories,
+  )) {
+    if (r.error) failures.push(`${r.workflowId} (run ${r.runId}): ${r.error.name}: ${r.error.message}`);
+  }
+  if (failures.length > 0)
+    throw new Error(
+      `${failures.length} of ${histories.length} histories on task queue ${taskQueue} do not replay with the current workflow code:\n  ${failures.join('\n  ')}`,
+    );
+  return histories.length;
 }
 
 /** Runs the real `temporal` CLI against the test server; returns stdout. */

@@ -183,6 +183,74 @@ describe("local tasks (execution: 'local')", function () {
     });
   });
 
+  it('a local task that outlives workflow task heartbeats, with a pause and queries meanwhile, replays', async () => {
+    // A workflow task lasts at most 10 s: while a local activity runs longer, the worker completes it
+    // empty and takes the next (a heartbeat, every 8 s). Requests that arrive meanwhile land between those
+    // workflow tasks, and the outcomes of the wave land after them: the history must still replay.
+    const starts = new Starts();
+    const release = latch();
+    const wf = defineWorkflow({
+      name: 'local-heartbeat',
+      tasks: [
+        task({ id: 'long', execution: 'local', timeout: '1m' }, async (ctx) => {
+          starts.record('long', ctx.attempt);
+          await release.opened;
+          ctx.set('long', 'done');
+        }),
+        task({ id: 'short', execution: 'local' }, (ctx) => {
+          starts.record('short', ctx.attempt);
+          ctx.set('short', 'done');
+        }),
+        task({ id: 'after', dependencies: ['long', 'short'], execution: 'local' }, (ctx) => {
+          starts.record('after', ctx.attempt);
+          ctx.set('after', 'done');
+        }),
+      ],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const { workflowId } = await executor.executeAsync(wf, {});
+      await eventually(async () => starts.of('long').length === 1, 20_000, 'long started');
+      // Past the first workflow task heartbeat.
+      await sleep(9_000);
+      const pausing = executor.pauseWorkflow(workflowId, { reason: 'look first', by: 'ops' });
+      const during = await executor.getStatus(workflowId);
+      assert.equal(during.tasks.long!.state, 'running');
+      await sleep(500);
+      release.open();
+      const ack = await pausing;
+      assert.equal(ack.duplicate, false);
+      const drained = await executor.waitUntil(workflowId, (s) => s.pause?.drainedAt !== undefined, {
+        timeout: 20_000,
+      });
+      assert.equal(drained.tasks.long!.state, 'completed');
+      assert.equal(drained.tasks.short!.state, 'completed');
+      assert.equal(drained.tasks.after!.state, 'pending', 'nothing starts while paused');
+      await executor.resumeWorkflow(workflowId, { by: 'ops' });
+      assert.deepEqual(await executor.result(workflowId), { long: 'done', short: 'done', after: 'done' });
+      assert.deepEqual(starts.list.map((s) => `${s.taskId}#${s.attempt}`).sort(), [
+        'after#1',
+        'long#1',
+        'short#1',
+      ]);
+      // The wave's last outcome was written by a later workflow task than the first one: the run's first
+      // workflow task did not hold them all (it ended while the long task ran).
+      const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const firstMarker = events.findIndex(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      const longMarker = events.findIndex(
+        (e, i) => i > firstMarker && e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      const completedBefore = events
+        .slice(0, longMarker)
+        .filter((e) => e.workflowTaskCompletedEventAttributes).length;
+      assert.ok(
+        completedBefore >= 2,
+        `workflow tasks completed before the long task's outcome: ${completedBefore}`,
+      );
+    });
+  });
+
   it('an immediate pause cancels the running local task, which runs again after resume', async () => {
     const starts = new Starts();
     const wf = defineWorkflow({
