@@ -71,6 +71,8 @@ async function main(): Promise<void> {
     await stopped;
   });
   await connection.close();
+  // The IPC channel to the parent would keep this process alive.
+  process.exit(0);
 }
 
 if (require.main === module) {
