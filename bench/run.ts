@@ -884,7 +884,8 @@ async function main(): Promise<void> {
         const libId = libIds[0]!;
         const rawId = rawIds[0]!;
         const before = { lib: await historyOf(libId), raw: await historyOf(rawId) };
-        const idleEnds = performance.now() + idleMs;
+        const idleStart = performance.now();
+        const idleEnds = idleStart + idleMs;
 
         // The heap the cached runs retain, with the workflows on each child's main thread, where a full
         // GC can be forced (a workflow thread's garbage counts in the RSS above).
@@ -923,7 +924,7 @@ async function main(): Promise<void> {
         const fmt = (a: { events: number; bytes: number }, b: { events: number; bytes: number }) =>
           `${a.events} events / ${a.bytes} B → ${b.events} / ${b.bytes} B`;
         figures.push({
-          figure: `paused run's history before → after ${idleMs / 1000} s idle`,
+          figure: `paused run's history before → after ${((performance.now() - idleStart) / 1000).toFixed(0)} s idle`,
           ours: fmt(before.lib, after.lib),
           baseline: `${fmt(before.raw, after.raw)} (raw waiting workflow)`,
           ratio: `+${after.lib.events - before.lib.events} events`,
@@ -949,6 +950,7 @@ async function main(): Promise<void> {
   sampleLoad();
   try {
     await rawWorker.runUntil(worker.runUntil(body()));
+    sectionStarts.push(['teardown', performance.now()]);
     sampleLoad();
   } finally {
     await connection.close();

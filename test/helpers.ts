@@ -42,7 +42,11 @@ export function testServer(): DevServerHandle {
 
 /** A shared SDK client. */
 export function testClient(): Promise<Client> {
-  clientPromise ??= Connection.connect({ address: testServer().address }).then(
+  // Room for histories of megabytes of payloads, which every test's replay reads.
+  clientPromise ??= Connection.connect({
+    address: testServer().address,
+    channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
+  }).then(
     (connection) => new Client({ connection, namespace: testServer().namespace, identity: 'test-client' }),
   );
   return clientPromise;
@@ -105,17 +109,22 @@ export async function withWorker<T>(
 /**
  * Replays every run a task queue's workflows made (each run of a continue-as-new chain, open or closed)
  * with `bundle` (the library's by default); throws naming every run that no longer replays. Returns how
- * many runs were replayed.
+ * many runs were replayed. The workflows are found by visibility, and each one's chain is then walked
+ * from its first run, so a run not yet visible is replayed all the same.
  */
 export async function replayTaskQueue(
   taskQueue: string,
   bundle?: WorkflowBundleWithSourceMap,
+  client?: Client,
 ): Promise<number> {
-  const client = await testClient();
+  const c = client ?? (await testClient());
+  const ids = new Set<string>();
+  const query = `TaskQueue = '${taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  for await (const info of c.workflow.list({ query })) ids.add(info.workflowId);
   const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
-  for await (const info of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
-    const history = await client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
-    histories.push({ workflowId: info.workflowId, history });
+  for (const workflowId of ids) {
+    for (const { events } of await chainHistory(workflowId, c))
+      histories.push({ workflowId, history: { events } });
   }
   if (histories.length === 0) return 0;
   const failures: string[] = [];
@@ -199,8 +208,11 @@ export function eventTimeMs(e: HistoryEvent): number {
  * The events of every run of a workflow's continue-as-new chain, oldest run first: from the first run,
  * following each run's `newExecutionRunId`.
  */
-export async function chainHistory(workflowId: string): Promise<{ runId: string; events: HistoryEvent[] }[]> {
-  const client = await testClient();
+export async function chainHistory(
+  workflowId: string,
+  c?: Client,
+): Promise<{ runId: string; events: HistoryEvent[] }[]> {
+  const client = c ?? (await testClient());
   const d = await client.workflow.getHandle(workflowId).describe();
   let runId: string | undefined = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
   const runs: { runId: string; events: HistoryEvent[] }[] = [];

@@ -241,6 +241,7 @@ describe("local tasks (execution: 'local')", function () {
       const longMarker = events.findIndex(
         (e, i) => i > firstMarker && e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
       );
+      assert.ok(firstMarker >= 0 && longMarker > firstMarker, `markers at ${firstMarker} and ${longMarker}`);
       const completedBefore = events
         .slice(0, longMarker)
         .filter((e) => e.workflowTaskCompletedEventAttributes).length;

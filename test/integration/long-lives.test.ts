@@ -20,7 +20,7 @@ import {
 import { WORKFLOW_TYPE } from '../../src/executor';
 import { bundleWorkflows, createWorker } from '../../src/worker';
 import { startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { chainHistory, freshTaskQueue, replayHistory, withWorker } from '../helpers';
+import { chainHistory, freshTaskQueue, replayHistory, replayTaskQueue, withWorker } from '../helpers';
 import { MAX_IN_FLIGHT } from '../../workflows/task-driver';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -48,7 +48,10 @@ async function withLongWorker<T>(
     workerOptions: { shutdownGraceTime: '1s', shutdownForceTime: '5s' },
   });
   const executor = new UnifiedExecutor(client, { taskQueue, identity: 'long-lives' });
-  return worker.runUntil(fn({ executor, worker, taskQueue }));
+  const result = await worker.runUntil(fn({ executor, worker, taskQueue }));
+  // Every run the test made must replay, as on the shared server (`withWorker`).
+  await replayTaskQueue(taskQueue, undefined, client);
+  return result;
 }
 
 const ms = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
@@ -206,7 +209,11 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       },
     });
     client = new Client({
-      connection: await Connection.connect({ address: server.address }),
+      // Room for histories of megabytes of payloads, which every test's replay reads.
+      connection: await Connection.connect({
+        address: server.address,
+        channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
+      }),
       namespace: server.namespace,
       identity: 'long-lives',
     });

@@ -17,6 +17,7 @@ import {
   eventually,
   freshTaskQueue,
   latch,
+  replayTaskQueue,
   signalCli,
   temporalCli,
   testServer,
@@ -288,6 +289,7 @@ describe('signals with unknown names and refused signals', () => {
             'no failed workflow task',
           );
         });
+        await replayTaskQueue(taskQueue, undefined, client);
       } finally {
         await native.close();
       }
