@@ -2,6 +2,9 @@
 // the real `temporal` CLI as a client.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -26,6 +29,11 @@ let clientPromise: Promise<Client> | undefined;
 /** Replays a history with the current workflow code; throws on a nondeterminism error. */
 export async function replayHistory(history: temporal.api.history.v1.IHistory, name: string): Promise<void> {
   await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, name);
+}
+
+/** The run id a history's first event names. */
+function runOf(history: temporal.api.history.v1.IHistory): string | undefined {
+  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId ?? undefined;
 }
 
 /** Called by the global fixture. */
@@ -132,7 +140,15 @@ export async function replayTaskQueue(
     { workflowBundle: bundle ?? (await bundleWorkflows()) },
     histories,
   )) {
-    if (r.error) failures.push(`${r.workflowId} (run ${r.runId}): ${r.error.name}: ${r.error.message}`);
+    if (!r.error) continue;
+    // Kept for inspection: the history that no longer replays, as JSON.
+    const h = histories.find((x) => x.workflowId === r.workflowId && runOf(x.history) === r.runId);
+    const file = path.join(tmpdir(), 'replay-failures', `${r.workflowId}-${r.runId}.json`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(h?.history ?? null));
+    failures.push(
+      `${r.workflowId} (run ${r.runId}, history in ${file}): ${r.error.name}: ${r.error.message}`,
+    );
   }
   if (failures.length > 0)
     throw new Error(
