@@ -31,11 +31,6 @@ export async function replayHistory(history: temporal.api.history.v1.IHistory, n
   await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, name);
 }
 
-/** The run id a history's first event names. */
-function runOf(history: temporal.api.history.v1.IHistory): string | undefined {
-  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId ?? undefined;
-}
-
 /** Called by the global fixture. */
 export function setServer(s: DevServerHandle): void {
   server = s;
@@ -130,9 +125,12 @@ export async function replayTaskQueue(
   const query = `TaskQueue = '${taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   for await (const info of c.workflow.list({ query })) ids.add(info.workflowId);
   const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
+  const byRun = new Map<string, temporal.api.history.v1.IHistory>();
   for (const workflowId of ids) {
-    for (const { events } of await chainHistory(workflowId, c))
+    for (const { runId, events } of await chainHistory(workflowId, c)) {
       histories.push({ workflowId, history: { events } });
+      byRun.set(runId, { events });
+    }
   }
   if (histories.length === 0) return 0;
   const failures: string[] = [];
@@ -142,10 +140,9 @@ export async function replayTaskQueue(
   )) {
     if (!r.error) continue;
     // Kept for inspection: the history that no longer replays, as JSON.
-    const h = histories.find((x) => x.workflowId === r.workflowId && runOf(x.history) === r.runId);
     const file = path.join(tmpdir(), 'replay-failures', `${r.workflowId}-${r.runId}.json`);
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(h?.history ?? null));
+    writeFileSync(file, JSON.stringify(byRun.get(r.runId) ?? null));
     failures.push(
       `${r.workflowId} (run ${r.runId}, history in ${file}): ${r.error.name}: ${r.error.message}`,
     );
