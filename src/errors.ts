@@ -173,6 +173,46 @@ export class NoWorkerError extends CloacinaError {
 }
 
 /**
+ * The run's workflow tasks fail, so nothing in it runs and it takes no query or update until the cause is
+ * fixed. With `nondeterminism`, its history does not replay with the workers' code: after a deploy, run
+ * the code that wrote it; after a worker crash (a Temporal SDK defect, docs/reliability.md), reset the run
+ * to `resetEventId` (docs/operations.md, "A run whose history does not replay").
+ */
+export class WorkflowTaskFailingError extends CloacinaError {
+  override name = 'WorkflowTaskFailingError';
+  constructor(
+    readonly workflowId: string,
+    /** The failure the worker reported (or the query's answer), as the worker wrote it. */
+    readonly failure: string,
+    /** True when the history does not replay with the workers' code (`[TMPRL1100]`). */
+    readonly nondeterminism: boolean,
+    /** The event the replay does not accept, when the failure names it. */
+    readonly eventId: number | undefined,
+    /** The last completed workflow task before {@link eventId}: where a reset starts the run again. */
+    readonly resetEventId: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    const what = failure.length > 300 ? `${failure.slice(0, 300)}…` : failure;
+    super(
+      nondeterminism
+        ? `Workflow \`${workflowId}\` cannot be rebuilt by its workers: its history does not replay with their ` +
+            `code (${what}), so nothing in it runs and it takes no request. After a deploy that changed the ` +
+            'workflow code, run the code that wrote the history. Otherwise (after a worker crash: a known ' +
+            'defect of the Temporal SDK), reset the run' +
+            (resetEventId !== undefined
+              ? ` to the last completed workflow task before event ${eventId}: \`temporal workflow reset ` +
+                `--workflow-id ${workflowId} --event-id ${resetEventId} --reason "history does not replay"\``
+              : ' to the last completed workflow task before the event the failure names') +
+            ' (docs/operations.md, "A run whose history does not replay")'
+        : `Workflow \`${workflowId}\`'s workflow tasks are failing (${what}), so nothing in it runs and it ` +
+            'takes no request: fix the cause in its workers (their log has the stack); the server retries ' +
+            'the workflow task',
+      options,
+    );
+  }
+}
+
+/**
  * The run is paused by the Temporal server itself (server-native pause: the Web UI's "Pause Workflow",
  * `temporal workflow pause`, or `pauseWorkflow(id, { mode: 'freeze' })`): it takes no update until unpaused.
  */

@@ -41,7 +41,7 @@ import { ApproveRequest, BreakpointsRequest, PauseRequest, RejectRequest, Resume
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import { CloacinaPaused, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
-import { readAudit, readClosed, readOpen, type AuditPage } from './history';
+import { diagnoseFailingTasks, readAudit, readClosed, readOpen, type AuditPage } from './history';
 import * as windows from './pause-windows';
 import * as bulk from './bulk';
 import * as visibility from './visibility';
@@ -62,6 +62,7 @@ import {
   WorkflowExecutionError,
   WorkflowFrozenError,
   WorkflowNotFoundError,
+  WorkflowTaskFailingError,
 } from './errors';
 import {
   FREEZE_REASON_PREFIX,
@@ -447,6 +448,14 @@ function grpcCode(err: unknown): number | undefined {
   if (typeof code === 'number') return code;
   const inner = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   return typeof inner === 'number' ? inner : undefined;
+}
+
+/**
+ * The server's or a worker's word that the run's workflow tasks fail: a query answered with the replay's
+ * error, or FAILED_PRECONDITION "… due to Workflow Task in failed state".
+ */
+function failingTasksSuspected(err: unknown): boolean {
+  return /\[TMPRL1100\]|[Nn]ondeterminism|Workflow Task in failed state/.test(errorText(err));
 }
 
 /** The words of an error and its causes, for matching the server's messages. */
@@ -1049,15 +1058,23 @@ export class UnifiedExecutor {
           throw r.error;
         }
         let polled = true;
+        let retried = false;
         try {
           await client.connection.withDeadline(Date.now() + 3000, async () => {
-            taskQueue ??= (await client.workflow.getHandle(workflowId).describe()).taskQueue;
+            const d = await client.workflow.getHandle(workflowId).describe();
+            taskQueue ??= d.taskQueue;
+            retried = (d.raw.pendingWorkflowTask?.attempt ?? 0) >= 2;
             polled = await workerPolls(client, taskQueue);
           });
         } catch {
           // Unknown: keep waiting for the call.
         }
         if (!polled) throw new NoWorkerError(workflowId, taskQueue!, what, { update: / update$/.test(what) });
+        // A workflow task that failed and is being retried: a history that does not replay never answers.
+        if (retried) {
+          const failing = await this.#failingTasks(workflowId);
+          if (failing?.nondeterminism) throw failing;
+        }
         if (deadline !== undefined && Date.now() >= deadline)
           throw new CloacinaError(
             `Workflow \`${workflowId}\` did not answer ${what} in time, though a worker polls its task queue ` +
@@ -1070,8 +1087,24 @@ export class UnifiedExecutor {
     }
   }
 
+  /** Why the run's workflow tasks fail, from its history (see {@link diagnoseFailingTasks}); undefined if unknown. */
+  async #failingTasks(workflowId: string, err?: unknown): Promise<WorkflowTaskFailingError | undefined> {
+    try {
+      const client = await this.client();
+      return await client.connection.withDeadline(Date.now() + 10_000, () =>
+        diagnoseFailingTasks(client, workflowId, err === undefined ? undefined : errorText(err), err),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
   async #mapControlError(workflowId: string, handle: WorkflowHandle, err: unknown): Promise<unknown> {
     if (err instanceof CloacinaError) return err;
+    if (failingTasksSuspected(err)) {
+      const failing = await this.#failingTasks(workflowId, err);
+      if (failing) return failing;
+    }
     // FAILED_PRECONDITION "Workflow is paused. Cannot update the workflow.": the server holds the run.
     if (err instanceof ServiceError && grpcCode(err) === 9) {
       const d = await handle.describe().catch(() => undefined);
@@ -1174,6 +1207,10 @@ export class UnifiedExecutor {
         options,
       );
     } catch (err) {
+      if (!(err instanceof CloacinaError) && failingTasksSuspected(err)) {
+        const failing = await this.#failingTasks(workflowId, err);
+        if (failing) throw failing;
+      }
       if (!(err instanceof ServiceError) || (err.cause as { code?: unknown } | undefined)?.code !== 4)
         throw err;
       // DEADLINE_EXCEEDED: the caller's deadline, or the server's when no worker took the query.

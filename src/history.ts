@@ -15,6 +15,7 @@ import type { WorkflowRunStatus as RunStatus } from '../workflows/messages';
 import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
 import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
 import { CloacinaAudit } from '../workflows/search-attributes';
+import { WorkflowTaskFailingError } from './errors';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -400,4 +401,73 @@ function eventTime(e: HistoryEvent | undefined): string | undefined {
   const t = e?.eventTime;
   if (!t) return undefined;
   return new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
+}
+
+/** How many events a diagnosis of failing workflow tasks reads back at most. */
+const DIAGNOSIS_EVENTS = 20_000;
+
+/**
+ * Why the current run's workflow tasks fail, read back from the end of its history: the newest
+ * `WorkflowTaskFailed` with no completed workflow task after it, or else `hint` (a query's failure, which
+ * writes no event). For a history that does not replay (`[TMPRL1100] … HistoryEvent(id: N, …)`), also the
+ * last completed workflow task before event N, where a reset starts the run again. Undefined when neither
+ * says the workflow tasks fail.
+ */
+export async function diagnoseFailingTasks(
+  client: Client,
+  workflowId: string,
+  hint?: string,
+  cause?: unknown,
+): Promise<WorkflowTaskFailingError | undefined> {
+  let failure: string | undefined;
+  let settled = false; // a completed workflow task came after any failure: the tasks do not fail
+  let eventId: number | undefined;
+  let resetEventId: number | undefined;
+  let nextPageToken: Uint8Array | undefined;
+  let read = 0;
+  do {
+    const res = await client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: client.options.namespace,
+      execution: { workflowId },
+      maximumPageSize: 500,
+      nextPageToken,
+    });
+    for (const e of res.history?.events ?? []) {
+      read++;
+      const id = Number(e.eventId);
+      if (failure === undefined && !settled) {
+        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) {
+          failure = e.workflowTaskFailedEventAttributes?.failure?.message ?? 'no message';
+          eventId = namedEvent(failure);
+        } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+          settled = true;
+          if (hint && isNondeterminism(hint)) {
+            failure = hint;
+            eventId = namedEvent(hint);
+          }
+        }
+      }
+      if (eventId === undefined || resetEventId !== undefined) continue;
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && id < eventId) resetEventId = id;
+    }
+    if (failure !== undefined && (eventId === undefined || resetEventId !== undefined)) break;
+    if (settled && failure === undefined) break;
+    nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+  } while (nextPageToken && read < DIAGNOSIS_EVENTS);
+  if (failure === undefined && hint && isNondeterminism(hint)) failure = hint;
+  if (failure === undefined) return undefined;
+  return new WorkflowTaskFailingError(workflowId, failure, isNondeterminism(failure), eventId, resetEventId, {
+    cause,
+  });
+}
+
+/** A worker's failure for a history that does not replay with its code. */
+export function isNondeterminism(message: string): boolean {
+  return /\[TMPRL1100\]|nondeterminism/i.test(message);
+}
+
+/** The event a nondeterminism failure names (`HistoryEvent(id: 28, …)`). */
+function namedEvent(message: string): number | undefined {
+  const m = /HistoryEvent\(id: (\d+)/.exec(message);
+  return m ? Number(m[1]) : undefined;
 }

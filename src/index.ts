@@ -30,6 +30,7 @@ export {
   ServerUnreachableError,
   NoWorkerError,
   WorkflowFrozenError,
+  WorkflowTaskFailingError,
   FreezeError,
 } from './errors';
 export { connectionOptionsFromEnv } from './connection';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { UnifiedExecutor } from '../../src';
+import { UnifiedExecutor, WorkflowTaskFailingError } from '../../src';
 import { bundleWorkflows } from '../../src/worker';
 import { resolveTemporalCli } from '../../temporal-dev';
 import {
@@ -264,8 +264,44 @@ describe('a worker killed with SIGKILL', function () {
     await withWorker(
       crashWorkflows,
       async ({ executor: ex }) => {
-        // A worker with nothing cached cannot rebuild the run: its queries fail with the replay's error.
-        await assert.rejects(ex.getStatus(workflowId, { timeout: 10_000 }), /[Nn]ondeterminism/);
+        // A worker with nothing cached cannot rebuild the run. Its status query and a resume fail, with
+        // the replay's error, the event it names, and the reset that lets the run go on.
+        const expected = (err: unknown) => {
+          assert.ok(err instanceof WorkflowTaskFailingError, String(err));
+          assert.equal(err.nondeterminism, true);
+          assert.equal(err.eventId, badEvent);
+          assert.match(err.failure, /\[TMPRL1100\]/);
+          assert.ok(
+            err.resetEventId !== undefined && err.resetEventId < badEvent,
+            `reset to ${err.resetEventId}`,
+          );
+          assert.ok(
+            err.message.includes(
+              `temporal workflow reset --workflow-id ${workflowId} --event-id ${err.resetEventId} `,
+            ),
+            err.message,
+          );
+          return true;
+        };
+        let resetEventId: number | undefined;
+        await assert.rejects(ex.getStatus(workflowId, { timeout: 10_000 }), (err) => {
+          resetEventId = (err as WorkflowTaskFailingError).resetEventId;
+          return expected(err);
+        });
+        await assert.rejects(ex.resumeWorkflow(workflowId, { by: 'ops' }), expected);
+        const status = spawnSync(
+          process.execPath,
+          [
+            path.join(__dirname, '..', '..', 'src', 'cli.js'),
+            'status',
+            workflowId,
+            '--address',
+            testServer().address,
+          ],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+        assert.equal(status.status, 1, status.stderr + status.stdout);
+        assert.match(status.stderr, new RegExp(`--event-id ${resetEventId} --reason`));
 
         // The way out (docs/operations.md): reset to the last completed workflow task before the event
         // the replay names, found and done with the `temporal` CLI.
@@ -289,7 +325,7 @@ describe('a worker killed with SIGKILL', function () {
             .map((e) => Number(e.eventId))
             .filter((id) => id < badEvent),
         );
-        assert.ok(resetTo > 0 && resetTo < badEvent, `reset point ${resetTo}`);
+        assert.equal(resetTo, resetEventId, 'the event the error names and the one the docs find');
         temporalCli(
           ...['workflow', 'reset', '--workflow-id', workflowId, '--event-id', String(resetTo)],
           ...['--reason', 'history does not replay'],

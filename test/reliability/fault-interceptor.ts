@@ -1,8 +1,11 @@
-// Workflow-side interceptor of the handler-fault test (bundled with the workflows; no Node imports).
+// Workflow-side interceptor of the handler-fault tests (bundled with the workflows; no Node imports).
 // A request whose reason is FAULT makes the next time reading inside the library's handler throw an
-// unexpected error: a fault the handlers did not foresee, raised from inside their own code.
+// unexpected error: a fault the handlers did not foresee, raised from inside their own code. A run whose
+// initial context holds BROKEN_BUILD throws a plain error from its workflow function, as a worker with a
+// broken build would: that fails the workflow task (not the run), on every attempt.
 import type {
   Next,
+  WorkflowExecuteInput,
   SignalInput,
   UpdateInput,
   WorkflowInboundCallsInterceptor,
@@ -10,6 +13,7 @@ import type {
 } from '@temporalio/workflow';
 
 export const FAULT = 'inject an unexpected fault';
+export const BROKEN_BUILD = 'brokenBuild';
 
 function faulty(args: unknown[]): boolean {
   const first = args[0] as { reason?: unknown } | undefined;
@@ -35,6 +39,15 @@ function withFault<T>(fn: () => T): T {
 }
 
 class FaultInjector implements WorkflowInboundCallsInterceptor {
+  execute(
+    input: WorkflowExecuteInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
+    const first = input.args[0] as { context?: Record<string, unknown> } | undefined;
+    if (first?.context?.[BROKEN_BUILD] === true) throw new Error('broken build: the plan module is missing');
+    return next(input);
+  }
+
   handleUpdate(
     input: UpdateInput,
     next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>,

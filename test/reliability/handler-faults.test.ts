@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { defineWorkflow, RequestRejectedError, task } from '../../src';
+import { defineWorkflow, RequestRejectedError, task, WorkflowTaskFailingError } from '../../src';
 import { chainHistory, withWorker } from '../helpers';
-import { FAULT } from './fault-interceptor';
+import { BROKEN_BUILD, FAULT } from './fault-interceptor';
 
 // An exception the handlers never foresaw, raised inside them, refuses the request (update) or is
 // audited (signal); it never fails a workflow task, and the run goes on.
@@ -74,6 +74,40 @@ describe('an unexpected exception inside a request handler', function () {
         );
       },
       { workflowBundle: bundle },
+    );
+  });
+  it('a run whose workflow tasks fail: its status and its requests say so, with the failure', async () => {
+    const wf = defineWorkflow({
+      name: 'broken-build',
+      tasks: [task({ id: 'a' }, (ctx) => void ctx.set('a', 1))],
+    });
+    await withWorker(
+      [wf],
+      async ({ executor, client }) => {
+        const { workflowId } = await executor.executeAsync(wf, { [BROKEN_BUILD]: true });
+        const handle = client.workflow.getHandle(workflowId);
+        // The server answers queries of such a run only once its workflow task has failed three times.
+        for (let attempt = 0; attempt < 3;) {
+          attempt = (await handle.describe()).raw.pendingWorkflowTask?.attempt ?? 0;
+          if (attempt < 3) await new Promise((r) => setTimeout(r, 500));
+        }
+        const expected = (err: unknown) => {
+          assert.ok(err instanceof WorkflowTaskFailingError, String(err));
+          assert.equal(err.nondeterminism, false);
+          assert.equal(err.resetEventId, undefined);
+          assert.match(err.failure, /broken build: the plan module is missing/);
+          assert.match(
+            err.message,
+            /workflow tasks are failing \(broken build.*fix the cause in its workers/,
+          );
+          return true;
+        };
+        await assert.rejects(executor.getStatus(workflowId), expected);
+        await assert.rejects(executor.pauseWorkflow(workflowId, { by: 'ops' }), expected);
+        await handle.terminate('test done');
+      },
+      // The run never gets past its first workflow task: its history ends in failed workflow tasks.
+      { workflowBundle: bundle, replay: false },
     );
   });
 });
