@@ -407,11 +407,58 @@ function eventTime(e: HistoryEvent | undefined): string | undefined {
 const DIAGNOSIS_EVENTS = 20_000;
 
 /**
- * Why the current run's workflow tasks fail, read back from the end of its history: the newest
- * `WorkflowTaskFailed` with no completed workflow task after it, or else `hint` (a query's failure, which
- * writes no event). For a history that does not replay (`[TMPRL1100] … HistoryEvent(id: N, …)`), also the
- * last completed workflow task before event N, where a reset starts the run again. Undefined when neither
- * says the workflow tasks fail.
+ * Why a run's workflow tasks fail, from its events read newest first: the newest `WorkflowTaskFailed` with
+ * no completed workflow task after it, or else `hint` (a query's failure, which writes no event) when it is
+ * a nondeterminism error. For a failure that names an event (`[TMPRL1100] … HistoryEvent(id: N, …)`), also
+ * the last completed workflow task before event N, where a reset starts the run again.
+ */
+export class FailingTasksScan {
+  #failure: string | undefined;
+  #settled = false; // a completed workflow task came after any failure: the tasks do not fail
+  #eventId: number | undefined;
+  #resetEventId: number | undefined;
+
+  constructor(private readonly hint?: string) {}
+
+  /** Takes the next events, newest first; true once older events cannot change the answer. */
+  feed(events: readonly HistoryEvent[]): boolean {
+    for (const e of events) {
+      if (this.#failure === undefined && !this.#settled) {
+        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) {
+          this.#failure = e.workflowTaskFailedEventAttributes?.failure?.message || 'no message';
+          this.#eventId = namedEvent(this.#failure);
+        } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+          this.#settled = true;
+          if (this.hint && isNondeterminism(this.hint)) {
+            this.#failure = this.hint;
+            this.#eventId = namedEvent(this.hint);
+          }
+        }
+      }
+      if (this.#eventId === undefined || this.#resetEventId !== undefined) continue;
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && Number(e.eventId) < this.#eventId)
+        this.#resetEventId = Number(e.eventId);
+    }
+    if (this.#failure !== undefined) return this.#eventId === undefined || this.#resetEventId !== undefined;
+    return this.#settled;
+  }
+
+  /** The failure and its events, once fed; undefined when nothing says the workflow tasks fail. */
+  result(): { failure: string; eventId?: number; resetEventId?: number } | undefined {
+    const failure = this.#failure ?? (this.hint && isNondeterminism(this.hint) ? this.hint : undefined);
+    if (failure === undefined) return undefined;
+    const eventId = this.#eventId ?? namedEvent(failure);
+    return {
+      failure,
+      ...(eventId !== undefined ? { eventId } : {}),
+      ...(this.#resetEventId !== undefined ? { resetEventId: this.#resetEventId } : {}),
+    };
+  }
+}
+
+/**
+ * Why the current run's workflow tasks fail, read back from the end of its history in pages (see
+ * {@link FailingTasksScan}); undefined when nothing says they fail.
  */
 export async function diagnoseFailingTasks(
   client: Client,
@@ -419,10 +466,7 @@ export async function diagnoseFailingTasks(
   hint?: string,
   cause?: unknown,
 ): Promise<WorkflowTaskFailingError | undefined> {
-  let failure: string | undefined;
-  let settled = false; // a completed workflow task came after any failure: the tasks do not fail
-  let eventId: number | undefined;
-  let resetEventId: number | undefined;
+  const scan = new FailingTasksScan(hint);
   let nextPageToken: Uint8Array | undefined;
   let read = 0;
   do {
@@ -432,33 +476,21 @@ export async function diagnoseFailingTasks(
       maximumPageSize: 500,
       nextPageToken,
     });
-    for (const e of res.history?.events ?? []) {
-      read++;
-      const id = Number(e.eventId);
-      if (failure === undefined && !settled) {
-        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) {
-          failure = e.workflowTaskFailedEventAttributes?.failure?.message ?? 'no message';
-          eventId = namedEvent(failure);
-        } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
-          settled = true;
-          if (hint && isNondeterminism(hint)) {
-            failure = hint;
-            eventId = namedEvent(hint);
-          }
-        }
-      }
-      if (eventId === undefined || resetEventId !== undefined) continue;
-      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && id < eventId) resetEventId = id;
-    }
-    if (failure !== undefined && (eventId === undefined || resetEventId !== undefined)) break;
-    if (settled && failure === undefined) break;
+    const events = res.history?.events ?? [];
+    read += events.length;
+    if (scan.feed(events)) break;
     nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
   } while (nextPageToken && read < DIAGNOSIS_EVENTS);
-  if (failure === undefined && hint && isNondeterminism(hint)) failure = hint;
-  if (failure === undefined) return undefined;
-  return new WorkflowTaskFailingError(workflowId, failure, isNondeterminism(failure), eventId, resetEventId, {
-    cause,
-  });
+  const r = scan.result();
+  if (!r) return undefined;
+  return new WorkflowTaskFailingError(
+    workflowId,
+    r.failure,
+    isNondeterminism(r.failure),
+    r.eventId,
+    r.resetEventId,
+    { cause },
+  );
 }
 
 /** A worker's failure for a history that does not replay with its code. */
