@@ -41,7 +41,14 @@ import { ApproveRequest, BreakpointsRequest, PauseRequest, RejectRequest, Resume
 import { REFUSAL_CODES, RunState, type RefusalCode } from '../workflows/pause-machine';
 import { CloacinaPaused, CloacinaState, CloacinaWorkflow } from '../workflows/search-attributes';
 import { jsonDepthExceeds, MAX_CONTEXT_BYTES, MAX_JSON_DEPTH, whyNotJson } from './context';
-import { diagnoseFailingTasks, readAudit, readClosed, readOpen, type AuditPage } from './history';
+import {
+  diagnoseFailingTasks,
+  isNondeterminism,
+  readAudit,
+  readClosed,
+  readOpen,
+  type AuditPage,
+} from './history';
 import * as windows from './pause-windows';
 import * as bulk from './bulk';
 import * as visibility from './visibility';
@@ -455,7 +462,8 @@ function grpcCode(err: unknown): number | undefined {
  * error, or FAILED_PRECONDITION "… due to Workflow Task in failed state".
  */
 function failingTasksSuspected(err: unknown): boolean {
-  return /\[TMPRL1100\]|[Nn]ondeterminism|Workflow Task in failed state/.test(errorText(err));
+  const text = errorText(err);
+  return isNondeterminism(text) || text.includes('Workflow Task in failed state');
 }
 
 /** The words of an error and its causes, for matching the server's messages. */

@@ -26,6 +26,12 @@ let server: DevServerHandle | undefined;
 let nativeConnection: Promise<NativeConnection> | undefined;
 let clientPromise: Promise<Client> | undefined;
 
+/** The test server's shared worker connection. */
+export function testNativeConnection(): Promise<NativeConnection> {
+  nativeConnection ??= NativeConnection.connect({ address: testServer().address });
+  return nativeConnection;
+}
+
 /** Replays a history with the current workflow code; throws on a nondeterminism error. */
 export async function replayHistory(history: temporal.api.history.v1.IHistory, name: string): Promise<void> {
   await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows() }, history, name);
@@ -85,11 +91,10 @@ export async function withWorker<T>(
   } = {},
 ): Promise<T> {
   const taskQueue = options.taskQueue ?? freshTaskQueue();
-  nativeConnection ??= NativeConnection.connect({ address: testServer().address });
   const worker = await createWorker({
     workflows,
     taskQueue,
-    connection: await nativeConnection,
+    connection: await testNativeConnection(),
     namespace: testServer().namespace,
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
     // A failed assertion must not leave the test waiting on a task that ignores cancellation.
@@ -128,8 +133,9 @@ export async function replayTaskQueue(
   const byRun = new Map<string, temporal.api.history.v1.IHistory>();
   for (const workflowId of ids) {
     for (const { runId, events } of await chainHistory(workflowId, c)) {
-      histories.push({ workflowId, history: { events } });
-      byRun.set(runId, { events });
+      const history = { events };
+      histories.push({ workflowId, history });
+      byRun.set(runId, history);
     }
   }
   if (histories.length === 0) return 0;

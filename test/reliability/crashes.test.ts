@@ -1,95 +1,35 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { UnifiedExecutor, WorkflowTaskFailingError } from '../../src';
 import { bundleWorkflows } from '../../src/worker';
-import { resolveTemporalCli } from '../../temporal-dev';
 import {
   auditTime,
   chainHistory,
   eventTimeMs,
   freshTaskQueue,
+  replayHistory,
   taskStarts,
+  temporalCli,
   testClient,
   testServer,
   withWorker,
 } from '../helpers';
 import { crashWorkflows, immediateDrain, midTask, resourceSetup, validation } from './crash-workflows';
+import { DoomedWorker } from './doomed-worker';
 
 const { TimeoutType } = temporal.api.enums.v1;
 
-/** A worker in its own process, killed with SIGKILL at a point it announces on stdout. */
-class DoomedWorker {
-  readonly #lines: string[] = [];
-  readonly #waiters: (() => void)[] = [];
-  readonly #exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.#lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-        for (const w of this.#waiters.splice(0)) w();
-      }
-    });
-    let err = '';
-    child.stderr!.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-4000)));
-    this.#exited = new Promise((resolve) =>
-      child.once('exit', () => {
-        this.stderr = err;
-        resolve();
-        for (const w of this.#waiters.splice(0)) w();
-      }),
-    );
-  }
-
-  stderr = '';
-
-  static async start(taskQueue: string, bundlePath: string): Promise<DoomedWorker> {
-    const child = spawn(process.execPath, [path.join(__dirname, 'worker-process.js')], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: testServer().address,
-        CLOACINA_TASK_QUEUE: taskQueue,
-        CLOACINA_BUNDLE_PATH: bundlePath,
-        CLOACINA_CRASH_ROLE: 'doomed',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const w = new DoomedWorker(child);
-    await w.waitFor('@@ ready', 60_000);
-    return w;
-  }
-
-  /** Waits until the worker prints `line`. */
-  async waitFor(line: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#lines.includes(line)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null)
-        throw new Error(`The worker process exited before printing \`${line}\`: ${this.stderr}`);
-      if (Date.now() > deadline)
-        throw new Error(`The worker process did not print \`${line}\` within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 250);
-      });
-    }
-  }
-
-  /** SIGKILL: the process ends with no chance to report anything. */
-  async kill(): Promise<number> {
-    this.child.kill('SIGKILL');
-    await this.#exited;
-    return Date.now();
-  }
-}
+/** The library's worker (worker-process.ts) in its own process, its steps hanging until the kill. */
+const startDoomed = (taskQueue: string, bundlePath: string) =>
+  DoomedWorker.start(path.join(__dirname, 'worker-process.js'), {
+    CLOACINA_TASK_QUEUE: taskQueue,
+    CLOACINA_BUNDLE_PATH: bundlePath,
+    CLOACINA_CRASH_ROLE: 'doomed',
+  });
 
 interface ActivityOutcome {
   type: string;
@@ -171,7 +111,7 @@ describe('a worker killed with SIGKILL', function () {
 
   it('mid-task while a graceful pause waits for it: the attempt fails by heartbeat, the pause holds, the retry runs after resume', async () => {
     const taskQueue = freshTaskQueue('crash');
-    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const doomed = await startDoomed(taskQueue, bundlePath);
     const executor = await executorFor(taskQueue);
     const { workflowId } = await executor.executeAsync(midTask, {});
     await doomed.waitFor('@@ slow 1');
@@ -233,7 +173,7 @@ describe('a worker killed with SIGKILL', function () {
   // workflow task before the events the replay does not accept.
   it('a history the SDK cannot replay: a reset to the workflow task before it lets the paused run go on', async () => {
     const taskQueue = freshTaskQueue('crash');
-    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const doomed = await startDoomed(taskQueue, bundlePath);
     const executor = await executorFor(taskQueue);
     const { workflowId } = await executor.executeAsync(midTask, {});
     await doomed.waitFor('@@ slow 1');
@@ -251,10 +191,9 @@ describe('a worker killed with SIGKILL', function () {
       },
       { taskQueue, replay: false },
     );
-    const bundle = await bundleWorkflows();
     const client = await testClient();
     const first = await client.workflow.getHandle(workflowId).fetchHistory();
-    const failure = await Worker.runReplayHistory({ workflowBundle: bundle }, first, workflowId).then(
+    const failure = await replayHistory(first, workflowId).then(
       () => undefined,
       (err: Error) => err.message,
     );
@@ -305,17 +244,8 @@ describe('a worker killed with SIGKILL', function () {
 
         // The way out (docs/operations.md): reset to the last completed workflow task before the event
         // the replay names, found and done with the `temporal` CLI.
-        const temporalCli = (...args: string[]) => {
-          const r = spawnSync(
-            resolveTemporalCli({ install: false }),
-            [...args, '--address', testServer().address],
-            { encoding: 'utf8', timeout: 30_000 },
-          );
-          assert.equal(r.status, 0, r.stderr + r.stdout);
-          return r.stdout;
-        };
         const shown = JSON.parse(
-          temporalCli('workflow', 'show', '--workflow-id', workflowId, '--output', 'json'),
+          await temporalCli(['workflow', 'show', '--workflow-id', workflowId, '--output', 'json']),
         ) as {
           events: { eventId: string; eventType: string }[];
         };
@@ -326,9 +256,11 @@ describe('a worker killed with SIGKILL', function () {
             .filter((id) => id < badEvent),
         );
         assert.equal(resetTo, resetEventId, 'the event the error names and the one the docs find');
-        temporalCli(
-          ...['workflow', 'reset', '--workflow-id', workflowId, '--event-id', String(resetTo)],
-          ...['--reason', 'history does not replay'],
+        await temporalCli(
+          ['workflow', 'reset', '--workflow-id', workflowId, '--event-id', String(resetTo)].concat([
+            '--reason',
+            'history does not replay',
+          ]),
         );
 
         // The new run rebuilds, holds the pause (the server applies the update again), and finishes.
@@ -337,7 +269,7 @@ describe('a worker killed with SIGKILL', function () {
         await ex.resumeWorkflow(workflowId, { by: 'ops' });
         assert.deepEqual(await ex.result(workflowId), { prep: true, slowAttempt: 2, after: true });
         const reset = await client.workflow.getHandle(workflowId).fetchHistory();
-        await Worker.runReplayHistory({ workflowBundle: bundle }, reset, workflowId);
+        await replayHistory(reset, workflowId);
       },
       // The first run's history is the one that does not replay; the new run's is replayed above.
       { taskQueue, replay: false },
@@ -346,7 +278,7 @@ describe('a worker killed with SIGKILL', function () {
 
   it('during an immediate drain: the cut-off attempt does not count, even with attempts: 1', async () => {
     const taskQueue = freshTaskQueue('crash');
-    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const doomed = await startDoomed(taskQueue, bundlePath);
     const executor = await executorFor(taskQueue);
     const { workflowId } = await executor.executeAsync(immediateDrain, {});
     await doomed.waitFor('@@ slow 1');
@@ -405,7 +337,7 @@ describe('a worker killed with SIGKILL', function () {
 
   it('during resume validation: the validation runs again in the new worker and the resume answers', async () => {
     const taskQueue = freshTaskQueue('crash');
-    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const doomed = await startDoomed(taskQueue, bundlePath);
     const executor = await executorFor(taskQueue);
     const { workflowId } = await executor.executeAsync(validation, { n: 7 });
     await executor.waitUntil(workflowId, (s) => s.gates.some((g) => g.taskId === 'gated'), {
@@ -443,7 +375,7 @@ describe('a worker killed with SIGKILL', function () {
 
   it('during resource setup: the setup runs again in the new worker and the task gets its resource', async () => {
     const taskQueue = freshTaskQueue('crash');
-    const doomed = await DoomedWorker.start(taskQueue, bundlePath);
+    const doomed = await startDoomed(taskQueue, bundlePath);
     const executor = await executorFor(taskQueue);
     const { workflowId } = await executor.executeAsync(resourceSetup, {});
     await doomed.waitFor('@@ setup start');

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import {
-  bundleWorkflowCode,
-  NativeConnection,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
-import { freshTaskQueue, testClient, testServer } from '../helpers';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { freshTaskQueue, testClient, testNativeConnection } from '../helpers';
+import { DoomedWorker } from './doomed-worker';
 import { goSignal, goUpdate, logQuery, rawCrashThenGo } from './raw-workflows';
 
 // A defect of the Temporal TypeScript SDK (its Rust core), reproduced with plain Temporal code and none of
@@ -47,39 +42,19 @@ describe('an SDK defect: a history written after a worker crash does not replay'
     it(`plain Temporal code: a status query on a cold worker, then ${via === 'update' ? 'an update' : 'a signal with a command'} in the same workflow task`, async () => {
       const client = await testClient();
       const taskQueue = freshTaskQueue('sdk-replay');
-      const doomed = spawn(process.execPath, [path.join(__dirname, 'raw-worker-process.js')], {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: testServer().address,
-          RAW_TASK_QUEUE: taskQueue,
-          RAW_BUNDLE_PATH: bundlePath,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const doomed = await DoomedWorker.start(path.join(__dirname, 'raw-worker-process.js'), {
+        RAW_TASK_QUEUE: taskQueue,
+        RAW_BUNDLE_PATH: bundlePath,
       });
-      let out = '';
-      let err = '';
-      doomed.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      doomed.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-      const printed = async (line: string) => {
-        const deadline = Date.now() + 60_000;
-        while (!out.includes(`${line}\n`)) {
-          assert.ok(doomed.exitCode === null, `the worker process exited before printing ${line}: ${err}`);
-          assert.ok(Date.now() < deadline, `the worker process did not print ${line} within 60 s: ${err}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
-      await printed('@@ ready');
       const handle = await client.workflow.start(rawCrashThenGo, {
         taskQueue,
         workflowId: `sdk-replay-${via}-${taskQueue}`,
       });
-      await printed('@@ hang');
-      const exited = new Promise((r) => doomed.once('exit', r));
-      doomed.kill('SIGKILL');
-      await exited;
+      await doomed.waitFor('@@ hang');
+      await doomed.kill();
 
       const worker = await Worker.create({
-        connection: await NativeConnection.connect({ address: testServer().address }),
+        connection: await testNativeConnection(),
         taskQueue,
         workflowBundle: bundle,
         activities: { hang: async () => undefined, after: async () => undefined },
