@@ -155,8 +155,10 @@ async function main(): Promise<void> {
   // same order: its median takes more samples.
   // Fan-outs take a few seconds at most and their ratios move the most between runs: nine samples at every
   // size. Chains above 20 tasks take 5–50 s a run: three.
+  // Chains of 100 and 400 take 5 and 20 s a run; their CPU ratio moved by 0.2 between runs with three
+  // samples, so they take more; the chain of 1,000 (50 s a run) keeps three.
   const scaleRepsFor = (n: number, shape: 'chain' | 'fan-out') =>
-    quick ? 1 : n <= 20 || shape === 'fan-out' ? 9 : 3;
+    quick ? 1 : n <= 20 || shape === 'fan-out' ? 9 : n <= 100 ? 7 : n <= 400 ? 5 : 3;
   const scaleFlows = scaleSizes.flatMap((n) => [
     {
       n,
@@ -999,7 +1001,7 @@ async function main(): Promise<void> {
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const l = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
     console.log(
-      `\nScale (median of ${quick ? 1 : '9 for fan-outs and the chain of 20, 3 for longer chains'}; CPU is this process: both workers and the client):`,
+      `\nScale (median of ${quick ? 1 : '9 for fan-outs and the chain of 20, 7, 5 and 3 for chains of 100, 400 and 1,000'}; CPU is this process: both workers and the client):`,
     );
     console.log(l(head));
     console.log(l(w.map((x) => '-'.repeat(x))));
