@@ -60,6 +60,16 @@ function quantile(xs: number[], q: number): number {
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const p50p95 = (xs: number[]) => `${ms(quantile(xs, 0.5))} / ${ms(quantile(xs, 0.95))}`;
 
+/** Wall time and this process's CPU (user + system), in ms, of one call of `fn`. */
+async function measureRun(fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
@@ -577,14 +587,6 @@ async function main(): Promise<void> {
 
     // 8. Scale curve: wall time and CPU per task of chains and fan-outs of 20 … 1,000 no-op tasks.
     if (selected('scale')) {
-      const measureRun = async (fn: () => Promise<unknown>) => {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        await fn();
-        const wall = performance.now() - t0;
-        const c = process.cpuUsage(c0);
-        return { wall, cpu: (c.user + c.system) / 1000 };
-      };
       for (const { n, shape, raw, wf } of scaleFlows) {
         const ours = { wall: [] as number[], cpu: [] as number[] };
         const base = { wall: [] as number[], cpu: [] as number[] };
@@ -732,13 +734,6 @@ async function main(): Promise<void> {
     // 8c. The widest DAG: 5,000 parallel no-op tasks (at most MAX_IN_FLIGHT at once, across
     // continue-as-new), beside a raw workflow keeping the same number of activities in flight.
     if (selected('wide')) {
-      const measure = async (fn: () => Promise<unknown>) => {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        await fn();
-        const c = process.cpuUsage(c0);
-        return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
-      };
       // Alternately, three runs of each side (one in quick mode): a single run moved by 0.1–0.3 between
       // benchmarks.
       const wideReps = quick ? 1 : 3;
@@ -746,12 +741,12 @@ async function main(): Promise<void> {
       const base = { wall: [] as number[], cpu: [] as number[] };
       let runs = 0;
       for (let i = 0; i < wideReps; i++) {
-        const o = await measure(async () => {
+        const o = await measureRun(async () => {
           const h = await executor.executeAsync(wide, {});
           await h.result();
           runs = (await h.status()).continuedAsNew + 1;
         });
-        const b = await measure(() =>
+        const b = await measureRun(() =>
           client.workflow.execute('rawFanOutCapped', {
             taskQueue: rawQueue,
             workflowId: `raw-${randomUUID()}`,
