@@ -17,12 +17,14 @@ import type { ReportedState } from './native-pause';
 /** Filters of {@link UnifiedExecutor.listWorkflows}. */
 export interface ListOptions {
   /**
-   * A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused).
+   * A run state, or `frozen`: runs the Temporal server holds (ExecutionStatus Paused). The states of a live
+   * run (`pending` … `resuming`) select open runs only; `terminated` and `timedOut` select by Temporal's
+   * status (the workflow cannot write them).
    * @default any state
    */
   state?: ReportedState;
   /**
-   * Only runs under a pause (`true`) or not under one (`false`).
+   * Only open runs under a pause (`true`), or runs not under one (`false`, closed runs included).
    * @default either
    */
   paused?: boolean;
@@ -48,6 +50,7 @@ export interface WorkflowSummary {
   workflowId: string;
   runId: string;
   workflow?: string;
+  /** The run's state; for a run the server closed from outside, the state that gave it (`terminated` …). */
   state?: RunState;
   /** Under any pause: this library's (`CloacinaPaused`) or the server's own (`frozen`). */
   paused: boolean;
@@ -85,12 +88,13 @@ async function list(client: Client, query: string, limit: number, out: WorkflowS
   for await (const w of client.workflow.list({ query })) {
     const sa = w.typedSearchAttributes;
     const frozen = w.status.name === 'PAUSED';
+    const open = frozen || w.status.name === 'RUNNING';
     out.push({
       workflowId: w.workflowId,
       runId: w.runId,
       workflow: sa.get(CloacinaWorkflow),
-      state: sa.get(CloacinaState) as RunState | undefined,
-      paused: (sa.get(CloacinaPaused) ?? false) || frozen,
+      state: listedState(sa.get(CloacinaState) as RunState | undefined, w.status.name),
+      paused: (open && (sa.get(CloacinaPaused) ?? false)) || frozen,
       frozen,
       pausedBy: sa.get(CloacinaPausedBy),
       pauseReason: sa.get(CloacinaPauseReason),
@@ -103,17 +107,47 @@ async function list(client: Client, query: string, limit: number, out: WorkflowS
   }
 }
 
+/** Open runs: running, or held by the server (native pause). */
+const OPEN = "(ExecutionStatus = 'Running' OR ExecutionStatus = 'Paused')";
+/** States of an open run: a closed run may still carry one in its search attributes. */
+const LIVE_STATES: ReadonlySet<string> = new Set(['pending', 'running', 'pausing', 'paused', 'resuming']);
+/** States only the server gives a run (the workflow cannot write them): Temporal's execution status. */
+const CLOSED_BY_SERVER: Partial<Record<string, string>> = { terminated: 'Terminated', timedOut: 'TimedOut' };
+
+/** The state of a listed run: what it wrote, unless the server closed it without its knowing. */
+function listedState(written: RunState | undefined, temporalStatus: string): RunState | undefined {
+  if (temporalStatus === 'TERMINATED') return 'terminated';
+  if (temporalStatus === 'TIMED_OUT') return 'timedOut';
+  // Closed (by a reset, or cancelled or failed before its last upsert) with a live state left behind.
+  if (temporalStatus !== 'RUNNING' && temporalStatus !== 'PAUSED' && written && LIVE_STATES.has(written)) {
+    if (temporalStatus === 'CANCELED') return 'cancelled';
+    if (temporalStatus === 'FAILED') return 'failed';
+    if (temporalStatus === 'COMPLETED') return 'completed';
+  }
+  return written;
+}
+
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** The visibility query for {@link ListOptions}. */
 export function buildListQuery(options: ListOptions): string {
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  // `frozen` is the server's own pause: Temporal's execution status, not a Cloacina state.
-  if (options.state === 'frozen') parts.push("ExecutionStatus = 'Paused'");
-  else if (options.state) parts.push(`CloacinaState = ${quote(options.state)}`);
-  // Paused: by this library (any kind), or by the server (native pause: Web UI, CLI, mode freeze).
-  if (options.paused === true) parts.push("(CloacinaPaused = true OR ExecutionStatus = 'Paused')");
-  if (options.paused === false) parts.push("CloacinaPaused = false AND ExecutionStatus != 'Paused'");
+  // A run the server ended from outside (terminated, timed out, reset, continued as new) keeps the search
+  // attributes of its last workflow task: its CloacinaState and CloacinaPaused say nothing once it has
+  // closed. The states of a live run select open runs only; those the run cannot write select by
+  // Temporal's status; `frozen` is the server's own pause.
+  const state = options.state;
+  if (state === 'frozen') parts.push("ExecutionStatus = 'Paused'");
+  else if (state && state in CLOSED_BY_SERVER)
+    parts.push(`ExecutionStatus = ${quote(CLOSED_BY_SERVER[state]!)}`);
+  else if (state && LIVE_STATES.has(state)) parts.push(`CloacinaState = ${quote(state)} AND ${OPEN}`);
+  else if (state) parts.push(`CloacinaState = ${quote(state)}`);
+  // Paused: by this library (any kind) while the run is open, or by the server (native pause: Web UI,
+  // CLI, mode freeze).
+  if (options.paused === true)
+    parts.push("((CloacinaPaused = true AND ExecutionStatus = 'Running') OR ExecutionStatus = 'Paused')");
+  if (options.paused === false)
+    parts.push("(CloacinaPaused = false OR ExecutionStatus != 'Running') AND ExecutionStatus != 'Paused'");
   if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
   if (options.query) parts.push(`(${options.query})`);
   return parts.join(' AND ');

@@ -15,6 +15,7 @@ import {
   type WorkflowSummary,
 } from '../../src';
 import { UnifiedExecutor } from '../../src/executor';
+import { CloacinaPaused } from '../../src/search-attributes';
 import { eventually, testClient, testServer, withWorker } from '../helpers';
 
 // The command line, run as a child process (the built dist/src/cli.js) against real runs on a worker:
@@ -103,6 +104,46 @@ async function atGate(executor: UnifiedExecutor, workflowId: string): Promise<Ru
 }
 
 describe('command line (cloacina-temporal)', () => {
+  it('a run ended from outside keeps its search attributes, but listings show it closed, not paused', async () => {
+    const wf = defineWorkflow({
+      name: 'ended_outside',
+      tasks: [task({ id: 'gate', pauseBefore: true }, () => undefined)],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const live = await executor.executeAsync(wf, {});
+      const ended = await executor.executeAsync(wf, {});
+      for (const h of [live, ended]) await h.waitUntil((s) => s.state === 'paused');
+      await client.workflow.getHandle(ended.workflowId).terminate('ended from outside');
+      const mine = `(WorkflowId = '${live.workflowId}' OR WorkflowId = '${ended.workflowId}')`;
+      const ids = async (o: Parameters<typeof executor.listWorkflows>[0]) =>
+        (await executor.listWorkflows({ ...o, query: mine })).map((r) => r.workflowId).sort();
+      // Visibility shows the close shortly after the terminate.
+      const rows = await eventually(async () => {
+        const r = await executor.listWorkflows({ query: mine });
+        return r.length === 2 && r.some((w) => w.temporalStatus === 'TERMINATED') ? r : undefined;
+      });
+      const row = rows.find((r) => r.workflowId === ended.workflowId)!;
+      assert.deepEqual(
+        { state: row.state, paused: row.paused, temporalStatus: row.temporalStatus },
+        { state: 'terminated', paused: false, temporalStatus: 'TERMINATED' },
+      );
+      // Its search attributes still say what the run last wrote.
+      const raw = await client.workflow.getHandle(ended.workflowId).describe();
+      assert.equal(raw.typedSearchAttributes.get(CloacinaPaused), true);
+      assert.deepEqual(await ids({ paused: true }), [live.workflowId]);
+      assert.deepEqual(await ids({ state: 'paused' }), [live.workflowId]);
+      assert.deepEqual(await ids({ state: 'terminated' }), [ended.workflowId]);
+      assert.deepEqual(await ids({ paused: false }), [ended.workflowId]);
+      const listed = await cliJson<WorkflowSummary[]>(['list', '--paused', '--query', mine]);
+      assert.deepEqual(
+        listed.map((r) => r.workflowId),
+        [live.workflowId],
+      );
+      await live.approve('gate');
+      await live.result();
+    });
+  });
+
   it('pauses, shows status (pause and gates first), lists, refuses, resumes, approves and reads the audit', async () => {
     await withWorker([gated], async ({ executor }) => {
       const h = await executor.executeAsync(gated, {});

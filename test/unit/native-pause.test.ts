@@ -123,14 +123,27 @@ describe('server-native pause in queries and options', () => {
   it('the paused filter and state frozen select runs the server holds', () => {
     assert.match(
       buildListQuery({ paused: true }),
-      / AND \(CloacinaPaused = true OR ExecutionStatus = 'Paused'\)$/,
+      / AND \(\(CloacinaPaused = true AND ExecutionStatus = 'Running'\) OR ExecutionStatus = 'Paused'\)$/,
     );
     assert.match(
       buildListQuery({ paused: false }),
-      / AND CloacinaPaused = false AND ExecutionStatus != 'Paused'$/,
+      / AND \(CloacinaPaused = false OR ExecutionStatus != 'Running'\) AND ExecutionStatus != 'Paused'$/,
     );
     assert.match(buildListQuery({ state: 'frozen' }), / AND ExecutionStatus = 'Paused'$/);
     assert.doesNotMatch(buildListQuery({ state: 'frozen' }), /CloacinaState/);
+  });
+
+  it('a closed run keeps its search attributes: live states select open runs, server-made ones by status', () => {
+    for (const state of ['pending', 'running', 'pausing', 'paused', 'resuming'] as const)
+      assert.match(
+        buildListQuery({ state }),
+        new RegExp(
+          ` AND CloacinaState = '${state}' AND \\(ExecutionStatus = 'Running' OR ExecutionStatus = 'Paused'\\)$`,
+        ),
+      );
+    assert.match(buildListQuery({ state: 'terminated' }), / AND ExecutionStatus = 'Terminated'$/);
+    assert.match(buildListQuery({ state: 'timedOut' }), / AND ExecutionStatus = 'TimedOut'$/);
+    assert.match(buildListQuery({ state: 'completed' }), / AND CloacinaState = 'completed'$/);
   });
 
   it('mode freeze sends a graceful pause; a bad mode or a stray freezeTimeout is named', () => {
