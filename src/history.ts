@@ -15,7 +15,7 @@ import type { WorkflowRunStatus as RunStatus } from '../workflows/messages';
 import { currentPause, gateStatuses, type AuditEntry, type RunState } from '../workflows/pause-machine';
 import { AUDIT_MEMO_KEY, FINAL_MEMO_KEY } from '../workflows/visibility';
 import { CloacinaAudit } from '../workflows/search-attributes';
-import { WorkflowTaskFailingError } from './errors';
+import { CloacinaError, WorkflowTaskFailingError } from './errors';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -45,10 +45,78 @@ function decodeCursor(cursor: string): Cursor | undefined {
   return undefined;
 }
 
+/** Most events a history page asks for. */
+const MAX_PAGE_EVENTS = 256;
+/** Bytes a history page aims at: a quarter of the 4 MiB a gRPC client receives by default. */
+const PAGE_TARGET_BYTES = 1024 * 1024;
+/**
+ * How long a page may take. A response over the client's receive limit fails in the client, which then
+ * retries it for about 40 s (RESOURCE_EXHAUSTED): past this, the page is asked again with fewer events.
+ */
+const PAGE_DEADLINE_MS = 5000;
+
+/**
+ * A run's history in pages (the latest run's, without `runId`), newest first with `reverse`. One event
+ * may carry up to 2 MB (a signal's payload, even a refused one), more than a few of which a response
+ * cannot hold: pages are sized from the run's average event size, and a page that still cannot be
+ * received is asked again with fewer events, down to one.
+ */
+export async function* historyPages(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+  options: { reverse?: boolean } = {},
+): AsyncGenerator<HistoryEvent[]> {
+  const namespace = client.options.namespace;
+  const execution = { workflowId, ...(runId ? { runId } : {}) };
+  const d = await client.workflowService.describeWorkflowExecution({ namespace, execution });
+  const info = d.workflowExecutionInfo;
+  const length = Number(info?.historyLength ?? 0);
+  const bytes = Number(info?.historySizeBytes ?? 0);
+  let size = pageEvents(length, bytes);
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const request = { namespace, execution, maximumPageSize: size, nextPageToken };
+    let res: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse;
+    try {
+      res = await client.connection.withDeadline(Date.now() + PAGE_DEADLINE_MS, () =>
+        options.reverse
+          ? client.workflowService.getWorkflowExecutionHistoryReverse(request)
+          : client.workflowService.getWorkflowExecutionHistory(request),
+      );
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      // 8 RESOURCE_EXHAUSTED (over the receive limit), 4 DEADLINE_EXCEEDED (retrying that until the deadline).
+      if (size > 1 && (code === 8 || code === 4)) {
+        size = Math.max(1, Math.floor(size / 8));
+        continue;
+      }
+      if (code === 8 && /larger than max/i.test(err instanceof Error ? err.message : String(err)))
+        throw new CloacinaError(
+          `An event of workflow \`${workflowId}\`'s history is larger than this client receives ` +
+            `(${err instanceof Error ? err.message : String(err)}): connect with a larger ` +
+            "`grpc.max_receive_message_length` in the Connection's channelArgs",
+          { cause: err },
+        );
+      throw err;
+    }
+    yield res.history?.events ?? [];
+    nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+  } while (nextPageToken);
+}
+
+/** Events per history page for a run of `length` events and `bytes` bytes (see {@link historyPages}). */
+export function pageEvents(length: number, bytes: number): number {
+  if (!(length > 0) || !(bytes > 0)) return MAX_PAGE_EVENTS;
+  const perEvent = bytes / length;
+  return Math.max(1, Math.min(MAX_PAGE_EVENTS, Math.floor(PAGE_TARGET_BYTES / perEvent)));
+}
+
 /** The events of one run. */
 async function events(client: Client, workflowId: string, runId: string): Promise<HistoryEvent[]> {
-  const h = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  return h.events ?? [];
+  const out: HistoryEvent[] = [];
+  for await (const page of historyPages(client, workflowId, runId)) out.push(...page);
+  return out;
 }
 
 async function memoValue(client: Client, e: HistoryEvent, key: string): Promise<unknown> {
@@ -467,20 +535,11 @@ export async function diagnoseFailingTasks(
   cause?: unknown,
 ): Promise<WorkflowTaskFailingError | undefined> {
   const scan = new FailingTasksScan(hint);
-  let nextPageToken: Uint8Array | undefined;
   let read = 0;
-  do {
-    const res = await client.workflowService.getWorkflowExecutionHistoryReverse({
-      namespace: client.options.namespace,
-      execution: { workflowId },
-      maximumPageSize: 500,
-      nextPageToken,
-    });
-    const events = res.history?.events ?? [];
+  for await (const events of historyPages(client, workflowId, undefined, { reverse: true })) {
     read += events.length;
-    if (scan.feed(events)) break;
-    nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
-  } while (nextPageToken && read < DIAGNOSIS_EVENTS);
+    if (scan.feed(events) || read >= DIAGNOSIS_EVENTS) break;
+  }
   const r = scan.result();
   if (!r) return undefined;
   return new WorkflowTaskFailingError(

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { defineWorkflow, task, UnifiedExecutor, type ExecutionHandle } from '../../src';
 import {
@@ -10,7 +13,7 @@ import {
   SEARCH_ATTRIBUTES,
 } from '../../workflows/search-attributes';
 import { ensureSearchAttributes } from '../../temporal-dev';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { eventually, freshTaskQueue, testClient, testServer, withWorker } from '../helpers';
 
@@ -203,6 +206,60 @@ describe('history events of a pause/resume cycle', function () {
         ],
       );
       await h.cancel();
+    });
+  });
+
+  it('a history of refused megabyte signals reads back: audit, status after the run ends, the CLI', async () => {
+    const wf = defineWorkflow({
+      name: 'budget_big_signals',
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    await withWorker([wf], async ({ executor, client, taskQueue }) => {
+      // Read with a client of the SDK's defaults (the tests' shared one receives more).
+      const plain = await Connection.connect({ address: testServer().address });
+      const reader = new UnifiedExecutor(
+        new Client({ connection: plain, namespace: testServer().namespace }),
+        {
+          taskQueue,
+        },
+      );
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      // Six signals of about 1.3 MB each: each under the server's 2 MB payload limit, each refused (the
+      // reason's limit is 1,000 characters), each kept whole in the history.
+      const raw = client.workflow.getHandle(h.workflowId);
+      for (let i = 0; i < 6; i++)
+        await raw.signal('cloacina.pause', { by: 'flood', reason: String(i).repeat(1_300_000) });
+      const rejected = async () =>
+        (await reader.getAudit(h.workflowId)).entries.filter((a) => a.action === 'rejected');
+      await eventually(async () => ((await rejected()).length === 6 ? true : undefined), 20_000);
+      // The run continues as new once its history passes the server's 4 MB suggestion: its first run
+      // holds more than one response may carry.
+      const first = (await raw.describe()).raw.workflowExecutionInfo?.firstRunId ?? '';
+      const firstRun = await client.workflow.getHandle(h.workflowId, first).describe();
+      assert.ok(
+        (firstRun.historySize ?? 0) > 4_300_000,
+        `first run's history: ${firstRun.historySize} bytes`,
+      );
+      await h.cancel();
+      const st = await reader.getStatus(h.workflowId);
+      assert.equal(st.state, 'cancelled');
+      assert.equal(st.audit.filter((a) => a.action === 'rejected').length, 6);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [path.join(__dirname, '..', '..', 'src', 'cli.js'), 'audit', h.workflowId, '--json'],
+        {
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: testServer().address,
+            TEMPORAL_NAMESPACE: testServer().namespace,
+          },
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+      const page = JSON.parse(stdout) as { entries: { action: string }[] };
+      assert.equal(page.entries.filter((a) => a.action === 'rejected').length, 6);
+      await plain.close();
     });
   });
 

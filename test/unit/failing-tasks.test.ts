@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { temporal } from '@temporalio/proto';
-import { FailingTasksScan } from '../../src/history';
+import { FailingTasksScan, pageEvents } from '../../src/history';
 import { WorkflowTaskFailingError } from '../../src/errors';
 
 const { EventType } = temporal.api.enums.v1;
@@ -95,5 +95,14 @@ describe('why a run’s workflow tasks fail, read from its history newest first'
     assert.match(other.message, /workflow tasks are failing \(x{300}…\)/);
     assert.ok(other.message.length < 600, 'a long failure is cut in the message');
     assert.equal(other.failure.length, 1000, 'and kept whole in `failure`');
+  });
+});
+
+describe('history pages sized from the run', () => {
+  it('asks for fewer events per page as the average event grows, down to one, at most 256', () => {
+    assert.equal(pageEvents(0, 0), 256, 'nothing known: the largest page');
+    assert.equal(pageEvents(40, 40 * 500), 256, 'small events: the largest page');
+    assert.equal(pageEvents(3000, 27_000_000), 116, '9 KB an event: about 1 MB a page');
+    assert.equal(pageEvents(20, 20 * 1_300_000), 1, 'megabyte events: one a page');
   });
 });
