@@ -240,7 +240,12 @@ function printControl(verb: string, id: string, r: ControlResult, extra = ''): v
   const dup = r.duplicate ? ' (a repeat of an earlier request: nothing changed)' : '';
   out(`${verb} ${id}${extra}: state ${r.state}${dup}`);
   if (r.pause) out(`Paused:  ${describePause(r.pause)}`);
-  if (r.state === 'pausing') out('Running tasks are finishing; the run is paused once they have.');
+  if (r.state === 'pausing')
+    out(
+      r.pause?.mode === 'immediate'
+        ? 'Running tasks are being cancelled; the run is paused once they have stopped (they run again after resume).'
+        : 'Running tasks are finishing; the run is paused once they have.',
+    );
 }
 
 function printBulk(verb: string, r: BulkResult): void {
@@ -749,6 +754,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
+  // Output piped into a reader that stops early (`| head`): the rest is not wanted; stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   void main().then((code) => {
     process.exitCode = code;
   });

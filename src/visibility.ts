@@ -79,7 +79,7 @@ export async function listWorkflows(
   try {
     await list(client, query, limit, out);
   } catch (err) {
-    throw missingSearchAttributes(err, client.options.namespace) ?? err;
+    throw missingSearchAttributes(err, client.options.namespace) ?? refusedQuery(err, query) ?? err;
   }
   return out;
 }
@@ -151,6 +151,25 @@ export function buildListQuery(options: ListOptions): string {
   if (options.workflow) parts.push(`CloacinaWorkflow = ${quote(options.workflow)}`);
   if (options.query) parts.push(`(${options.query})`);
   return parts.join(' AND ');
+}
+
+/** An error naming the query and the server's reason when the server refuses a list query as malformed. */
+export function refusedQuery(err: unknown, query: string): CloacinaError | undefined {
+  const messages: string[] = [];
+  let code: unknown;
+  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) {
+    messages.push(e.message);
+    code ??= (e as { code?: unknown }).code;
+  }
+  // 3 INVALID_ARGUMENT: the server could not parse or run the query.
+  if (code !== 3) return undefined;
+  const reason = messages.at(-1) ?? '';
+  return new CloacinaError(
+    `The server refused the list query \`${query.length > 300 ? `${query.slice(0, 300)}…` : query}\` ` +
+      `(${reason.replace(/^3 INVALID_ARGUMENT: /, '')}): fix the query (Temporal's list filter syntax, e.g. ` +
+      "`CloacinaPausedBy = 'ops' AND StartTime > '2026-01-01T00:00:00Z'`)",
+    { cause: err },
+  );
 }
 
 /**

@@ -139,6 +139,21 @@ describe('command line (cloacina-temporal)', () => {
         listed.map((r) => r.workflowId),
         [live.workflowId],
       );
+      // Piped into a reader that has gone (`| head`, `| true`): the CLI stops quietly, exit 0.
+      const piped = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+        const s = testServer();
+        execFile(
+          'bash',
+          ['-c', `"${process.execPath}" "${CLI}" list --query "$Q" | true; exit "\${PIPESTATUS[0]}"`],
+          { env: { ...process.env, Q: mine, TEMPORAL_ADDRESS: s.address, TEMPORAL_NAMESPACE: s.namespace } },
+          (err, _stdout, stderr) => {
+            const code = err ? err.code : 0;
+            if (typeof code !== 'number') return reject(err ?? new Error('no exit code'));
+            resolve({ code, stderr });
+          },
+        );
+      });
+      assert.deepEqual(piped, { code: 0, stderr: '' });
       await live.approve('gate');
       await live.result();
     });
@@ -590,6 +605,12 @@ describe('command line (cloacina-temporal)', () => {
     assert.match(help.stdout, /--context-patch <json>/);
     assert.match(help.stdout, /Global Options:[\s\S]*--address <host:port>/);
 
+    // A query the server cannot parse: the query and the server's reason.
+    await cliFails(
+      ['list', '--query', 'this is not a query'],
+      1,
+      /^error: The server refused the list query `.*\(this is not a query\)` \(invalid query: .*\): fix the query/,
+    );
     // Not found.
     await Promise.all(
       [
