@@ -1023,8 +1023,12 @@ export class UnifiedExecutor {
     const client = await this.client();
     const handle = client.workflow.getHandle(workflowId);
     try {
-      return await this.#needsWorker(client, workflowId, `its \`${def.name}\` update`, () =>
-        handle.executeUpdate(def, { args: [arg] }),
+      return await this.#needsWorker(
+        client,
+        workflowId,
+        `its \`${def.name}\` update`,
+        () => handle.executeUpdate(def, { args: [arg] }),
+        { requestId: (arg as { requestId?: string } | undefined)?.requestId },
       );
     } catch (err) {
       throw await this.#mapControlError(workflowId, handle, err);
@@ -1042,7 +1046,7 @@ export class UnifiedExecutor {
     workflowId: string,
     what: string,
     call: () => Promise<T>,
-    options: { deadline?: number; taskQueue?: string } = {},
+    options: { deadline?: number; taskQueue?: string; requestId?: string } = {},
   ): Promise<T> {
     const abort = new AbortController();
     type Settled = { ok: true; value: T } | { ok: false; error: unknown };
@@ -1077,7 +1081,11 @@ export class UnifiedExecutor {
         } catch {
           // Unknown: keep waiting for the call.
         }
-        if (!polled) throw new NoWorkerError(workflowId, taskQueue!, what, { update: / update$/.test(what) });
+        if (!polled)
+          throw new NoWorkerError(workflowId, taskQueue!, what, {
+            update: / update$/.test(what),
+            requestId: options.requestId,
+          });
         // A workflow task that failed and is being retried: a history that does not replay never answers.
         if (retried) {
           const failing = await this.#failingTasks(workflowId);
@@ -1204,7 +1212,7 @@ export class UnifiedExecutor {
     client: Client,
     workflowId: string,
     def: QueryDefinition<T>,
-    options: { deadline?: number; taskQueue?: string } = {},
+    options: { deadline?: number; taskQueue?: string; requestId?: string } = {},
   ): Promise<T> {
     try {
       return await this.#needsWorker(

@@ -302,10 +302,20 @@ describe('calls that need a worker, with none polling the task queue', () => {
       // No timeout given: the check after one second still ends the wait.
       await failsFast(() => h.status(), taskQueue, 5000);
       await failsFast(() => h.context(), taskQueue, 5000);
-      // An update is not withdrawn: the error says how to learn its outcome once a worker starts.
-      const again = /send it again with the same requestId to learn its outcome/;
-      await failsFast(() => h.pause({ reason: 'window' }), taskQueue, 5000, again);
-      await failsFast(() => h.resume({ reason: 'window over' }), taskQueue, 5000, again);
+      // An update is not withdrawn: the error says how to learn its outcome once a worker starts (by
+      // its request id, when it has one).
+      await failsFast(
+        () => h.pause({ reason: 'window' }),
+        taskQueue,
+        5000,
+        /may still deliver the request when one starts: read its status then before sending another/,
+      );
+      await failsFast(
+        () => h.resume({ reason: 'window over', requestId: 'resume-after-window' }),
+        taskQueue,
+        5000,
+        /send it again with the same requestId \(`resume-after-window`; CLI `--request-id`\) to learn its outcome/,
+      );
       // A very short timeout: the check happens before it, not after.
       await failsFast(() => h.waitUntil('completed', { timeout: 400 }), taskQueue, 400 + slack);
     } finally {
