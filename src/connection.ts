@@ -238,9 +238,13 @@ export async function connectClient(options: ConnectionOptions & { address: stri
   try {
     return await Connection.connect(options);
   } catch (err) {
-    throw new ServerUnreachableError(options.address, err instanceof Error ? err.message : String(err), {
-      cause: err,
-    });
+    // Something accepted the TCP connection (checked above) but gRPC got no answer: another service.
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = /deadline/i.test(message)
+      ? '; something accepts connections there but does not answer as a Temporal frontend: check the port ' +
+        '(the frontend serves gRPC, by default on 7233; the Web UI, on another port, is HTTP)'
+      : '';
+    throw new ServerUnreachableError(options.address, `${message}${hint}`, { cause: err });
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
@@ -651,6 +652,24 @@ describe('command line (cloacina-temporal)', () => {
     );
     assert.equal(flagWins.code, 0, flagWins.stderr);
     assert.deepEqual(JSON.parse(flagWins.stdout), []);
+  });
+
+  it('exits 4 naming the port when something that is not a Temporal frontend listens at the address', async () => {
+    // A listener that accepts connections and never answers (a Web UI's port, another service).
+    const sockets: import('node:net').Socket[] = [];
+    const server = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    try {
+      await cliFails(
+        ['status', 'x', '--address', `127.0.0.1:${port}`],
+        4,
+        /^unreachable: Cannot reach a Temporal server at 127\.0\.0\.1:\d+ \(.*does not answer as a Temporal frontend: check the port/,
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
   });
 
   it('status of an open run no worker polls names the task queue that needs one, and audit still reads', async () => {
