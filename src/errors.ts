@@ -159,16 +159,18 @@ export class NoWorkerError extends CloacinaError {
     readonly taskQueue: string,
     /** What needed the worker, e.g. `the cloacina.status query`. */
     what: string,
-    options?: { cause?: unknown; update?: boolean; requestId?: string },
+    options?: { cause?: unknown; update?: boolean; result?: boolean; requestId?: string },
   ) {
     super(
       `Workflow \`${workflowId}\` cannot answer ${what}: no worker polls its task queue \`${taskQueue}\`. ` +
         `Start one there (createWorker with this workflow's definitions on task queue \`${taskQueue}\`); ` +
-        (!options?.update
-          ? 'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker'
-          : options.requestId !== undefined
-            ? `the server may still deliver the request when one starts, so send it again with the same requestId (\`${options.requestId}\`; CLI \`--request-id\`) to learn its outcome`
-            : 'the server may still deliver the request when one starts: read its status then before sending another (a request sent with a requestId can be sent again with the same requestId to learn its outcome)'),
+        (options?.result
+          ? 'the run is started and waits for one: wait for its result again (getHandle(id).result()) once a worker polls'
+          : !options?.update
+            ? 'the audit trail (getAudit), and the status of a closed run or of one paused on the server, read with no worker'
+            : options.requestId !== undefined
+              ? `the server may still deliver the request when one starts, so send it again with the same requestId (\`${options.requestId}\`; CLI \`--request-id\`) to learn its outcome`
+              : 'the server may still deliver the request when one starts: read its status then before sending another (a request sent with a requestId can be sent again with the same requestId to learn its outcome)'),
       options,
     );
     this.requestId = options?.requestId;

@@ -740,9 +740,18 @@ export class UnifiedExecutor {
   async result(workflowId: string): Promise<JsonObject> {
     const client = await this.client();
     try {
-      const out = (await client.workflow.getHandle(workflowId).result()) as DagWorkflowResult;
+      // Checked once, after a second: a run no worker has ever taken would keep the caller waiting with
+      // no word. A worker that goes away later does not end the wait (the run goes on when one is back).
+      const out = (await this.#needsWorker(
+        client,
+        workflowId,
+        'its result',
+        () => client.workflow.getHandle(workflowId).result(),
+        { once: true },
+      )) as DagWorkflowResult;
       return out.context;
     } catch (err) {
+      if (err instanceof CloacinaError) throw err;
       throw this.#mapResultError(workflowId, err);
     }
   }
@@ -1046,7 +1055,7 @@ export class UnifiedExecutor {
     workflowId: string,
     what: string,
     call: () => Promise<T>,
-    options: { deadline?: number; taskQueue?: string; requestId?: string } = {},
+    options: { deadline?: number; taskQueue?: string; requestId?: string; once?: boolean } = {},
   ): Promise<T> {
     const abort = new AbortController();
     type Settled = { ok: true; value: T } | { ok: false; error: unknown };
@@ -1057,6 +1066,7 @@ export class UnifiedExecutor {
     const { deadline } = options;
     let taskQueue = options.taskQueue;
     let next = Date.now() + Math.min(WORKER_CHECK_MS, deadline ? (deadline - Date.now()) / 2 : Infinity);
+    let misses = 0;
     try {
       for (;;) {
         const wake = new AbortController();
@@ -1081,9 +1091,16 @@ export class UnifiedExecutor {
         } catch {
           // Unknown: keep waiting for the call.
         }
+        // A result waits longer before giving up: a worker started beside the call may take a few
+        // seconds to poll on a busy machine.
+        if (!polled && options.once && ++misses < 2) {
+          next = Date.now() + WORKER_RECHECK_MS;
+          continue;
+        }
         if (!polled)
           throw new NoWorkerError(workflowId, taskQueue!, what, {
             update: / update$/.test(what),
+            result: options.once,
             requestId: options.requestId,
           });
         // A workflow task that failed and is being retried: a history that does not replay never answers.
@@ -1096,6 +1113,11 @@ export class UnifiedExecutor {
             `Workflow \`${workflowId}\` did not answer ${what} in time, though a worker polls its task queue ` +
               `\`${taskQueue}\`: the worker may be overloaded or not registered for this workflow; try again or give more time`,
           );
+        if (options.once) {
+          const r = await settled;
+          if (r.ok) return r.value;
+          throw r.error;
+        }
         next = Date.now() + WORKER_RECHECK_MS;
       }
     } finally {
@@ -1212,7 +1234,7 @@ export class UnifiedExecutor {
     client: Client,
     workflowId: string,
     def: QueryDefinition<T>,
-    options: { deadline?: number; taskQueue?: string; requestId?: string } = {},
+    options: { deadline?: number; taskQueue?: string; requestId?: string; once?: boolean } = {},
   ): Promise<T> {
     try {
       return await this.#needsWorker(

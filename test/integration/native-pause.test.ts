@@ -322,4 +322,30 @@ describe('calls that need a worker, with none polling the task queue', () => {
       await client.workflow.getHandle(h.workflowId).terminate('test over');
     }
   });
+
+  it('result and execute fail naming the queue when no worker has polled it; the run stays started', async () => {
+    const taskQueue = `no-worker-${randomUUID()}`;
+    const client = await testClient();
+    const executor = new UnifiedExecutor(client, { taskQueue });
+    const h = await executor.executeAsync(wf, {});
+    const waits = /the run is started and waits for one: wait for its result again/;
+    try {
+      // Two checks, a second and six seconds after the call.
+      await failsFast(() => h.result(), taskQueue, 9000, waits);
+      await failsFast(
+        () => executor.execute(wf, {}, { workflowId: `${h.workflowId}-2` }),
+        taskQueue,
+        9000,
+        waits,
+      );
+      assert.equal((await client.workflow.getHandle(h.workflowId).describe()).status.name, 'RUNNING');
+      // Once a worker polls, the same call waits and answers.
+      await withWorker([wf], async () => assert.deepEqual(await h.result(), {}), { taskQueue });
+    } finally {
+      await client.workflow
+        .getHandle(`${h.workflowId}-2`)
+        .terminate('test over')
+        .catch(() => undefined);
+    }
+  });
 });
