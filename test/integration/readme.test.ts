@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -117,6 +118,17 @@ describe('package exports', () => {
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ships the docs its errors and README point to', () => {
+    const pkg = path.join(dir, 'node_modules', 'cloacina-temporal');
+    for (const doc of ['operations.md', 'pause-resume.md', 'reliability.md', 'architecture.md'])
+      assert.ok(existsSync(path.join(pkg, 'docs', doc)), `docs/${doc} is in the package`);
+    for (const linked of readFileSync(path.join(pkg, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g))
+      assert.ok(
+        existsSync(path.join(pkg, linked[1]!)),
+        `${linked[1]} (linked from the README) is in the package`,
+      );
+  });
 
   it('CommonJS: require() of every subpath; deep paths are not exported', async () => {
     writeFileSync(
