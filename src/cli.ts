@@ -16,6 +16,7 @@ import {
   InvalidInputError,
   RequestRejectedError,
   ServerUnreachableError,
+  UnknownNamespaceError,
   WorkflowClosedError,
   WorkflowNotFoundError,
 } from './errors';
@@ -295,7 +296,12 @@ function progressBar(label: string): { onProgress?: BulkOptions['onProgress']; s
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (err instanceof ServerUnreachableError) return EXIT.unreachable;
-  if (err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) return EXIT.notFound;
+  if (
+    err instanceof WorkflowNotFoundError ||
+    err instanceof NamespaceNotFoundError ||
+    err instanceof UnknownNamespaceError
+  )
+    return EXIT.notFound;
   if (err instanceof PauseWindowNotFoundError) return EXIT.notFound;
   if (err instanceof InvalidInputError) return EXIT.usage;
   return EXIT.refused;
@@ -307,6 +313,7 @@ function errorLine(err: unknown, globals: GlobalOptions): string {
   if (err instanceof WorkflowClosedError) return `refused: ${err.message}`;
   if (err instanceof NamespaceNotFoundError)
     return `not found: ${err.message}: check --namespace or TEMPORAL_NAMESPACE (now \`${err.namespace}\`)`;
+  if (err instanceof UnknownNamespaceError) return `not found: ${err.message}`;
   if (err instanceof WorkflowNotFoundError)
     return `not found: no workflow \`${err.workflowId}\` in namespace \`${namespaceOf(globals)}\`: check the id (\`${PROGRAM} list\` shows runs) and --namespace`;
   if (err instanceof InvalidInputError) return `invalid input: ${err.message}`;

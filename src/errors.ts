@@ -114,6 +114,38 @@ export class ServerUnreachableError extends CloacinaError {
   }
 }
 
+/** The namespace does not exist on the Temporal server the client or worker reached. */
+export class UnknownNamespaceError extends CloacinaError {
+  override name = 'UnknownNamespaceError';
+  constructor(
+    readonly namespace: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `The namespace \`${namespace}\` does not exist on this Temporal server: create it ` +
+        `(\`temporal operator namespace create --namespace ${namespace}\`; a dev server: ` +
+        `\`npx cloacina-temporal dev-server --namespace ${namespace}\`), or set TEMPORAL_NAMESPACE (or --namespace, ` +
+        'or the `namespace` option) to one that exists',
+      options,
+    );
+  }
+}
+
+/**
+ * The error to throw for `err`: an {@link UnknownNamespaceError} when the server said the namespace does
+ * not exist (the client's NamespaceNotFoundError, or a worker's "Namespace … was not found"); else `err`.
+ */
+export function unknownNamespace(err: unknown, namespace?: string): unknown {
+  if (!(err instanceof Error) || err instanceof UnknownNamespaceError) return err;
+  if (err.name === 'NamespaceNotFoundError') {
+    const named = (err as { namespace?: unknown }).namespace;
+    return new UnknownNamespaceError(typeof named === 'string' ? named : (namespace ?? ''), { cause: err });
+  }
+  const m = /Namespace (\S+) (?:was not found|is not found)/.exec(err.message);
+  if (m) return new UnknownNamespaceError(m[1]!, { cause: err });
+  return err;
+}
+
 /** The workflow refused a request; `code` says why (NotPaused, GateNotWaiting, NotAnApprover, ...). */
 export class RequestRejectedError extends CloacinaError {
   override name = 'RequestRejectedError';

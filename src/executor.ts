@@ -70,6 +70,7 @@ import {
   WorkflowFrozenError,
   WorkflowNotFoundError,
   WorkflowTaskFailingError,
+  unknownNamespace,
 } from './errors';
 import {
   FREEZE_REASON_PREFIX,
@@ -709,7 +710,10 @@ export class UnifiedExecutor {
           { cause: err },
         );
       }
-      throw missingSearchAttributes(err, client.options.namespace) ?? err;
+      throw (
+        missingSearchAttributes(err, client.options.namespace) ??
+        unknownNamespace(err, client.options.namespace)
+      );
     }
     return this.#handle(workflowId, handle.firstExecutionRunId ?? '');
   }
@@ -758,6 +762,7 @@ export class UnifiedExecutor {
 
   #mapResultError(workflowId: string, err: unknown): unknown {
     if (err instanceof TemporalNotFound) return new WorkflowNotFoundError(workflowId, { cause: err });
+    if (unknownNamespace(err) !== err) return unknownNamespace(err);
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
       if (cause instanceof ApplicationFailure) {
@@ -1139,6 +1144,7 @@ export class UnifiedExecutor {
 
   async #mapControlError(workflowId: string, handle: WorkflowHandle, err: unknown): Promise<unknown> {
     if (err instanceof CloacinaError) return err;
+    if (unknownNamespace(err) !== err) return unknownNamespace(err);
     if (failingTasksSuspected(err)) {
       const failing = await this.#failingTasks(workflowId, err);
       if (failing) return failing;
@@ -1225,7 +1231,7 @@ export class UnifiedExecutor {
       return await client.workflow.getHandle(workflowId).describe();
     } catch (err) {
       if (err instanceof TemporalNotFound) throw new WorkflowNotFoundError(workflowId, { cause: err });
-      throw err;
+      throw unknownNamespace(err, client.options.namespace);
     }
   }
 

@@ -32,6 +32,7 @@ export {
   WorkflowFrozenError,
   WorkflowTaskFailingError,
   FreezeError,
+  UnknownNamespaceError,
 } from './errors';
 export { connectionOptionsFromEnv } from './connection';
 export type { ConnectionFlags, ResolvedConnection } from './connection';

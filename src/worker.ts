@@ -9,7 +9,7 @@ import {
 import { createActivities } from '../activities';
 import { createPauseWindowActivities } from '../activities/pause-window';
 import { connectionOptionsFromEnv, transportReason } from './connection';
-import { ServerUnreachableError } from './errors';
+import { ServerUnreachableError, unknownNamespace } from './errors';
 import type { WorkflowDefinition } from './definitions';
 
 /** Options of {@link createWorker}. */
@@ -83,19 +83,24 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     (await connectNative(
       env ? { address: env.address, tls: env.tls, apiKey: env.apiKey } : { address: options.address! },
     ));
-  return Worker.create({
-    connection,
-    namespace: options.namespace ?? env?.namespace ?? 'default',
-    taskQueue: options.taskQueue,
-    ...(options.identity ? { identity: options.identity } : {}),
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
-    activities: { ...createActivities(options.workflows), ...createPauseWindowActivities() },
-    // Cancellation reaches an activity with a heartbeat response: keep that within about a second so
-    // immediate pauses take effect quickly.
-    maxHeartbeatThrottleInterval: '1s',
-    defaultHeartbeatThrottleInterval: '1s',
-    ...options.workerOptions,
-  });
+  const namespace = options.namespace ?? env?.namespace ?? 'default';
+  try {
+    return await Worker.create({
+      connection,
+      namespace,
+      taskQueue: options.taskQueue,
+      ...(options.identity ? { identity: options.identity } : {}),
+      workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+      activities: { ...createActivities(options.workflows), ...createPauseWindowActivities() },
+      // Cancellation reaches an activity with a heartbeat response: keep that within about a second so
+      // immediate pauses take effect quickly.
+      maxHeartbeatThrottleInterval: '1s',
+      defaultHeartbeatThrottleInterval: '1s',
+      ...options.workerOptions,
+    });
+  } catch (err) {
+    throw unknownNamespace(err, namespace);
+  }
 }
 
 /** A worker connection; an unreachable server is reported as a ServerUnreachableError. */

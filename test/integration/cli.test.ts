@@ -6,9 +6,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import {
+  createWorker,
   defineWorkflow,
   ensureSearchAttributes,
   task,
+  UnknownNamespaceError,
   type AuditPage,
   type BulkResult,
   type ControlResult,
@@ -670,6 +672,41 @@ describe('command line (cloacina-temporal)', () => {
       for (const s of sockets) s.destroy();
       server.close();
     }
+  });
+
+  it('a namespace that does not exist: the worker, the executor and the CLI say how to create it', async () => {
+    const namespace = `nope-${randomUUID().slice(0, 8)}`;
+    const wf = defineWorkflow({ name: 'cli_no_namespace', tasks: [task({ id: 'only' }, () => undefined)] });
+    const says = new RegExp(
+      `^The namespace \`${namespace}\` does not exist on this Temporal server: create it \\(\`temporal operator namespace create --namespace ${namespace}\``,
+    );
+    const unknown = (err: unknown) => {
+      assert.ok(err instanceof UnknownNamespaceError, `expected UnknownNamespaceError, got ${String(err)}`);
+      assert.equal(err.namespace, namespace);
+      assert.match(err.message, says);
+      return true;
+    };
+    await assert.rejects(
+      createWorker({ workflows: [wf], taskQueue: 'q', address: testServer().address, namespace }),
+      unknown,
+    );
+    const executor = await UnifiedExecutor.connect({
+      address: testServer().address,
+      namespace,
+      taskQueue: 'q',
+    });
+    try {
+      await assert.rejects(executor.executeAsync(wf, {}), unknown);
+      await assert.rejects(executor.getStatus('x'), unknown);
+      await assert.rejects(executor.pauseWorkflow('x'), unknown);
+    } finally {
+      await executor.close();
+    }
+    await cliFails(
+      ['status', 'x', '--namespace', namespace],
+      3,
+      /^not found: The namespace `nope-.*` does not exist/,
+    );
   });
 
   it('status of an open run no worker polls names the task queue that needs one, and audit still reads', async () => {
