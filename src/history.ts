@@ -150,18 +150,31 @@ async function auditBatch(client: Client, e: HistoryEvent): Promise<AuditEntry[]
   return Array.isArray(batch) ? (batch as AuditEntry[]) : undefined;
 }
 
-/** The first run of the chain the latest run of `workflowId` belongs to. */
-async function firstRunId(client: Client, workflowId: string): Promise<string> {
-  const d = await client.workflow.getHandle(workflowId).describe();
-  const info = d.raw.workflowExecutionInfo;
-  if (info?.firstRunId) return info.firstRunId;
-  const evs = await events(client, workflowId, d.runId);
-  return evs[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || d.runId;
+/** The run this run continued from (continue-as-new), read from its first event; undefined for the first. */
+async function previousRunId(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const started = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  return started?.continuedExecutionRunId || undefined;
 }
 
-function nextRunId(evs: HistoryEvent[]): string | undefined {
-  const last = evs[evs.length - 1];
-  return last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId || undefined;
+/**
+ * The runs of the latest run's chain, first to latest, walked back from the latest run through each
+ * run's `continuedExecutionRunId`. Walking back, not forward from the first run, follows a reset: the
+ * run a reset made starts with its base run's first event, so it takes the base run's place in the
+ * chain, and the run the reset ended (its history stops at the terminate) is left out.
+ */
+async function chainRunIds(client: Client, workflowId: string): Promise<string[]> {
+  const latest = (await client.workflow.getHandle(workflowId).describe()).runId;
+  const runs = [latest];
+  for (let run = await previousRunId(client, workflowId, latest); run;) {
+    runs.unshift(run);
+    run = await previousRunId(client, workflowId, run);
+  }
+  return runs;
 }
 
 /**
@@ -176,11 +189,14 @@ export async function readAudit(
   const pageSize = options.pageSize ?? 1000;
   const from = options.cursor !== undefined ? decodeCursor(options.cursor) : undefined;
   if (options.cursor !== undefined && !from) throw new Error('bad cursor');
-  let runId: string | undefined = from?.runId ?? (await firstRunId(client, workflowId));
+  const runs = await chainRunIds(client, workflowId);
+  // From the cursor's run; from the first when a reset has taken it out of the chain (lines up to the
+  // cursor's sequence number are skipped either way).
+  const start = from ? Math.max(0, runs.indexOf(from.runId)) : 0;
   let after = from?.seq ?? 0;
   const entries: AuditEntry[] = [];
   let found = false;
-  while (runId) {
+  for (const runId of runs.slice(start)) {
     const evs = await events(client, workflowId, runId);
     for (const e of evs) {
       const batch = await auditBatch(client, e);
@@ -193,7 +209,6 @@ export async function readAudit(
         after = entry.seq;
       }
     }
-    runId = nextRunId(evs);
   }
   if (!found && !from) {
     // A run begun by release 0.1.0 kept its whole trail in its state: read it from the final status.

@@ -15,7 +15,7 @@ import {
 import { ensureSearchAttributes } from '../../temporal-dev';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { eventually, freshTaskQueue, testClient, testServer, withWorker } from '../helpers';
+import { eventually, freshTaskQueue, temporalCli, testClient, testServer, withWorker } from '../helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -260,6 +260,44 @@ describe('history events of a pause/resume cycle', function () {
       const page = JSON.parse(stdout) as { entries: { action: string }[] };
       assert.equal(page.entries.filter((a) => a.action === 'rejected').length, 6);
       await plain.close();
+    });
+  });
+
+  it('after a reset the audit trail is that of the new run: lines up to the reset point, then its own', async () => {
+    const wf = defineWorkflow({
+      name: 'budget_reset_audit',
+      pausePolicy: { verifyTasksOnResume: false },
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    await withWorker([wf], async ({ executor, client }) => {
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      await h.pause({ by: 'ops', reason: 'before the reset point' });
+      const evs = (await client.workflow.getHandle(h.workflowId).fetchHistory()).events ?? [];
+      const resetTo = evs.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).at(-1)!;
+      await h.resume({ by: 'ops', reason: 'after the reset point (the reset applies it again)' });
+      await temporalCli([
+        'workflow',
+        'reset',
+        '--workflow-id',
+        h.workflowId,
+        '--event-id',
+        String(resetTo.eventId),
+        '--reason',
+        'test',
+      ]);
+      const reset = executor.getHandle(h.workflowId);
+      await reset.resume({ by: 'ops', reason: 'in the reset run' });
+      const live = (await reset.status()).audit.map((a) => [a.seq, a.action, a.reason]);
+      const trail = (await executor.getAudit(h.workflowId)).entries.map((a) => [a.seq, a.action, a.reason]);
+      assert.deepEqual(trail, live);
+      // The reset run's own line, which the run the reset ended never had.
+      assert.ok(
+        trail.some(([, action, reason]) => action === 'resume' && reason === 'in the reset run'),
+        JSON.stringify(trail),
+      );
+      // The second resume released the gate's hold too (a gate with no approvers).
+      assert.deepEqual(await reset.result(), { done: true });
     });
   });
 
