@@ -762,7 +762,8 @@ export class UnifiedExecutor {
 
   #mapResultError(workflowId: string, err: unknown): unknown {
     if (err instanceof TemporalNotFound) return new WorkflowNotFoundError(workflowId, { cause: err });
-    if (unknownNamespace(err) !== err) return unknownNamespace(err);
+    const namespace = unknownNamespace(err);
+    if (namespace !== err) return namespace;
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
       if (cause instanceof ApplicationFailure) {
@@ -1144,7 +1145,8 @@ export class UnifiedExecutor {
 
   async #mapControlError(workflowId: string, handle: WorkflowHandle, err: unknown): Promise<unknown> {
     if (err instanceof CloacinaError) return err;
-    if (unknownNamespace(err) !== err) return unknownNamespace(err);
+    const namespace = unknownNamespace(err);
+    if (namespace !== err) return namespace;
     if (failingTasksSuspected(err)) {
       const failing = await this.#failingTasks(workflowId, err);
       if (failing) return failing;
@@ -1240,7 +1242,7 @@ export class UnifiedExecutor {
     client: Client,
     workflowId: string,
     def: QueryDefinition<T>,
-    options: { deadline?: number; taskQueue?: string; requestId?: string; once?: boolean } = {},
+    options: { deadline?: number; taskQueue?: string } = {},
   ): Promise<T> {
     try {
       return await this.#needsWorker(

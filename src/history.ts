@@ -229,7 +229,8 @@ export interface ClosedRead {
   context: JsonObject;
 }
 
-const CLOSED_STATES: Record<string, RunState> = {
+/** The run state a closed run's Temporal status (as the SDK names it) gives. */
+export const CLOSED_STATES: Partial<Record<string, RunState>> = {
   COMPLETED: 'completed',
   FAILED: 'failed',
   CANCELLED: 'cancelled',

@@ -12,6 +12,7 @@ import {
 } from '../workflows/search-attributes';
 import { CloacinaError } from './errors';
 import { checkNumber, checkRunState, WORKFLOW_TYPE, type UnifiedExecutor } from './executor';
+import { CLOSED_STATES } from './history';
 import type { ReportedState } from './native-pause';
 
 /** Filters of {@link UnifiedExecutor.listWorkflows}. */
@@ -115,16 +116,24 @@ const LIVE_STATES: ReadonlySet<string> = new Set(['pending', 'running', 'pausing
 const CLOSED_BY_SERVER: Partial<Record<string, string>> = { terminated: 'Terminated', timedOut: 'TimedOut' };
 
 /** The state of a listed run: what it wrote, unless the server closed it without its knowing. */
-function listedState(written: RunState | undefined, temporalStatus: string): RunState | undefined {
-  if (temporalStatus === 'TERMINATED') return 'terminated';
-  if (temporalStatus === 'TIMED_OUT') return 'timedOut';
-  // Closed (by a reset, or cancelled or failed before its last upsert) with a live state left behind.
-  if (temporalStatus !== 'RUNNING' && temporalStatus !== 'PAUSED' && written && LIVE_STATES.has(written)) {
-    if (temporalStatus === 'CANCELED') return 'cancelled';
-    if (temporalStatus === 'FAILED') return 'failed';
-    if (temporalStatus === 'COMPLETED') return 'completed';
-  }
+export function listedState(written: RunState | undefined, temporalStatus: string): RunState | undefined {
+  const closed = temporalStatus === 'CONTINUED_AS_NEW' ? undefined : CLOSED_STATES[temporalStatus];
+  if (!closed) return written;
+  // Terminated and timed out are the server's; a run closed (by a reset, or cancelled or failed before
+  // its last upsert) with a live state left behind reads as its close.
+  if (closed === 'terminated' || closed === 'timedOut' || !written || LIVE_STATES.has(written)) return closed;
   return written;
+}
+
+/** The messages of an error and its causes, outermost first, and the first gRPC status code among them. */
+function causes(err: unknown): { messages: string[]; code: unknown } {
+  const messages: string[] = [];
+  let code: unknown;
+  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) {
+    messages.push(e.message);
+    code ??= (e as { code?: unknown }).code;
+  }
+  return { messages, code };
 }
 
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -155,12 +164,7 @@ export function buildListQuery(options: ListOptions): string {
 
 /** An error naming the query and the server's reason when the server refuses a list query as malformed. */
 export function refusedQuery(err: unknown, query: string): CloacinaError | undefined {
-  const messages: string[] = [];
-  let code: unknown;
-  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) {
-    messages.push(e.message);
-    code ??= (e as { code?: unknown }).code;
-  }
+  const { messages, code } = causes(err);
   // 3 INVALID_ARGUMENT: the server could not parse or run the query.
   if (code !== 3) return undefined;
   const reason = messages.at(-1) ?? '';
@@ -178,8 +182,7 @@ export function refusedQuery(err: unknown, query: string): CloacinaError | undef
  */
 export function missingSearchAttributes(err: unknown, namespace: string): CloacinaError | undefined {
   // The server's words may sit on a cause (the SDK wraps a start failure in its own error).
-  const messages: string[] = [];
-  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message);
+  const { messages } = causes(err);
   const message = messages.find((m) => /search attribute/i.test(m)) ?? messages[0] ?? '';
   const m =
     /no mapping defined for search attribute (\w+)/i.exec(message) ??

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { buildPauseRequest, UnifiedExecutor } from '../../src/executor';
-import { buildListQuery } from '../../src/visibility';
+import { buildListQuery, listedState } from '../../src/visibility';
 import { FreezeError, InvalidInputError } from '../../src/errors';
 import { pauseFromAudit } from '../../src/native-pause';
 import type { AuditEntry } from '../../workflows/pause-machine';
@@ -144,6 +144,17 @@ describe('server-native pause in queries and options', () => {
     assert.match(buildListQuery({ state: 'terminated' }), / AND ExecutionStatus = 'Terminated'$/);
     assert.match(buildListQuery({ state: 'timedOut' }), / AND ExecutionStatus = 'TimedOut'$/);
     assert.match(buildListQuery({ state: 'completed' }), / AND CloacinaState = 'completed'$/);
+  });
+
+  it("a listed run's state: the server's close over a live state left behind, the run's own otherwise", () => {
+    assert.equal(listedState('paused', 'RUNNING'), 'paused');
+    assert.equal(listedState('paused', 'TERMINATED'), 'terminated');
+    assert.equal(listedState('completed', 'TIMED_OUT'), 'timedOut');
+    assert.equal(listedState('running', 'CANCELLED'), 'cancelled');
+    assert.equal(listedState('paused', 'FAILED'), 'failed');
+    assert.equal(listedState('failed', 'COMPLETED'), 'failed', 'a terminal state the run wrote stands');
+    assert.equal(listedState('running', 'CONTINUED_AS_NEW'), 'running');
+    assert.equal(listedState(undefined, 'COMPLETED'), 'completed');
   });
 
   it('mode freeze sends a graceful pause; a bad mode or a stray freezeTimeout is named', () => {
