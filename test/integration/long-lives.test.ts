@@ -115,6 +115,34 @@ function timeline(runs: { events: HistoryEvent[] }[]): string {
   return out.join(' ');
 }
 
+/**
+ * Every timer of a chain with the workflow time it is due at: the workflow time of the task that started
+ * it (`Date.now()` there) plus its duration. A due time carried across continue-as-new gives every timer
+ * of one wait the same due time; a wait restarted by a new run gives a later one.
+ */
+function timerDues(runs: { events: HistoryEvent[] }[]): { run: number; due: number }[] {
+  const out: { run: number; due: number }[] = [];
+  runs.forEach(({ events }, run) => {
+    let taskTime = NaN;
+    for (const e of events) {
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskTime = ms(e.eventTime);
+      const started = e.timerStartedEventAttributes;
+      if (started) {
+        const d = started.startToFireTimeout;
+        out.push({ run, due: taskTime + Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6) });
+      }
+    }
+  });
+  return out;
+}
+
+/** The index of the run holding the first workflow task started at or after `t` (ms). */
+function runOfTaskAfter(runs: { events: HistoryEvent[] }[], t: number): number {
+  return runs.findIndex(({ events }) =>
+    events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && ms(e.eventTime) >= t),
+  );
+}
+
 /** Bytes of each run's start input (the carried state travels in it). */
 function inputBytes(events: HistoryEvent[]): number {
   const payloads = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
@@ -126,12 +154,14 @@ interface AttemptEvent {
   attempt: number;
   scheduledAt: number;
   failedAt?: number;
+  /** The index of the run that scheduled it. */
+  run: number;
 }
 
 /** Every task attempt across the chain, from the history. */
 function attempts(runs: { events: HistoryEvent[] }[]): AttemptEvent[] {
   const out: AttemptEvent[] = [];
-  for (const { events } of runs) {
+  runs.forEach(({ events }, run) => {
     const byId = new Map<number, AttemptEvent>();
     for (const e of events) {
       const s = e.activityTaskScheduledEventAttributes;
@@ -139,7 +169,7 @@ function attempts(runs: { events: HistoryEvent[] }[]): AttemptEvent[] {
         const input = defaultPayloadConverter.fromPayload<{ taskId: string; attempt: number }>(
           s.input!.payloads![0]!,
         );
-        const a = { taskId: input.taskId, attempt: input.attempt, scheduledAt: ms(e.eventTime) };
+        const a = { taskId: input.taskId, attempt: input.attempt, scheduledAt: ms(e.eventTime), run };
         byId.set(Number(e.eventId), a);
         out.push(a);
       }
@@ -149,7 +179,7 @@ function attempts(runs: { events: HistoryEvent[] }[]): AttemptEvent[] {
         if (a) a.failedAt = ms(e.eventTime);
       }
     }
-  }
+  });
   return out;
 }
 
@@ -386,10 +416,22 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       assert.ok(opened && expired, 'gate and expiry lines');
       const runs = await chain(client, h.workflowId);
       // Both lines carry the workflow time of the task that wrote them.
-      const waited = Date.parse(expired.at) - Date.parse(opened.at);
+      const due = Date.parse(opened.at) + 6000;
       const before = runs.filter((r) => ms(r.events[0]?.eventTime) < Date.parse(expired.at)).length - 1;
       assert.ok(before >= 1, `continued as new ${before} times before the timeout`);
-      assert.ok(Math.abs(waited - 6000) <= 1000, `the gate waited ${waited} ms for a 6000 ms timeout`);
+      // Every run re-arms the timer for the same due time: nothing restarts the wait, nothing drifts.
+      const dues = timerDues(runs);
+      assert.ok(dues.length >= 2, `a timer in more than one run: ${timeline(runs)}`);
+      for (const d of dues)
+        assert.ok(Math.abs(d.due - due) <= 2, `a timer due at ${d.due} for ${due}: ${timeline(runs)}`);
+      // It expires in the first workflow task at or after the due time, or in the next run; never before.
+      assert.ok(Date.parse(expired.at) >= due - 2, `the gate expired at ${expired.at}, before ${due}`);
+      const expiredIn = runOfTaskAfter(runs, Date.parse(expired.at));
+      const dueIn = runOfTaskAfter(runs, due);
+      assert.ok(
+        expiredIn - dueIn <= 1,
+        `due in run ${dueIn}, expired in run ${expiredIn}; ${timeline(runs)}`,
+      );
     });
   });
 
@@ -418,19 +460,28 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const runs = await chain(client, h.workflowId);
       const flaky = attempts(runs).filter((a) => a.taskId === 'flaky');
       assert.equal(flaky.length, 2);
-      // From the workflow task that learnt of the failure (where the back-off is decided) to the one that
-      // started the retry.
-      const backoff =
-        taskStartedBefore(runs, flaky[1]!.scheduledAt) - taskStartedAfter(runs, flaky[0]!.failedAt!);
+      // The back-off is decided by the workflow task that learnt of the failure: due 6 s of its time later.
+      const due = taskStartedAfter(runs, flaky[0]!.failedAt!) + 6000;
       const between = runs.filter(
         (r) =>
           ms(r.events[0]?.eventTime) > flaky[0]!.failedAt! &&
           ms(r.events[0]?.eventTime) < flaky[1]!.scheduledAt,
       ).length;
       assert.ok(between >= 2, `continued as new ${between} times during the back-off`);
+      // Every run re-arms the timer for the same due time: nothing restarts the wait, nothing drifts.
+      const dues = timerDues(runs);
+      assert.ok(dues.length >= 2, `a timer in more than one run: ${timeline(runs)}`);
+      for (const d of dues)
+        assert.ok(Math.abs(d.due - due) <= 2, `a timer due at ${d.due} for ${due}: ${timeline(runs)}`);
+      // The retry starts in the first workflow task at or after the due time, or (when that task continues
+      // as new) in the next run; never before it.
+      const decided = taskStartedBefore(runs, flaky[1]!.scheduledAt);
+      assert.ok(decided >= due - 2, `the retry was decided at ${decided}, before ${due}`);
+      const retriedIn = flaky[1]!.run;
+      const dueIn = runOfTaskAfter(runs, due);
       assert.ok(
-        Math.abs(backoff - 6000) <= 1000,
-        `the back-off took ${backoff} ms for 6000 ms; failed at ${flaky[0]!.failedAt}; ${timeline(runs)}`,
+        retriedIn - dueIn <= 1,
+        `due in run ${dueIn}, retried in run ${retriedIn}; failed at ${flaky[0]!.failedAt}; ${timeline(runs)}`,
       );
       assert.equal(calls, 2);
     });
