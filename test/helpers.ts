@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import {
   CombinedWorkerRunError,
   NativeConnection,
@@ -215,6 +215,7 @@ export interface TaskStart {
 }
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
 
 /** An event's time as epoch ms. */
 export function eventTimeMs(e: HistoryEvent): number {
@@ -244,6 +245,43 @@ export async function chainHistory(
       undefined;
   }
   return runs;
+}
+
+/**
+ * Every timer of a chain with the workflow time it is due at: the workflow time of the task that started
+ * it (`Date.now()` there) plus its duration. A due time carried across continue-as-new gives every timer
+ * of one wait the same due time; a wait restarted by a new run gives a later one.
+ */
+export function timerDues(runs: { events: HistoryEvent[] }[]): { run: number; due: number }[] {
+  const out: { run: number; due: number }[] = [];
+  runs.forEach(({ events }, run) => {
+    let taskTime = NaN;
+    for (const e of events) {
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskTime = eventTimeMs(e);
+      const started = e.timerStartedEventAttributes;
+      if (started) {
+        const d = started.startToFireTimeout;
+        out.push({ run, due: taskTime + Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6) });
+      }
+    }
+  });
+  return out;
+}
+
+/** The index of the run holding the first workflow task started at or after `t` (ms). */
+export function runOfTaskAfter(runs: { events: HistoryEvent[] }[], t: number): number {
+  return runs.findIndex(({ events }) =>
+    events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && eventTimeMs(e) >= t),
+  );
+}
+
+/** The time of the first workflow task started at or after `t` (ms), across the chain; NaN if none. */
+export function taskStartedAtOrAfter(runs: { events: HistoryEvent[] }[], t: number): number {
+  for (const { events } of runs)
+    for (const e of events)
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && eventTimeMs(e) >= t)
+        return eventTimeMs(e);
+  return NaN;
 }
 
 /**

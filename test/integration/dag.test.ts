@@ -55,10 +55,12 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
 
   it('runs independent branches in parallel and merges their contexts at the join', async () => {
     const started: Record<string, number> = {};
+    const ended: Record<string, number> = {};
     const branch = (id: string, extra: JsonObject) =>
       task({ id, dependencies: ['root'] }, async (ctx) => {
         started[id] = Date.now();
         await sleep(400);
+        ended[id] = Date.now();
         for (const [k, v] of Object.entries(extra)) ctx.set(k, v);
       });
     const wf = defineWorkflow({
@@ -77,10 +79,10 @@ describe('DAG execution (Cloacina parity) on a real server', () => {
       ],
     });
     const { context } = await runToEnd(wf);
-    // Both branches were running at once.
+    // Both branches were running at once: each started before the other ended.
     assert.ok(
-      Math.abs(started.left! - started.right!) < 350,
-      `branches started ${Math.abs(started.left! - started.right!)} ms apart`,
+      started.left! < ended.right! && started.right! < ended.left!,
+      `left ran ${started.left}–${ended.left}, right ${started.right}–${ended.right}: one after the other`,
     );
     assert.deepEqual(context, {
       tags: ['left', 'root', 'right'],

@@ -11,7 +11,17 @@ import {
   type RunStatus,
   type UnifiedExecutor,
 } from '../../src';
-import { auditTime, describeStarts, sleep, startsBetween, taskStarts, withWorker } from '../helpers';
+import {
+  auditTime,
+  chainHistory,
+  describeStarts,
+  sleep,
+  startsBetween,
+  taskStartedAtOrAfter,
+  taskStarts,
+  timerDues,
+  withWorker,
+} from '../helpers';
 
 /** Waits until `pred(status)` holds; `what` names the wait in the failure message. */
 async function waitFor(
@@ -391,6 +401,7 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
       const pause = auditLine(st.audit, 'pause', (a) => a.action === 'pause' && a.kind === 'manual');
       const resume = auditLine(st.audit, 'resume', (a) => a.action === 'resume' && a.kind === 'manual');
       const pausedMs = auditTime(resume) - auditTime(pause);
+      const runs = await chainHistory(h.workflowId);
       for (const taskId of ['auto', 'strict']) {
         const opened = auditLine(
           st.audit,
@@ -403,12 +414,20 @@ describe('resume validation, resources, deadlines, frozen clocks, pause on failu
           (a) => a.action === 'expired' && a.taskId === taskId,
         );
         assert.ok(auditTime(opened) < auditTime(pause), `the ${taskId} gate was waiting when the pause came`);
-        // The gate's clock ran from its opening to the pause line and from the resume line on.
-        const waited = auditTime(expired) - auditTime(opened);
+        // The gate's clock ran from its opening to the pause line and from the resume line on: the timer
+        // armed at the resume is due that much later, and the gate expires in the first workflow task at
+        // or after that time (workflow times, read from the history: no wall-clock span to stretch).
+        const due = auditTime(opened) + timeout + pausedMs;
+        const dues = timerDues(runs).map((d) => d.due);
         assert.ok(
-          Math.abs(waited - (timeout + pausedMs)) <= 1000,
-          `the ${taskId} gate timed out ${waited} ms after it opened; expected ${timeout + pausedMs} ms ` +
-            `(timeout ${timeout} ms + ${pausedMs} ms paused) ± 1 s`,
+          Math.abs(dues[dues.length - 1]! - due) <= 2,
+          `the last timer is due at ${dues[dues.length - 1]}; expected ${due} (opened ${auditTime(opened)} + ` +
+            `timeout ${timeout} ms + ${pausedMs} ms paused); all: ${dues.join(', ')}`,
+        );
+        const expiredAt = auditTime(expired);
+        assert.ok(
+          Math.abs(expiredAt - taskStartedAtOrAfter(runs, due - 2)) <= 2,
+          `the ${taskId} gate expired at ${expiredAt}, not in the first workflow task after ${due}`,
         );
         assert.match(expired.message ?? '', taskId === 'auto' ? /timed out: approve/ : /timed out: fail/);
       }

@@ -20,7 +20,15 @@ import {
 import { WORKFLOW_TYPE } from '../../src/executor';
 import { bundleWorkflows, createWorker } from '../../src/worker';
 import { startDevServer, type DevServerHandle } from '../../temporal-dev';
-import { chainHistory, freshTaskQueue, replayHistory, replayTaskQueue, withWorker } from '../helpers';
+import {
+  chainHistory,
+  freshTaskQueue,
+  replayHistory,
+  replayTaskQueue,
+  runOfTaskAfter,
+  timerDues,
+  withWorker,
+} from '../helpers';
 import { MAX_IN_FLIGHT } from '../../workflows/task-driver';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -113,34 +121,6 @@ function timeline(runs: { events: HistoryEvent[] }[]): string {
     }
   }
   return out.join(' ');
-}
-
-/**
- * Every timer of a chain with the workflow time it is due at: the workflow time of the task that started
- * it (`Date.now()` there) plus its duration. A due time carried across continue-as-new gives every timer
- * of one wait the same due time; a wait restarted by a new run gives a later one.
- */
-function timerDues(runs: { events: HistoryEvent[] }[]): { run: number; due: number }[] {
-  const out: { run: number; due: number }[] = [];
-  runs.forEach(({ events }, run) => {
-    let taskTime = NaN;
-    for (const e of events) {
-      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskTime = ms(e.eventTime);
-      const started = e.timerStartedEventAttributes;
-      if (started) {
-        const d = started.startToFireTimeout;
-        out.push({ run, due: taskTime + Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6) });
-      }
-    }
-  });
-  return out;
-}
-
-/** The index of the run holding the first workflow task started at or after `t` (ms). */
-function runOfTaskAfter(runs: { events: HistoryEvent[] }[], t: number): number {
-  return runs.findIndex(({ events }) =>
-    events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && ms(e.eventTime) >= t),
-  );
 }
 
 /** Bytes of each run's start input (the carried state travels in it). */
