@@ -275,6 +275,16 @@ export function runOfTaskAfter(runs: { events: HistoryEvent[] }[], t: number): n
   );
 }
 
+/** The time of the last workflow task started at or before `t` (ms), across the chain; NaN if none. */
+export function taskStartedAtOrBefore(runs: { events: HistoryEvent[] }[], t: number): number {
+  let last = NaN;
+  for (const { events } of runs)
+    for (const e of events)
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && eventTimeMs(e) <= t)
+        last = eventTimeMs(e);
+  return last;
+}
+
 /** The time of the first workflow task started at or after `t` (ms), across the chain; NaN if none. */
 export function taskStartedAtOrAfter(runs: { events: HistoryEvent[] }[], t: number): number {
   for (const { events } of runs)
