@@ -47,19 +47,31 @@ function decodeCursor(cursor: string): Cursor | undefined {
 
 /** Most events a history page asks for. */
 const MAX_PAGE_EVENTS = 256;
-/** Bytes a history page aims at: a quarter of the 4 MiB a gRPC client receives by default. */
+/** Bytes a history page aims at, at most: a quarter of the 4 MiB a gRPC client receives by default. */
 const PAGE_TARGET_BYTES = 1024 * 1024;
+/** What a gRPC client receives in one response unless its `grpc.max_receive_message_length` says otherwise. */
+const DEFAULT_RECEIVE_LIMIT = 4 * 1024 * 1024;
 /**
  * How long a page may take. A response over the client's receive limit fails in the client, which then
  * retries it for about 40 s (RESOURCE_EXHAUSTED): past this, the page is asked again with fewer events.
  */
 const PAGE_DEADLINE_MS = 5000;
 
+/** The most one response may carry to this client (bytes): its `grpc.max_receive_message_length`. */
+export function receiveLimit(client: Client): number {
+  const options = (client.connection as { options?: { channelArgs?: Record<string, unknown> } }).options;
+  const limit = options?.channelArgs?.['grpc.max_receive_message_length'];
+  if (limit === -1) return Infinity; // gRPC's "no limit"
+  return typeof limit === 'number' && limit > 0 ? limit : DEFAULT_RECEIVE_LIMIT;
+}
+
 /**
  * A run's history in pages (the latest run's, without `runId`), newest first with `reverse`. One event
  * may carry up to 2 MB (a signal's payload, even a refused one), more than a few of which a response
- * cannot hold: pages are sized from the run's average event size, and a page that still cannot be
- * received is asked again with fewer events, down to one.
+ * cannot hold: pages are sized from the run's average event size and the client's receive limit, and a
+ * page that still cannot be received is asked again with fewer events, down to one. The server never
+ * splits the events it wrote together (a workflow task's completion with the signals that arrived during
+ * it), so a page of "one" may hold several: when even that cannot be received, a CloacinaError says so.
  */
 export async function* historyPages(
   client: Client,
@@ -73,9 +85,10 @@ export async function* historyPages(
   const info = d.workflowExecutionInfo;
   const length = Number(info?.historyLength ?? 0);
   const bytes = Number(info?.historySizeBytes ?? 0);
-  let size = pageEvents(length, bytes);
+  const limit = receiveLimit(client);
+  let size = pageEvents(length, bytes, Math.min(PAGE_TARGET_BYTES, limit / 4));
   let nextPageToken: Uint8Array | undefined;
-  do {
+  for (;;) {
     const request = { namespace, execution, maximumPageSize: size, nextPageToken };
     let res: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse;
     try {
@@ -86,30 +99,36 @@ export async function* historyPages(
       );
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      // 8 RESOURCE_EXHAUSTED (over the receive limit), 4 DEADLINE_EXCEEDED (retrying that until the deadline).
-      if (size > 1 && (code === 8 || code === 4)) {
+      // 8 RESOURCE_EXHAUSTED (over the receive limit), 4 DEADLINE_EXCEEDED (the client retried that until
+      // the deadline): the same page again, with fewer events.
+      if (code !== 8 && code !== 4) throw err;
+      if (size > 1) {
         size = Math.max(1, Math.floor(size / 8));
         continue;
       }
-      if (code === 8 && /larger than max/i.test(err instanceof Error ? err.message : String(err)))
-        throw new CloacinaError(
-          `An event of workflow \`${workflowId}\`'s history is larger than this client receives ` +
-            `(${err instanceof Error ? err.message : String(err)}): connect with a larger ` +
-            "`grpc.max_receive_message_length` in the Connection's channelArgs",
-          { cause: err },
-        );
-      throw err;
+      throw new CloacinaError(
+        `A page of workflow \`${workflowId}\`'s history could not be received even at one event a page ` +
+          '(the server sends the events it wrote together, such as the signals that came during one ' +
+          `workflow task, in one page): it is larger than this client receives (${limit} bytes) or took ` +
+          `over ${PAGE_DEADLINE_MS / 1000} s (${err instanceof Error ? err.message : String(err)}): ` +
+          "connect with a larger `grpc.max_receive_message_length` in the Connection's channelArgs",
+        { cause: err },
+      );
     }
     yield res.history?.events ?? [];
-    nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
-  } while (nextPageToken);
+    if (!res.nextPageToken?.length) return;
+    nextPageToken = res.nextPageToken;
+  }
 }
 
-/** Events per history page for a run of `length` events and `bytes` bytes (see {@link historyPages}). */
-export function pageEvents(length: number, bytes: number): number {
+/**
+ * Events per history page for a run of `length` events and `bytes` bytes, aiming at `target` bytes a
+ * page (see {@link historyPages}).
+ */
+export function pageEvents(length: number, bytes: number, target = PAGE_TARGET_BYTES): number {
   if (!(length > 0) || !(bytes > 0)) return MAX_PAGE_EVENTS;
   const perEvent = bytes / length;
-  return Math.max(1, Math.min(MAX_PAGE_EVENTS, Math.floor(PAGE_TARGET_BYTES / perEvent)));
+  return Math.max(1, Math.min(MAX_PAGE_EVENTS, Math.floor(target / perEvent)));
 }
 
 /** The events of one run. */

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { defineWorkflow, task, UnifiedExecutor, type ExecutionHandle } from '../../src';
+import { CloacinaError, defineWorkflow, task, UnifiedExecutor, type ExecutionHandle } from '../../src';
 import {
   CloacinaAudit,
   CloacinaGate,
@@ -260,6 +260,61 @@ describe('history events of a pause/resume cycle', function () {
       const page = JSON.parse(stdout) as { entries: { action: string }[] };
       assert.equal(page.entries.filter((a) => a.action === 'rejected').length, 6);
       await plain.close();
+    });
+  });
+
+  it('a history page a client cannot receive is asked again with fewer events; one event too large names the channel argument', async () => {
+    const wf = defineWorkflow({
+      name: 'budget_small_client',
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    await withWorker([wf], async ({ executor, client, taskQueue }) => {
+      const reader = async (maxReceive: number) => {
+        const connection = await Connection.connect({
+          address: testServer().address,
+          channelArgs: { 'grpc.max_receive_message_length': maxReceive },
+        });
+        const ex = new UnifiedExecutor(new Client({ connection, namespace: testServer().namespace }), {
+          taskQueue,
+        });
+        return { ex, close: () => connection.close() };
+      };
+      const h = await executor.executeAsync(wf, {});
+      await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
+      // Eight refused signals of about 60 KB among small events, each taken in its own workflow task (the
+      // server never splits the events it wrote together): the page the run's average event size gives
+      // (all of it, about half a megabyte) is more than a client receiving 200 KB takes; a page of a few
+      // events is not; a single signal is more than a client receiving 40 KB takes.
+      const raw = client.workflow.getHandle(h.workflowId);
+      const rejected = async () =>
+        (await executor.getAudit(h.workflowId)).entries.filter((a) => a.action === 'rejected').length;
+      for (let i = 1; i <= 8; i++) {
+        await raw.signal('cloacina.pause', { by: 'big', reason: String(i).repeat(60_000) });
+        await eventually(async () => ((await rejected()) === i ? true : undefined), 20_000);
+      }
+      const size = (await raw.describe()).historySize ?? 0;
+      assert.ok(size > 450_000, `history of ${size} bytes`);
+      const small = await reader(200_000);
+      try {
+        const audit = await small.ex.getAudit(h.workflowId);
+        assert.equal(audit.entries.filter((a) => a.action === 'rejected').length, 8);
+      } finally {
+        await small.close();
+      }
+      const tiny = await reader(40_000);
+      try {
+        await assert.rejects(
+          tiny.ex.getAudit(h.workflowId),
+          (err: unknown) =>
+            err instanceof CloacinaError &&
+            new RegExp(
+              `^A page of workflow \`${h.workflowId}\`'s history could not be received even at one event a page \\(the server sends the events it wrote together, such as the signals that came during one workflow task, in one page\\): it is larger than this client receives \\(40000 bytes\\) or took over 5 s \\(.+\\): connect with a larger \`grpc\\.max_receive_message_length\` in the Connection's channelArgs$`,
+            ).test(err.message),
+        );
+      } finally {
+        await tiny.close();
+      }
+      await h.cancel();
     });
   });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { temporal } from '@temporalio/proto';
-import { FailingTasksScan, pageEvents } from '../../src/history';
+import type { Client } from '@temporalio/client';
+import { FailingTasksScan, pageEvents, receiveLimit } from '../../src/history';
 import { WorkflowTaskFailingError } from '../../src/errors';
 
 const { EventType } = temporal.api.enums.v1;
@@ -104,5 +105,17 @@ describe('history pages sized from the run', () => {
     assert.equal(pageEvents(40, 40 * 500), 256, 'small events: the largest page');
     assert.equal(pageEvents(3000, 27_000_000), 116, '9 KB an event: about 1 MB a page');
     assert.equal(pageEvents(20, 20 * 1_300_000), 1, 'megabyte events: one a page');
+    assert.equal(pageEvents(3000, 27_000_000, 50_000), 5, 'a smaller target (a client receiving 200 KB)');
+  });
+
+  it("reads the client's receive limit from its channel arguments: 4 MiB unless set, -1 for none", () => {
+    const client = (channelArgs?: Record<string, unknown>) =>
+      ({ connection: { options: { channelArgs } } }) as unknown as Client;
+    assert.equal(receiveLimit(client()), 4 * 1024 * 1024);
+    assert.equal(receiveLimit(client({ 'grpc.keepalive_time_ms': 30_000 })), 4 * 1024 * 1024);
+    assert.equal(receiveLimit(client({ 'grpc.max_receive_message_length': 200_000 })), 200_000);
+    assert.equal(receiveLimit(client({ 'grpc.max_receive_message_length': -1 })), Infinity);
+    // The SDK's own default sets `max_receive_message_length`, a name gRPC does not read.
+    assert.equal(receiveLimit(client({ max_receive_message_length: 128 * 1024 * 1024 })), 4 * 1024 * 1024);
   });
 });
