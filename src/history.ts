@@ -106,19 +106,28 @@ export async function* historyPages(
         size = Math.max(1, Math.floor(size / 8));
         continue;
       }
-      throw new CloacinaError(
+      throw unreceivable(
         `A page of workflow \`${workflowId}\`'s history could not be received even at one event a page ` +
           '(the server sends the events it wrote together, such as the signals that came during one ' +
-          `workflow task, in one page): it is larger than this client receives (${limit} bytes) or took ` +
-          `over ${PAGE_DEADLINE_MS / 1000} s (${err instanceof Error ? err.message : String(err)}): ` +
-          "connect with a larger `grpc.max_receive_message_length` in the Connection's channelArgs",
-        { cause: err },
+          'workflow task, in one page)',
+        limit,
+        err,
       );
     }
     yield res.history?.events ?? [];
     if (!res.nextPageToken?.length) return;
     nextPageToken = res.nextPageToken;
   }
+}
+
+/** The error for a response over the client's receive limit (or retried until its deadline). */
+function unreceivable(what: string, limit: number, err: unknown): CloacinaError {
+  return new CloacinaError(
+    `${what}: it is larger than this client receives (${limit} bytes) or took over ` +
+      `${PAGE_DEADLINE_MS / 1000} s (${err instanceof Error ? err.message : String(err)}): connect with a ` +
+      "larger `grpc.max_receive_message_length` in the Connection's channelArgs",
+    { cause: err },
+  );
 }
 
 /**
@@ -171,11 +180,27 @@ async function auditBatch(client: Client, e: HistoryEvent): Promise<AuditEntry[]
 
 /** The run this run continued from (continue-as-new), read from its first event; undefined for the first. */
 async function previousRunId(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
-  const res = await client.workflowService.getWorkflowExecutionHistory({
+  // The first page: the run's start event, whose input (the state carried into a continued run) may be
+  // megabytes.
+  const request = {
     namespace: client.options.namespace,
     execution: { workflowId, runId },
     maximumPageSize: 1,
-  });
+  };
+  let res: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse;
+  try {
+    res = await client.connection.withDeadline(Date.now() + PAGE_DEADLINE_MS, () =>
+      client.workflowService.getWorkflowExecutionHistory(request),
+    );
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 8 && code !== 4) throw err;
+    throw unreceivable(
+      `The start of run \`${runId}\` of workflow \`${workflowId}\` (its input, with the state carried into it) could not be received`,
+      receiveLimit(client),
+      err,
+    );
+  }
   const started = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
   return started?.continuedExecutionRunId || undefined;
 }

@@ -311,6 +311,20 @@ describe('history events of a pause/resume cycle', function () {
               `^A page of workflow \`${h.workflowId}\`'s history could not be received even at one event a page \\(the server sends the events it wrote together, such as the signals that came during one workflow task, in one page\\): it is larger than this client receives \\(40000 bytes\\) or took over 5 s \\(.+\\): connect with a larger \`grpc\\.max_receive_message_length\` in the Connection's channelArgs$`,
             ).test(err.message),
         );
+        // A run whose input alone is more than the client takes: its start event cannot be read.
+        const big = await executor.executeAsync(wf, { blob: 'x'.repeat(100_000) });
+        await assert.rejects(
+          tiny.ex.getAudit(big.workflowId),
+          (err: unknown) =>
+            err instanceof CloacinaError &&
+            err.message.startsWith(
+              `The start of run \`${big.runId}\` of workflow \`${big.workflowId}\` (its input, with the state carried into it) could not be received: it is larger than this client receives (40000 bytes) or took over 5 s (`,
+            ) &&
+            err.message.endsWith(
+              "connect with a larger `grpc.max_receive_message_length` in the Connection's channelArgs",
+            ),
+        );
+        await big.cancel();
       } finally {
         await tiny.close();
       }
