@@ -92,16 +92,10 @@ export async function* historyPages(
     const request = { namespace, execution, maximumPageSize: size, nextPageToken };
     let res: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse;
     try {
-      res = await client.connection.withDeadline(Date.now() + PAGE_DEADLINE_MS, () =>
-        options.reverse
-          ? client.workflowService.getWorkflowExecutionHistoryReverse(request)
-          : client.workflowService.getWorkflowExecutionHistory(request),
-      );
+      res = await historyPage(client, request, options.reverse);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      // 8 RESOURCE_EXHAUSTED (over the receive limit), 4 DEADLINE_EXCEEDED (the client retried that until
-      // the deadline): the same page again, with fewer events.
-      if (code !== 8 && code !== 4) throw err;
+      if (!couldNotReceive(err)) throw err;
+      // The same page again, with fewer events.
       if (size > 1) {
         size = Math.max(1, Math.floor(size / 8));
         continue;
@@ -118,6 +112,28 @@ export async function* historyPages(
     if (!res.nextPageToken?.length) return;
     nextPageToken = res.nextPageToken;
   }
+}
+
+/** One page of a run's history, within {@link PAGE_DEADLINE_MS}. */
+function historyPage(
+  client: Client,
+  request: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryRequest,
+  reverse = false,
+): Promise<temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse> {
+  return client.connection.withDeadline(Date.now() + PAGE_DEADLINE_MS, () =>
+    reverse
+      ? client.workflowService.getWorkflowExecutionHistoryReverse(request)
+      : client.workflowService.getWorkflowExecutionHistory(request),
+  );
+}
+
+/**
+ * A page the client could not receive: 8 RESOURCE_EXHAUSTED (over its receive limit), or 4
+ * DEADLINE_EXCEEDED (the client retried that until the page's deadline).
+ */
+function couldNotReceive(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 8 || code === 4;
 }
 
 /** The error for a response over the client's receive limit (or retried until its deadline). */
@@ -189,12 +205,9 @@ async function previousRunId(client: Client, workflowId: string, runId: string):
   };
   let res: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse;
   try {
-    res = await client.connection.withDeadline(Date.now() + PAGE_DEADLINE_MS, () =>
-      client.workflowService.getWorkflowExecutionHistory(request),
-    );
+    res = await historyPage(client, request);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code !== 8 && code !== 4) throw err;
+    if (!couldNotReceive(err)) throw err;
     throw unreceivable(
       `The start of run \`${runId}\` of workflow \`${workflowId}\` (its input, with the state carried into it) could not be received`,
       receiveLimit(client),

@@ -275,7 +275,10 @@ export function runOfTaskAfter(runs: { events: HistoryEvent[] }[], t: number): n
   );
 }
 
-/** The time of the last workflow task started at or before `t` (ms), across the chain; NaN if none. */
+/**
+ * The workflow time of the workflow task that did something at `t` (ms): the last WorkflowTaskStarted at
+ * or before it, across the chain (`Date.now()` inside that task); NaN if none.
+ */
 export function taskStartedAtOrBefore(runs: { events: HistoryEvent[] }[], t: number): number {
   let last = NaN;
   for (const { events } of runs)

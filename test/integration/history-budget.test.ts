@@ -37,6 +37,21 @@ async function eventsSince(h: ExecutionHandle, from: number, client: import('@te
   return events.slice(from);
 }
 
+/**
+ * An executor on its own connection to the test server, with the SDK's defaults but `channelArgs` (the
+ * tests' shared client receives more than a default one).
+ */
+async function ownReader(
+  taskQueue: string,
+  channelArgs?: Record<string, number>,
+): Promise<{ ex: UnifiedExecutor; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: testServer().address, channelArgs });
+  const ex = new UnifiedExecutor(new Client({ connection, namespace: testServer().namespace }), {
+    taskQueue,
+  });
+  return { ex, close: () => connection.close() };
+}
+
 /** A gated task `g` and a task `next` after it, each setting its own key. */
 function gateThenNext(options: Omit<Parameters<typeof defineWorkflow>[0], 'tasks'>) {
   return defineWorkflow({
@@ -216,13 +231,8 @@ describe('history events of a pause/resume cycle', function () {
     });
     await withWorker([wf], async ({ executor, client, taskQueue }) => {
       // Read with a client of the SDK's defaults (the tests' shared one receives more).
-      const plain = await Connection.connect({ address: testServer().address });
-      const reader = new UnifiedExecutor(
-        new Client({ connection: plain, namespace: testServer().namespace }),
-        {
-          taskQueue,
-        },
-      );
+      const plain = await ownReader(taskQueue);
+      const reader = plain.ex;
       const h = await executor.executeAsync(wf, {});
       await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
       // Six signals of about 1.3 MB each: each under the server's 2 MB payload limit, each refused (the
@@ -269,16 +279,8 @@ describe('history events of a pause/resume cycle', function () {
       tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
     });
     await withWorker([wf], async ({ executor, client, taskQueue }) => {
-      const reader = async (maxReceive: number) => {
-        const connection = await Connection.connect({
-          address: testServer().address,
-          channelArgs: { 'grpc.max_receive_message_length': maxReceive },
-        });
-        const ex = new UnifiedExecutor(new Client({ connection, namespace: testServer().namespace }), {
-          taskQueue,
-        });
-        return { ex, close: () => connection.close() };
-      };
+      const reader = (maxReceive: number) =>
+        ownReader(taskQueue, { 'grpc.max_receive_message_length': maxReceive });
       const h = await executor.executeAsync(wf, {});
       await h.waitUntil((s) => s.gates.length === 1, { timeout: 20_000 });
       // Eight refused signals of about 60 KB among small events, each taken in its own workflow task (the

@@ -26,6 +26,8 @@ import {
   replayHistory,
   replayTaskQueue,
   runOfTaskAfter,
+  taskStartedAtOrAfter,
+  taskStartedAtOrBefore,
   timerDues,
   withWorker,
 } from '../helpers';
@@ -81,28 +83,6 @@ async function chain(c: Client, workflowId: string): Promise<{ runId: string; ev
       undefined;
   }
   return runs;
-}
-
-/**
- * The workflow time of the workflow task that did something at `t` (ms): the last WorkflowTaskStarted
- * at or before it, across the chain (`Date.now()` inside that task).
- */
-function taskStartedBefore(runs: { events: HistoryEvent[] }[], t: number): number {
-  let last = NaN;
-  for (const { events } of runs)
-    for (const e of events)
-      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && ms(e.eventTime) <= t)
-        last = ms(e.eventTime);
-  return last;
-}
-
-/** The time of the first WorkflowTaskStarted event at or after `t` (ms), across the chain. */
-function taskStartedAfter(runs: { events: HistoryEvent[] }[], t: number): number {
-  for (const { events } of runs)
-    for (const e of events)
-      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED && ms(e.eventTime) >= t)
-        return ms(e.eventTime);
-  return NaN;
 }
 
 /** Timers and run starts of a chain, for failure messages. */
@@ -441,7 +421,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const flaky = attempts(runs).filter((a) => a.taskId === 'flaky');
       assert.equal(flaky.length, 2);
       // The back-off is decided by the workflow task that learnt of the failure: due 6 s of its time later.
-      const due = taskStartedAfter(runs, flaky[0]!.failedAt!) + 6000;
+      const due = taskStartedAtOrAfter(runs, flaky[0]!.failedAt!) + 6000;
       const between = runs.filter(
         (r) =>
           ms(r.events[0]?.eventTime) > flaky[0]!.failedAt! &&
@@ -455,7 +435,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
         assert.ok(Math.abs(d.due - due) <= 2, `a timer due at ${d.due} for ${due}: ${timeline(runs)}`);
       // The retry starts in the first workflow task at or after the due time, or (when that task continues
       // as new) in the next run; never before it.
-      const decided = taskStartedBefore(runs, flaky[1]!.scheduledAt);
+      const decided = taskStartedAtOrBefore(runs, flaky[1]!.scheduledAt);
       assert.ok(decided >= due - 2, `the retry was decided at ${decided}, before ${due}`);
       const retriedIn = flaky[1]!.run;
       const dueIn = runOfTaskAfter(runs, due);
