@@ -14,6 +14,20 @@ const HEARTBEAT_EVERY_MS = 1000;
 
 /** Runs one window's bulk pause. */
 export async function pauseWindowSweep(input: PauseWindowSweepInput): Promise<PauseWindowSweepResult> {
+  // A sweep that starts once the window has ended (it was retried, or waited for a worker) pauses
+  // nothing: the runs would resume at once.
+  if (Date.parse(input.resumeAt) <= Date.now())
+    return {
+      bulkId: input.bulkId,
+      query: input.query,
+      total: 0,
+      succeeded: 0,
+      failed: 0,
+      fresh: 0,
+      outcomes: [],
+      outcomesOmitted: 0,
+      skipped: `the window ended at ${input.resumeAt}, before this sweep ran`,
+    };
   const activity = ActivityContext.current();
   const executor = new UnifiedExecutor(activity.client, {
     taskQueue: activity.info.taskQueue,

@@ -422,6 +422,12 @@ function resumeAtInstant(resumeAt: unknown): string | undefined {
     throw new InvalidInputError(
       `Expected \`resumeAt\` to be before ${MAX_INSTANT}, got \`${shown(resumeAt)}\`: schedule the resume sooner, or pause without \`resumeAt\` and resume by hand`,
     );
+  // A time already past would resume the run as soon as it paused: most likely a mistyped date, and a
+  // pause that does not hold is worse at 3 a.m. than a refused one.
+  if (ms <= Date.now())
+    throw new InvalidInputError(
+      `Expected \`resumeAt\` to be in the future, got \`${shown(resumeAt)}\` (it is ${new Date().toISOString()} by this machine's clock): give a later time, or pause without \`resumeAt\` and resume by hand`,
+    );
   // A string keeps its own form: the request schema checks it is an ISO-8601 instant.
   return resumeAt instanceof Date ? resumeAt.toISOString() : (resumeAt as string);
 }

@@ -69,6 +69,8 @@ export interface PauseWindowSweepResult {
   outcomes: PauseWindowOutcome[];
   /** Outcomes left out of `outcomes` to bound the result's size. */
   outcomesOmitted: number;
+  /** Why the sweep paused nothing, when the window had ended before it ran. */
+  skipped?: string;
 }
 
 /** Most outcomes a window's result keeps (a window may pause thousands of runs). */

@@ -808,6 +808,13 @@ const sdkAtGate: SdkCase[] = sdk([
     expect: /`resumeAt` to be before 2200/,
   },
   {
+    name: 'resumeAt a year ago (a mistyped year)',
+    input: (ex, id) => ex.pauseWorkflow(id, { resumeAt: new Date(Date.now() - 365 * 86_400_000) }),
+    error: InvalidInputError,
+    expect:
+      /`resumeAt` to be in the future, got `\d{4}-.*Z` \(it is .* by this machine's clock\): give a later time/,
+  },
+  {
     name: "resumeAt 'tomorrow'",
     input: (ex, id) => ex.pauseWorkflow(id, { resumeAt: 'tomorrow' }),
     error: InvalidInputError,

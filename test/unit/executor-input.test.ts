@@ -75,6 +75,28 @@ describe('executor input: pause options', () => {
     );
   });
 
+  it('refuses a resumeAt already past, as a Date or a string, naming the value and the clock', async () => {
+    // A mistyped year would otherwise pause the run and resume it at once.
+    const ex = offline();
+    const err = await expectInvalid(
+      ex.pauseWorkflow('id', { resumeAt: new Date('2025-11-29T08:00:00Z') }),
+      'Expected `resumeAt` to be in the future, got `2025-11-29T08:00:00.000Z` (it is ',
+      " by this machine's clock): give a later time, or pause without `resumeAt` and resume by hand",
+    );
+    const now = /\(it is (\S+) by/.exec(err.message)![1]!;
+    assert.ok(Math.abs(Date.parse(now) - Date.now()) < 60_000, now);
+    await expectInvalid(
+      ex.pauseWorkflow('id', { resumeAt: new Date(Date.now() - 1) }),
+      'Expected `resumeAt` to be in the future',
+    );
+    await expectInvalid(
+      ex.pauseAll('CloacinaState = "running"', { resumeAt: '2020-01-01T00:00:00Z' }),
+      'got `"2020-01-01T00:00:00Z"`',
+    );
+    const soon = new Date(Date.now() + 60_000);
+    assert.equal(buildPauseRequest({ resumeAt: soon }, 'ops').resumeAt, soon.toISOString());
+  });
+
   it('refuses expiresAfter over ten years, non-finite or not whole, naming `expiresAfter` and the value', async () => {
     const ex = offline();
     const expected = (v: string) =>

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { UnifiedExecutor } from '../../src/executor';
 import { CloacinaError, InvalidInputError } from '../../src/errors';
 import { buildPauseWindowSettings, whyNotCron, type PauseWindowOptions } from '../../src/pause-windows';
+import { pauseWindowSweep } from '../../activities/pause-window';
 
 /** An executor whose client must never be asked for: a check that ran too late fails the test at once. */
 function offline(): UnifiedExecutor {
@@ -124,5 +125,33 @@ describe('schedulePauseWindow input', () => {
   it('refuses a bad id in describePauseWindow and deletePauseWindow before connecting', async () => {
     await assert.rejects(offline().describePauseWindow(''), InvalidInputError);
     await assert.rejects(offline().deletePauseWindow(undefined as unknown as string), InvalidInputError);
+  });
+});
+
+describe('pause window sweep', () => {
+  it('pauses nothing once the window has ended, and says so, with no activity context or client', async () => {
+    // Reached only when the sweep starts after the window's end (retried, or waiting for a worker): a run
+    // paused then would resume at once. It returns before it asks for the activity's context.
+    const resumeAt = new Date(Date.now() - 1000).toISOString();
+    const result = await pauseWindowSweep({
+      windowId: 'nightly',
+      query: "CloacinaWorkflow = 'etl'",
+      reason: 'overnight cost window',
+      by: 'system:window:nightly',
+      mode: 'graceful',
+      resumeAt,
+      bulkId: 'window:nightly:2026-11-29T22:00:00.000Z',
+    });
+    assert.deepEqual(result, {
+      bulkId: 'window:nightly:2026-11-29T22:00:00.000Z',
+      query: "CloacinaWorkflow = 'etl'",
+      total: 0,
+      succeeded: 0,
+      failed: 0,
+      fresh: 0,
+      outcomes: [],
+      outcomesOmitted: 0,
+      skipped: `the window ended at ${resumeAt}, before this sweep ran`,
+    });
   });
 });
