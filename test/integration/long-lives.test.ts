@@ -67,24 +67,6 @@ async function withLongWorker<T>(
 const ms = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
   Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
 
-/** Every run of a continue-as-new chain, first to last, with its events. */
-async function chain(c: Client, workflowId: string): Promise<{ runId: string; events: HistoryEvent[] }[]> {
-  const d = await c.workflow.getHandle(workflowId).describe();
-  let runId: string | undefined = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
-  const runs: { runId: string; events: HistoryEvent[] }[] = [];
-  while (runId) {
-    const history: temporal.api.history.v1.IHistory = await c.workflow
-      .getHandle(workflowId, runId)
-      .fetchHistory();
-    const events: HistoryEvent[] = history.events ?? [];
-    runs.push({ runId, events });
-    runId =
-      events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ||
-      undefined;
-  }
-  return runs;
-}
-
 /** Timers and run starts of a chain, for failure messages. */
 function timeline(runs: { events: HistoryEvent[] }[]): string {
   const out: string[] = [];
@@ -240,7 +222,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const seconds = (Date.now() - t0) / 1000;
       // The final context is the output of the last task to complete: the end of one chain.
       assert.deepEqual(Object.values(out), [length - 1]);
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       const sizes = runs.map((r) => r.events.length);
       const status = await h.status();
       assert.equal(status.continuedAsNew, runs.length - 1);
@@ -290,7 +272,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
         }),
         namespace: server.namespace,
       });
-      const runs = await chain(big, h.workflowId).finally(() => big.connection.close());
+      const runs = await chainHistory(h.workflowId, big).finally(() => big.connection.close());
       assert.ok(runs.length >= 3, `expected several runs, got ${runs.length}`);
       const failed = runs.flatMap((r) =>
         r.events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED),
@@ -337,7 +319,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       );
       assert.equal(st.continuedAsNew, 0);
       assert.equal(st.tasks.join?.state, 'waiting');
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       assert.equal(runs.length, 1);
       const failed = runs[0]!.events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
       assert.deepEqual(
@@ -374,7 +356,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       const opened = audit.find((a) => a.action === 'gate');
       const expired = audit.find((a) => a.action === 'expired');
       assert.ok(opened && expired, 'gate and expiry lines');
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       // Both lines carry the workflow time of the task that wrote them.
       const due = Date.parse(opened.at) + 6000;
       const before = runs.filter((r) => ms(r.events[0]?.eventTime) < Date.parse(expired.at)).length - 1;
@@ -417,7 +399,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       await retried;
       await h.approve('hold', { by: 'alice' });
       await h.result();
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       const flaky = attempts(runs).filter((a) => a.taskId === 'flaky');
       assert.equal(flaky.length, 2);
       // The back-off is decided by the workflow task that learnt of the failure: due 6 s of its time later.
@@ -502,7 +484,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       await h.resume({ by: 'ops' });
       assert.deepEqual(await h.result(), { long: true, after: true });
       // The attempt of `long` completed in the first run; `after` ran once, in a later one.
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       const scheduled = runs.map(
         (r) =>
           r.events.filter(
@@ -612,7 +594,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
         .catch((e: unknown) => ({ error: String(e) }))
         .finally(() => (done = true));
       await noise;
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       const failures = runs.flatMap(({ events }) =>
         events.flatMap((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? []),
       );
@@ -703,7 +685,7 @@ describe('long lives: continue-as-new at any point, bounded state, clocks that n
       assert.equal(out.closed, true);
       const seconds = (Date.now() - t0) / 1000;
       const status = await h.status();
-      const runs = await chain(client, h.workflowId);
+      const runs = await chainHistory(h.workflowId, client);
       const largest = Math.max(...runs.map((r) => inputBytes(r.events)));
       assert.ok(largest < 512 * 1024, `largest carried input ${largest} bytes`);
       assert.ok(status.continuedAsNew >= 20, `continued as new ${status.continuedAsNew} times`);
