@@ -1,5 +1,6 @@
 // `cloacina-temporal pause-window create|list|show|delete`: pause windows from a shell.
 import { Command, Option } from 'commander';
+import { one, out, printJson } from './cli-output';
 import { UnifiedExecutor } from './executor';
 import type { Duration } from '@temporalio/common';
 import { buildPauseWindowSettings, type PauseWindow, type PauseWindowOptions } from './pause-windows';
@@ -10,9 +11,6 @@ type WindowAction = (
   ...args: string[]
 ) => Promise<number | void>;
 
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
-
 function hours(ms: number): string {
   if (ms % 3600_000 === 0) return `${ms / 3600_000} h`;
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
@@ -22,8 +20,8 @@ function hours(ms: number): string {
 function printWindow(w: PauseWindow): void {
   out(`Pause window ${w.id} (schedule ${w.scheduleId})${w.schedulePaused ? ' — schedule paused' : ''}`);
   out(`Opens:    ${w.cron}${w.timezone ? ` (${w.timezone})` : ' (UTC)'} for ${hours(w.durationMs)}`);
-  out(`Pauses:   ${w.query}${w.sweepEveryMs ? ` (again every ${hours(w.sweepEveryMs)})` : ''}`);
-  out(`As:       ${w.mode} pause by ${w.by} — ${w.reason}`);
+  out(`Pauses:   ${one(w.query)}${w.sweepEveryMs ? ` (again every ${hours(w.sweepEveryMs)})` : ''}`);
+  out(`As:       ${w.mode} pause by ${one(w.by)} — ${one(w.reason)}`);
   if (w.taskQueue) out(`Runs on:  task queue ${w.taskQueue}`);
   if (w.nextOpenings.length) out(`Next:     ${w.nextOpenings.map((d) => d.toISOString()).join(', ')}`);
   for (const r of w.recentOpenings)

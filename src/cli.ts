@@ -5,6 +5,7 @@ import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import cliProgress from 'cli-progress';
+import { one, out, printJson, visible } from './cli-output';
 import type { ControlResult } from '../workflows/messages';
 import type { RunStatus } from './native-pause';
 import type { AuditEntry, CurrentPause, GateStatus } from '../workflows/pause-machine';
@@ -96,9 +97,7 @@ function idList(value: string): string[] {
 
 // ---- output ----
 
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
-
+/** One line of at most `width` characters: whitespace runs (newlines too) become one space. */
 function cut(text: string | undefined, width: number): string {
   if (!text) return '';
   const one = text.replace(/\s+/g, ' ');
@@ -106,7 +105,9 @@ function cut(text: string | undefined, width: number): string {
 }
 
 /** A plain-text table: a header row, then the rows, columns padded to their widest cell. */
-export function table(headers: string[], rows: string[][]): string {
+export function table(headers: string[], rawRows: string[][]): string {
+  // Escaped before they are measured, so that the columns line up as the terminal shows them.
+  const rows = rawRows.map((r) => r.map(visible));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -126,25 +127,25 @@ function duration(ms: number): string {
 }
 
 function describePause(p: CurrentPause): string {
-  const parts = [`${p.kind} pause #${p.pauseId} by ${p.by} at ${p.at}`, `${p.mode}, ${p.phase}`];
+  const parts = [`${p.kind} pause #${p.pauseId} by ${one(p.by)} at ${p.at}`, `${p.mode}, ${p.phase}`];
   if (p.taskId) parts.push(`task ${p.taskId}`);
   if (p.failedTasks?.length) parts.push(`failed tasks ${p.failedTasks.join(', ')}`);
   if (p.resumeAt) parts.push(`resumes at ${p.resumeAt}`);
   if (p.expiresAt) parts.push(`expires at ${p.expiresAt}${p.onExpiry ? ` (then ${p.onExpiry})` : ''}`);
-  return `${parts.join('; ')}${p.reason ? ` — ${p.reason}` : ''}`;
+  return `${parts.join('; ')}${p.reason ? ` — ${one(p.reason)}` : ''}`;
 }
 
 function describeGate(g: GateStatus): string {
-  const approvals = g.approvals.map((a) => a.by).join(', ');
+  const approvals = g.approvals.map((a) => one(a.by)).join(', ');
   const parts = [
     `${g.taskId} waiting since ${g.openedAt}`,
     `approvals ${g.approvals.length}/${g.requiredApprovals}${approvals ? ` (${approvals})` : ''}`,
   ];
-  if (g.approvers?.length) parts.push(`approvers ${g.approvers.join(', ')}`);
+  if (g.approvers?.length) parts.push(`approvers ${g.approvers.map(one).join(', ')}`);
   if (g.expiresAt) parts.push(`times out at ${g.expiresAt}`);
   else if (g.timeoutRemainingMs !== undefined)
     parts.push(`times out after ${duration(g.timeoutRemainingMs)} more active time`);
-  return `${parts.join('; ')}${g.reason ? ` — ${g.reason}` : ''}`;
+  return `${parts.join('; ')}${g.reason ? ` — ${one(g.reason)}` : ''}`;
 }
 
 function auditRows(entries: AuditEntry[]): string[][] {
@@ -153,8 +154,8 @@ function auditRows(entries: AuditEntry[]): string[][] {
     e.at,
     e.action,
     e.kind ?? '',
-    e.by ?? '',
-    e.taskId ?? '',
+    one(e.by),
+    one(e.taskId),
     cut([e.reason, e.message, e.forced ? 'forced' : undefined].filter(Boolean).join(' · '), 60),
   ]);
 }
@@ -166,8 +167,8 @@ function printStatus(id: string, s: RunStatus): void {
   if (s.frozen)
     out(
       `Frozen:  ${s.frozen.inconsistent ? 'pause info left on a running run (temporalio/temporal#10239); ' : ''}` +
-        `paused on the Temporal server${s.frozen.freeze ? ' (mode freeze)' : ''} by ${s.frozen.by || 'unknown'}` +
-        `${s.frozen.at ? ` at ${s.frozen.at}` : ''}${s.frozen.reason ? ` — ${s.frozen.reason}` : ''}` +
+        `paused on the Temporal server${s.frozen.freeze ? ' (mode freeze)' : ''} by ${one(s.frozen.by) || 'unknown'}` +
+        `${s.frozen.at ? ` at ${s.frozen.at}` : ''}${s.frozen.reason ? ` — ${one(s.frozen.reason)}` : ''}` +
         (s.state === 'frozen'
           ? `; \`${PROGRAM} resume ${id}\` unpauses it; tasks and audit as last recorded`
           : ''),
@@ -175,7 +176,7 @@ function printStatus(id: string, s: RunStatus): void {
   if (s.pause) out(`Paused:  ${describePause(s.pause)}`);
   for (const g of s.gates) out(`Gate:    ${describeGate(g)}`);
   if (s.draining) out(`Draining before continue-as-new since ${s.draining.since}`);
-  if (s.error) out(`Error:   ${s.error.type}: ${s.error.message}`);
+  if (s.error) out(`Error:   ${s.error.type}: ${one(s.error.message)}`);
   out(
     `Started: ${s.startedAt}${s.closedAt ? `; closed ${s.closedAt}` : ''}; active ${duration(s.activeMs)}` +
       `${s.continuedAsNew ? `; continued as new ${s.continuedAsNew}×` : ''}`,
@@ -229,7 +230,7 @@ function printList(rows: WorkflowSummary[]): void {
             ? `server${w.pauseKind ? `+${w.pauseKind}` : ''}`
             : (w.pauseKind ?? 'yes')
           : 'no',
-        w.pausedBy ?? '',
+        one(w.pausedBy),
         cut(w.pauseReason, 40),
         w.startTime.toISOString(),
       ]),
@@ -281,7 +282,7 @@ function progressBar(label: string): { onProgress?: BulkOptions['onProgress']; s
     onProgress: (done, total, outcome) => {
       if (!started) bar.start(total, 0, { workflowId: '' });
       started = true;
-      bar.update(done, { workflowId: outcome.workflowId });
+      bar.update(done, { workflowId: visible(one(outcome.workflowId)) });
     },
     stop: () => {
       if (started) bar.stop();
@@ -755,7 +756,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return exit;
     }
     if (json) printJson(errorJson(err, exit));
-    process.stderr.write(`${errorLine(err, globals)}\n`);
+    process.stderr.write(`${visible(errorLine(err, globals))}\n`);
     return exit;
   }
 }

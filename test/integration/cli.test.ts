@@ -326,6 +326,50 @@ describe('command line (cloacina-temporal)', () => {
     });
   });
 
+  it('prints what others sent with its control characters escaped: nothing reaches the terminal raw', async () => {
+    // Reasons, names and refused signals come from whoever can send to the run; printed raw, escape
+    // sequences would clear the on-call's screen, retitle the window or hide text.
+    const ESC = '\u001b';
+    const by = `ops${ESC}[2J${ESC}[H`;
+    const reason = `${ESC}]0;pwned\u0007hidden${ESC}[8mSECRET\u202eevil\nGate:    forged line`;
+    await withWorker([gated], async ({ executor, client }) => {
+      const h = await executor.executeAsync(gated, {});
+      const id = h.workflowId;
+      await atGate(executor, id);
+      const paused = await cli(['pause', id, '--by', by, '--reason', reason]);
+      assert.equal(paused.code, 0, paused.stderr);
+      // A signal from a non-approver, refused and audited with its sender's name.
+      await client.workflow
+        .getHandle(id)
+        .signal('cloacina.approve', { taskId: 'deploy', by: `mallory${ESC}[2Jall fine` });
+      await eventually(async () => (await h.status()).audit.some((a) => a.action === 'rejected'));
+      const shown = [
+        paused,
+        await cli(['status', id]),
+        await cli(['audit', id]),
+        await cli(['list', '--paused', '--query', `WorkflowId = '${id}'`]),
+      ];
+      for (const r of shown) {
+        assert.equal(r.code, 0, r.stderr);
+        // eslint-disable-next-line no-control-regex
+        assert.doesNotMatch(r.stdout + r.stderr, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+      }
+      const [, status, audit, list] = shown.map((r) => r.stdout);
+      assert.match(
+        status!,
+        /by ops\\u001b\[2J\\u001b\[H at .* — \\u001b\]0;pwned\\u0007hidden\\u001b\[8mSECRET\\u202eevil Gate: forged line/,
+      );
+      assert.equal(indexOfLine(status!, /^Gate: {4}forged line/), -1, 'a newline in a reason starts no line');
+      assert.match(audit!, /mallory\\u001b\[2Jall fine/);
+      assert.match(list!, /ops\\u001b\[2J\\u001b\[H/);
+      // --json keeps the values as sent.
+      const json = await cliJson<RunStatus>(['status', id]);
+      assert.equal(json.pause?.by, by);
+      assert.equal(json.pause?.reason, reason);
+      await h.cancel();
+    });
+  });
+
   it('pauses with every option and rejects a gate', async () => {
     await withWorker([gated], async ({ executor }) => {
       const h = await executor.executeAsync(gated, {});
