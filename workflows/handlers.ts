@@ -7,6 +7,7 @@ import {
   proxyActivities,
   setDefaultSignalHandler,
   setHandler,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
@@ -78,11 +79,23 @@ export function unknownSignalMessage(name: string): string {
   return `Unknown signal \`${shown}\`: it was ignored (this workflow takes ${SIGNAL_NAMES.join(', ')})`;
 }
 
+/** How long a resume's validation activity may wait for a worker to start it. */
+export const VALIDATION_START_TIMEOUT_MS = 30_000;
+
+/** The activity timed out waiting in the task queue: no worker took it. */
+function notStarted(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START';
+}
+
 export class Handlers {
   /** System operations under way (a scheduled resume): continue-as-new waits for none. */
   ops = 0;
 
   readonly #validation = proxyActivities<CloacinaActivities>({
+    // Queued behind tasks that fill every activity slot of the task queue's workers (or with no worker
+    // polling), a resume would wait with no end: it is refused instead, and can be sent again.
+    scheduleToStartTimeout: VALIDATION_START_TIMEOUT_MS,
     startToCloseTimeout: '1 minute',
     heartbeatTimeout: RESOURCE_HEARTBEAT_TIMEOUT,
     retry: { maximumAttempts: 3, initialInterval: '500ms', maximumInterval: '5s' },
@@ -223,7 +236,12 @@ export class Handlers {
           force: r.force ?? false,
         });
       } catch (err) {
-        throw failValidation(`Resume validation could not run: ${failureMessage(err)}`);
+        throw failValidation(
+          notStarted(err)
+            ? `Resume validation was not started by a worker of task queue \`${workflowInfo().taskQueue}\` within ${VALIDATION_START_TIMEOUT_MS / 1000} s: ` +
+                'its workers have no free activity slot (running tasks fill them) or none polls; resume again once they have room'
+            : `Resume validation could not run: ${failureMessage(err)}`,
+        );
       }
       if (!result.ok) throw failValidation(result.reason);
       validation = result.checks.join('; ') + (r.force ? '; forced' : '');

@@ -776,6 +776,64 @@ describe('pause and resume on a real server', () => {
   });
 });
 
+describe('a resume whose validation no worker can start', function () {
+  this.timeout(120_000);
+
+  it('is refused after 30 s, leaves the run paused and audited, and goes through once a slot frees', async () => {
+    // One activity slot, filled by another run's long task: the resume's registry check waits in the task
+    // queue behind it. It must not wait for ever.
+    const busy = defineWorkflow({
+      name: 'slot_hog',
+      tasks: [
+        task({ id: 'long' }, async (ctx) => {
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+          throw new Error('aborted');
+        }),
+      ],
+    });
+    const gated = defineWorkflow({
+      name: 'slot_starved',
+      tasks: [task({ id: 'g', pauseBefore: true }, (ctx) => void ctx.set('done', true))],
+    });
+    await withWorker(
+      [busy, gated],
+      async ({ executor, taskQueue }) => {
+        const h = await executor.executeAsync(gated, {});
+        await h.waitUntil((st) => st.gates.length === 1, { timeout: 20_000 });
+        await h.pause({ reason: 'hold', by: 'ops' });
+        const hog = await executor.executeAsync(busy, {});
+        await eventually(async () => (await hog.status()).tasks.long?.state === 'running');
+        const t0 = Date.now();
+        await assert.rejects(h.resume({ by: 'ops' }), (err: unknown) => {
+          assert.ok(isRejected('ValidationRejected')(err), String(err));
+          assert.equal(
+            (err as Error).message,
+            `Resume validation was not started by a worker of task queue \`${taskQueue}\` within 30 s: ` +
+              'its workers have no free activity slot (running tasks fill them) or none polls; resume again once they have room',
+          );
+          return true;
+        });
+        const waited = Date.now() - t0;
+        assert.ok(waited >= 29_000, `refused after ${waited} ms`);
+        const st = await h.status();
+        assert.equal(st.state, 'paused');
+        assert.equal(st.pause?.reason, 'hold');
+        auditLine(
+          st,
+          'rejected resume',
+          (a) => a.action === 'rejected' && /not started by a worker/.test(a.message ?? ''),
+        );
+        await hog.cancel();
+        await assert.rejects(hog.result());
+        await h.resume({ by: 'ops' });
+        await h.approve('g', { by: 'ops' });
+        assert.deepEqual(await h.result(), { done: true });
+      },
+      { workerOptions: { maxConcurrentActivityTaskExecutions: 1 } },
+    );
+  });
+});
+
 describe('a second pause on a paused run', function () {
   this.timeout(60_000);
 
