@@ -2,11 +2,12 @@
 // bounded concurrency and the request id `bulk:<bulkId>:<workflowId>`, and each run's outcome.
 import { randomUUID } from 'node:crypto';
 import type { RefusalCode } from '../workflows/pause-machine';
-import { RequestRejectedError, WorkflowFrozenError } from './errors';
+import { RequestRejectedError, ServerUnreachableError, WorkflowFrozenError } from './errors';
 import {
   buildPauseRequest,
   buildResumeRequest,
   checkNumber,
+  grpcCode,
   type PauseOptions,
   type ResumeOptions,
   type UnifiedExecutor,
@@ -56,6 +57,32 @@ export interface BulkResult {
   succeeded: number;
   failed: number;
   outcomes: BulkOutcome[];
+  /**
+   * Set when the server stopped answering during the operation (what the failed request said): the runs
+   * after it were sent nothing, and their outcomes say `not sent`. Re-run with the same `bulkId` once the
+   * server answers; the runs already done are repeats then, and change nothing.
+   */
+  unreachable?: string;
+}
+
+/** gRPC's UNAVAILABLE: the server could not be reached (after the client's own retries). */
+const UNAVAILABLE = 14;
+
+/** An error's message with its causes' (the SDK's "Workflow Update failed" says why only in its cause). */
+function causes(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const m = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
+    if (m && !parts.some((p) => p.includes(m))) parts.push(m);
+  }
+  return parts.join(': ') || String(err);
+}
+
+/** The request failed because no server answered, not because the run or the server refused it. */
+function unreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof ServerUnreachableError || grpcCode(e) === UNAVAILABLE) return true;
+  return false;
 }
 
 /**
@@ -116,18 +143,31 @@ async function bulk(
   const query = buildListQuery(open);
   const targets = await executor.listWorkflows(open);
   let done = 0;
+  // Once a request finds no server, the others would each wait out the client's retries (tens of
+  // seconds) to fail the same way: they are not sent, and the result says so.
+  let stopped: string | undefined;
   const outcomes = await pool(targets, concurrency, async (t): Promise<BulkOutcome> => {
     let outcome: BulkOutcome;
-    try {
-      const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
-      outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
-    } catch (err) {
+    if (stopped !== undefined) {
       outcome = {
         workflowId: t.workflowId,
         ok: false,
-        error: err instanceof Error ? err.message : String(err),
-        ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
+        error: `not sent: the server stopped answering (${stopped})`,
       };
+    } else {
+      try {
+        const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
+        outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
+      } catch (err) {
+        const error = unreachable(err) ? causes(err) : err instanceof Error ? err.message : String(err);
+        if (unreachable(err)) stopped ??= error;
+        outcome = {
+          workflowId: t.workflowId,
+          ok: false,
+          error,
+          ...(err instanceof RequestRejectedError ? { code: err.code } : {}),
+        };
+      }
     }
     options.onProgress?.(++done, targets.length, outcome);
     return outcome;
@@ -140,6 +180,7 @@ async function bulk(
     succeeded,
     failed: outcomes.length - succeeded,
     outcomes,
+    ...(stopped !== undefined ? { unreachable: stopped } : {}),
   };
 }
 

@@ -253,6 +253,13 @@ function printControl(verb: string, id: string, r: ControlResult, extra = ''): v
 function printBulk(verb: string, r: BulkResult): void {
   out(`${verb} ${r.succeeded} of ${r.total} workflows (bulk id ${r.bulkId})`);
   out(`Query: ${r.query}`);
+  if (r.unreachable !== undefined) {
+    const notSent = r.outcomes.filter((o) => !o.ok && o.error?.startsWith('not sent:')).length;
+    out(
+      `Stopped: the server stopped answering (${one(r.unreachable)}); ${notSent} runs were sent nothing. ` +
+        `Run the same command with --bulk-id ${r.bulkId} once it answers: what was done is not done twice.`,
+    );
+  }
   const failed = r.outcomes.filter((o) => !o.ok);
   if (failed.length) {
     out();
@@ -263,6 +270,12 @@ function printBulk(verb: string, r: BulkResult): void {
       ),
     );
   }
+}
+
+/** A bulk operation's exit code: 4 when the server stopped answering, 1 when any run was left out. */
+function bulkExit(r: BulkResult): number {
+  if (r.unreachable !== undefined) return EXIT.unreachable;
+  return r.failed ? EXIT.refused : EXIT.ok;
 }
 
 /** A progress bar on stderr while a bulk operation runs, when stderr is a terminal. */
@@ -691,7 +704,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
         bar.stop();
         if (g.json) printJson(r);
         else printBulk('Paused', r);
-        return r.failed ? EXIT.refused : EXIT.ok;
+        return bulkExit(r);
       } finally {
         bar.stop();
       }
@@ -716,7 +729,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
         bar.stop();
         if (g.json) printJson(r);
         else printBulk('Resumed', r);
-        return r.failed ? EXIT.refused : EXIT.ok;
+        return bulkExit(r);
       } finally {
         bar.stop();
       }

@@ -457,7 +457,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** A gRPC status code carried by a ServiceError (directly or as its cause). */
-function grpcCode(err: unknown): number | undefined {
+export function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'number') return code;
   const inner = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;

@@ -140,4 +140,66 @@ describe('a file-backed server killed with SIGKILL', function () {
       }
     });
   });
+
+  it('a bulk pause the server dies in the middle of stops sending, says what it left, and a re-run finishes it', async () => {
+    const dbFilename = path.join(dir, 'bulk.db');
+    const port = await freePort();
+    const start = () => startDevServer({ port, uiPort: 0, headless: true, dbFilename, forceStart: true });
+    const taskQueue = freshTaskQueue('bulk-kill');
+    const wf = defineWorkflow({
+      name: 'bulk-killed',
+      tasks: [task({ id: 'g', pauseBefore: true }, () => undefined)],
+    });
+    const withStack = <T>(fn: (executor: UnifiedExecutor) => Promise<T>): Promise<T> =>
+      withOwnStack(server!.address, taskQueue, [wf], fn);
+    const count = 30;
+    const query = `CloacinaWorkflow = 'bulk-killed' AND TaskQueue = '${taskQueue}'`;
+
+    server = await start();
+    const first = await withStack(async (executor) => {
+      for (let i = 0; i < count; i++) await executor.executeAsync(wf, {});
+      await eventually(
+        async () => (await executor.listWorkflows({ query })).length === count,
+        15_000,
+        'the runs in the visibility store',
+      );
+      const killed = server!;
+      return executor.pauseAll(query, {
+        reason: 'freeze',
+        by: 'ops',
+        bulkId: 'freeze-1',
+        concurrency: 2,
+        // No goodbye, a few runs in: the server and its watchdog die at once.
+        onProgress: (done) => {
+          if (done === 5) process.kill(-killed.pid!, 'SIGKILL');
+        },
+      });
+    });
+    await server.stop();
+    assert.equal(first.total, count);
+    assert.match(first.unreachable ?? '', /UNAVAILABLE/, JSON.stringify(first.unreachable));
+    const notSent = first.outcomes.filter((o) =>
+      o.error?.startsWith('not sent: the server stopped answering'),
+    );
+    assert.ok(first.succeeded >= 5, `${first.succeeded} paused before the server died`);
+    assert.ok(notSent.length >= count - first.succeeded - 2, `${notSent.length} not sent`);
+    assert.equal(first.succeeded + first.failed, count);
+
+    server = await start();
+    await withStack(async (executor) => {
+      const again = await executor.pauseAll(query, { reason: 'freeze', by: 'ops', bulkId: 'freeze-1' });
+      assert.equal(again.unreachable, undefined);
+      assert.deepEqual([again.total, again.succeeded], [count, count]);
+      // What was done before the server died is a repeat now, and changes nothing; what was not sent is
+      // done now. (A request in flight when it died may have been written before its answer was lost.)
+      const was = new Map(first.outcomes.map((o) => [o.workflowId, o]));
+      for (const o of again.outcomes) {
+        const before = was.get(o.workflowId)!;
+        if (before.ok) assert.equal(o.duplicate, true, `${o.workflowId} was paused before`);
+        if (before.error?.startsWith('not sent'))
+          assert.equal(o.duplicate, false, `${o.workflowId} was not sent`);
+      }
+      for (const o of again.outcomes) await executor.cancelExecution(o.workflowId);
+    });
+  });
 });
