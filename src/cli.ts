@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `cloacina-temporal`: the operator's command line. Reads, pauses, resumes and approves runs through
 // UnifiedExecutor; connects like the `temporal` CLI (flags, then TEMPORAL_* variables).
+import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NamespaceNotFoundError } from '@temporalio/common';
@@ -278,27 +279,54 @@ function bulkExit(r: BulkResult): number {
   return r.failed ? EXIT.refused : EXIT.ok;
 }
 
-/** A progress bar on stderr while a bulk operation runs, when stderr is a terminal. */
-function progressBar(label: string): { onProgress?: BulkOptions['onProgress']; stop(): void } {
-  if (!process.stderr.isTTY) return { stop: () => undefined };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} {workflowId}`,
-      hideCursor: true,
-      clearOnComplete: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+/**
+ * What a bulk command shows while it runs: a progress bar on stderr when stderr is a terminal, and on
+ * Ctrl-C (or SIGTERM) the bar taken down, a line saying how far it got and which bulk id finishes it, and
+ * exit 130 (143). Without this the bar leaves the cursor hidden and line wrap off, and the bulk id of a
+ * run that named none is lost.
+ */
+function bulkProgress(
+  label: string,
+  bulkId: string,
+): { onProgress: BulkOptions['onProgress']; stop(): void } {
+  const tty = process.stderr.isTTY;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: `${label} [{bar}] {value}/{total} {workflowId}`,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   let started = false;
+  let done = 0;
+  let total: number | undefined;
+  const interrupted = (signal: NodeJS.Signals) => {
+    if (started) bar?.stop();
+    process.stderr.write(
+      `interrupted: ${done} of ${total ?? 'the selected'} runs done (bulk id ${bulkId}): run the same command ` +
+        `with --bulk-id ${bulkId} to finish; what was done is not done twice\n`,
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   return {
-    onProgress: (done, total, outcome) => {
-      if (!started) bar.start(total, 0, { workflowId: '' });
+    onProgress: (d, t, outcome) => {
+      done = d;
+      total = t;
+      if (!bar) return;
+      if (!started) bar.start(t, 0, { workflowId: '' });
       started = true;
-      bar.update(done, { workflowId: visible(one(outcome.workflowId)) });
+      bar.update(d, { workflowId: visible(one(outcome.workflowId)) });
     },
     stop: () => {
-      if (started) bar.stop();
+      process.removeListener('SIGINT', interrupted);
+      process.removeListener('SIGTERM', interrupted);
+      if (started) bar?.stop();
       started = false;
     },
   };
@@ -693,13 +721,15 @@ export function buildProgram(onExit: (code: number) => void): Command {
     withExecutor(async (ex, g) => {
       const o = opts<PauseFlags & BulkFlags>(pauseAll);
       const selection = bulkSelection(o);
-      const bar = progressBar('Pausing');
+      // Named here, so that an interrupted run can say which id finishes it.
+      const bulkId = o.bulkId ?? randomUUID();
+      const bar = bulkProgress('Pausing', bulkId);
       try {
         const r = await ex.pauseAll(selection, {
           ...pauseOptions(o),
           ...(o.concurrency ? { concurrency: o.concurrency } : {}),
-          ...(o.bulkId ? { bulkId: o.bulkId } : {}),
-          ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+          bulkId,
+          onProgress: bar.onProgress,
         });
         bar.stop();
         if (g.json) printJson(r);
@@ -718,13 +748,15 @@ export function buildProgram(onExit: (code: number) => void): Command {
     withExecutor(async (ex, g) => {
       const o = opts<ResumeFlags & BulkFlags>(resumeAll);
       const selection = bulkSelection(o);
-      const bar = progressBar('Resuming');
+      // Named here, so that an interrupted run can say which id finishes it.
+      const bulkId = o.bulkId ?? randomUUID();
+      const bar = bulkProgress('Resuming', bulkId);
       try {
         const r = await ex.resumeAll(selection, {
           ...resumeOptions(o),
           ...(o.concurrency ? { concurrency: o.concurrency } : {}),
-          ...(o.bulkId ? { bulkId: o.bulkId } : {}),
-          ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+          bulkId,
+          onProgress: bar.onProgress,
         });
         bar.stop();
         if (g.json) printJson(r);

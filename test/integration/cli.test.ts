@@ -565,6 +565,46 @@ describe('command line (cloacina-temporal)', () => {
     });
   });
 
+  it('pause-all interrupted by Ctrl-C says how far it got and which bulk id finishes it; that id does', async () => {
+    const count = 60;
+    await withWorker([gated], async ({ executor, taskQueue }) => {
+      for (let i = 0; i < count; i++) await executor.executeAsync(gated, {});
+      const query = `TaskQueue = '${taskQueue}'`;
+      await eventually(
+        async () => (await executor.listWorkflows({ query })).length === count,
+        15_000,
+        'the runs in the visibility store',
+      );
+      const s = testServer();
+      const child = spawn(process.execPath, [CLI, 'pause-all', '--query', query, '--concurrency', '1'], {
+        env: { ...process.env, TEMPORAL_ADDRESS: s.address, TEMPORAL_NAMESPACE: s.namespace },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // Interrupted once it has paused a run, long before it has paused them all.
+      await eventually(
+        async () =>
+          (await executor.listWorkflows({ query: `${query} AND CloacinaPauseKind = 'bulk'` })).length > 0,
+        20_000,
+        'a first run paused',
+      );
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      const m =
+        /^interrupted: (\d+) of 60 runs done \(bulk id ([0-9a-f-]{36})\): run the same command with --bulk-id \2 to finish; what was done is not done twice\n$/.exec(
+          stderr,
+        );
+      assert.ok(m, stderr);
+      const done = Number(m[1]);
+      assert.ok(done < count, `${done} done`);
+      const again = await cliJson<BulkResult>(['pause-all', '--query', query, '--bulk-id', m[2]!]);
+      assert.deepEqual([again.bulkId, again.total, again.succeeded], [m[2], count, count]);
+      assert.ok(again.outcomes.filter((o) => o.duplicate).length >= done, 'what was done is a repeat');
+      for (const o of again.outcomes) await executor.cancelExecution(o.workflowId);
+    });
+  });
+
   it('sets breakpoints, steps past one with approve, clears the rest; refusals exit 1, misuse 2', async () => {
     let open!: () => void;
     const opened = new Promise<void>((r) => (open = r));
