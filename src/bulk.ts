@@ -2,12 +2,11 @@
 // bounded concurrency and the request id `bulk:<bulkId>:<workflowId>`, and each run's outcome.
 import { randomUUID } from 'node:crypto';
 import type { RefusalCode } from '../workflows/pause-machine';
-import { RequestRejectedError, ServerUnreachableError, WorkflowFrozenError } from './errors';
+import { isUnavailable, RequestRejectedError, withCauses, WorkflowFrozenError } from './errors';
 import {
   buildPauseRequest,
   buildResumeRequest,
   checkNumber,
-  grpcCode,
   type PauseOptions,
   type ResumeOptions,
   type UnifiedExecutor,
@@ -63,26 +62,6 @@ export interface BulkResult {
    * server answers; the runs already done are repeats then, and change nothing.
    */
   unreachable?: string;
-}
-
-/** gRPC's UNAVAILABLE: the server could not be reached (after the client's own retries). */
-const UNAVAILABLE = 14;
-
-/** An error's message with its causes' (the SDK's "Workflow Update failed" says why only in its cause). */
-function causes(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const m = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
-    if (m && !parts.some((p) => p.includes(m))) parts.push(m);
-  }
-  return parts.join(': ') || String(err);
-}
-
-/** The request failed because no server answered, not because the run or the server refused it. */
-function unreachable(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof ServerUnreachableError || grpcCode(e) === UNAVAILABLE) return true;
-  return false;
 }
 
 /**
@@ -159,8 +138,8 @@ async function bulk(
         const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
         outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
       } catch (err) {
-        const error = unreachable(err) ? causes(err) : err instanceof Error ? err.message : String(err);
-        if (unreachable(err)) stopped ??= error;
+        const error = isUnavailable(err) ? withCauses(err) : err instanceof Error ? err.message : String(err);
+        if (isUnavailable(err)) stopped ??= error;
         outcome = {
           workflowId: t.workflowId,
           ok: false,

@@ -16,11 +16,13 @@ import { addPauseWindowCommands } from './cli-pause-windows';
 import { connectionOptionsFromEnv, type ConnectionFlags } from './connection';
 import {
   InvalidInputError,
+  isUnavailable,
   RequestRejectedError,
   ServerUnreachableError,
   UnknownNamespaceError,
   WorkflowClosedError,
   WorkflowNotFoundError,
+  withCauses,
 } from './errors';
 import {
   UnifiedExecutor,
@@ -337,7 +339,7 @@ function bulkProgress(
 /** The exit code for an error. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (err instanceof ServerUnreachableError) return EXIT.unreachable;
+  if (err instanceof ServerUnreachableError || isUnavailable(err)) return EXIT.unreachable;
   if (
     err instanceof WorkflowNotFoundError ||
     err instanceof NamespaceNotFoundError ||
@@ -360,8 +362,20 @@ function errorLine(err: unknown, globals: GlobalOptions): string {
     return `not found: no workflow \`${err.workflowId}\` in namespace \`${namespaceOf(globals)}\`: check the id (\`${PROGRAM} list\` shows runs) and --namespace`;
   if (err instanceof InvalidInputError) return `invalid input: ${err.message}`;
   if (err instanceof ServerUnreachableError) return `unreachable: ${err.message}`;
-  const message = err instanceof Error ? err.message : String(err);
-  return `error: ${message.split('\n')[0]}`;
+  if (isUnavailable(err))
+    return (
+      `unreachable: the Temporal server at ${addressOf(globals)} stopped answering (${withCauses(err).split('\n')[0]}): ` +
+      'check that it is up, then run the command again (a request sent with the same --request-id is not applied twice)'
+    );
+  return `error: ${withCauses(err).split('\n')[0]}`;
+}
+
+function addressOf(globals: GlobalOptions): string {
+  try {
+    return connectionOptionsFromEnv(globals).address;
+  } catch {
+    return globals.address ?? 'the address given';
+  }
 }
 
 function namespaceOf(globals: GlobalOptions): string {

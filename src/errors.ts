@@ -287,3 +287,34 @@ export class FreezeError extends CloacinaError {
     super(message, options);
   }
 }
+
+/** A gRPC status code carried by a ServiceError (directly or as its cause). */
+export function grpcCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'number') return code;
+  const inner = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof inner === 'number' ? inner : undefined;
+}
+
+/** gRPC's UNAVAILABLE: the server could not be reached (after the client's own retries). */
+const UNAVAILABLE = 14;
+
+/** The call failed because no server answered, not because the run or the server refused it. */
+export function isUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof ServerUnreachableError || grpcCode(e) === UNAVAILABLE) return true;
+  return false;
+}
+
+/**
+ * An error's message followed by its causes' (the SDK's "Workflow Update failed" or "Failed to describe
+ * workflow" says why only in its cause).
+ */
+export function withCauses(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const m = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
+    if (m && !parts.some((p) => p.includes(m))) parts.push(m);
+  }
+  return parts.join(': ') || String(err);
+}

@@ -60,6 +60,7 @@ import { optionalAttributesRegistered, staticDetails, staticSummary } from './st
 import {
   CloacinaError,
   FreezeError,
+  grpcCode,
   InvalidInputError,
   NoWorkerError,
   RequestRejectedError,
@@ -454,14 +455,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/** A gRPC status code carried by a ServiceError (directly or as its cause). */
-export function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'number') return code;
-  const inner = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return typeof inner === 'number' ? inner : undefined;
 }
 
 /**

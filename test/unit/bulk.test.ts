@@ -2,7 +2,8 @@
 // real server in test/integration): what they do when the server stops answering part way.
 import assert from 'node:assert/strict';
 import { pauseAll, resumeAll, type BulkOutcome } from '../../src/bulk';
-import { RequestRejectedError } from '../../src/errors';
+import { EXIT, exitCodeOf } from '../../src/cli';
+import { isUnavailable, RequestRejectedError, withCauses } from '../../src/errors';
 import type { UnifiedExecutor } from '../../src/executor';
 
 /** What the SDK throws when a call found no server: a ServiceError whose cause carries gRPC's UNAVAILABLE. */
@@ -76,5 +77,25 @@ describe('bulk operations when the server stops answering', () => {
       r.outcomes.filter((o) => !o.ok).map((o) => [o.workflowId, o.code]),
       [['w1', 'NotPaused']],
     );
+  });
+});
+
+describe('a call the server stopped answering, as the CLI reports it', () => {
+  it('exits 4 (unreachable) with the cause the SDK keeps in its error cause; refusals stay 1', () => {
+    assert.equal(exitCodeOf(unavailable()), EXIT.unreachable);
+    assert.equal(isUnavailable(unavailable()), true);
+    assert.equal(
+      withCauses(unavailable()),
+      'Workflow Update failed: 14 UNAVAILABLE: No connection established',
+    );
+    const notFound = Object.assign(new Error('Failed to describe workflow'), {
+      cause: Object.assign(new Error('12 UNIMPLEMENTED: Received HTTP status code 404'), { code: 12 }),
+    });
+    assert.equal(isUnavailable(notFound), false);
+    assert.equal(
+      withCauses(notFound),
+      'Failed to describe workflow: 12 UNIMPLEMENTED: Received HTTP status code 404',
+    );
+    assert.equal(exitCodeOf(new RequestRejectedError('w', 'NotPaused', 'not paused')), EXIT.refused);
   });
 });
