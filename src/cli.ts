@@ -3,6 +3,7 @@
 // UnifiedExecutor; connects like the `temporal` CLI (flags, then TEMPORAL_* variables).
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import cliProgress from 'cli-progress';
@@ -10,7 +11,8 @@ import { one, out, printJson, visible } from './cli-output';
 import type { ControlResult } from '../workflows/messages';
 import type { RunStatus } from './native-pause';
 import type { AuditEntry, CurrentPause, GateStatus } from '../workflows/pause-machine';
-import type { JsonObject, JsonValue } from '../workflows/dag';
+import { nearest, type JsonObject, type JsonValue } from '../workflows/dag';
+import type { WorkflowDefinition } from './definitions';
 import { devServerOptions, runDevServer, type DevServerCommandOptions } from '../temporal-dev/cli';
 import { addPauseWindowCommands } from './cli-pause-windows';
 import { connectionOptionsFromEnv, type ConnectionFlags } from './connection';
@@ -402,6 +404,42 @@ function errorJson(err: unknown, code: number): unknown {
 
 // ---- the program ----
 
+/** Whether a module's export looks like what `defineWorkflow` returns. */
+function isDefinition(v: unknown): v is WorkflowDefinition {
+  const d = v as Partial<WorkflowDefinition> | null | undefined;
+  return typeof d?.name === 'string' && d.tasks instanceof Map && Array.isArray(d.spec?.tasks);
+}
+
+/** The definition named `name` among a module's exports (direct, in `default`, or in an exported array). */
+function definitionIn(file: string, name: string): WorkflowDefinition {
+  const resolved = path.resolve(file);
+  let mod: unknown;
+  try {
+    mod = require(resolved);
+  } catch (err) {
+    throw new InvalidInputError(
+      `Cannot load --module \`${file}\` (${(err as Error).message.split('\n')[0]}): give the compiled JavaScript module that exports your workflow definitions`,
+    );
+  }
+  const found: WorkflowDefinition[] = [];
+  const visit = (v: unknown, depth: number) => {
+    if (isDefinition(v)) found.push(v);
+    else if (Array.isArray(v) && depth < 2) v.forEach((x) => visit(x, depth + 1));
+    else if (v && typeof v === 'object' && depth < 2)
+      Object.values(v as Record<string, unknown>).forEach((x) => visit(x, depth + 1));
+  };
+  visit(mod, 0);
+  const def = found.find((d) => d.name === name);
+  if (def) return def;
+  const names = [...new Set(found.map((d) => d.name))];
+  const near = nearest(name, names);
+  throw new InvalidInputError(
+    names.length
+      ? `Module \`${file}\` exports no workflow \`${name}\`${near ? ` — did you mean \`${near}\`?` : ''} (it exports ${names.map((n) => `\`${n}\``).join(', ')})`
+      : `Module \`${file}\` exports no workflow definitions: export what defineWorkflow returns`,
+  );
+}
+
 /** The executor for one command: connection from flags and environment, no runs started. */
 function executorFor(globals: GlobalOptions): UnifiedExecutor {
   const c = connectionOptionsFromEnv(globals);
@@ -539,7 +577,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   const program = new Command()
     .name(PROGRAM)
     .description(
-      'Steer Cloacina workflow runs on Temporal: status, list, audit, pause, resume, approve, reject.',
+      'Steer Cloacina workflow runs on Temporal: start, status, list, audit, pause, resume, approve, reject.',
     )
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })
@@ -613,8 +651,36 @@ export function buildProgram(onExit: (code: number) => void): Command {
     }),
   );
 
+  const start = program
+    .command('start')
+    .description('start a run of a workflow whose definition a module exports (the module your worker loads)')
+    .argument('<workflow>', 'the name given to defineWorkflow')
+    .requiredOption(
+      '--module <file>',
+      'a JavaScript module exporting the definitions (defineWorkflow results)',
+    )
+    .requiredOption('--task-queue <queue>', 'the task queue a worker with these definitions polls')
+    .option('--input <json>', 'the run input, a JSON object (default {})', jsonObject)
+    .option('--workflow-id <id>', "the run's workflow id (default <workflow>-<random UUID>)");
+  start.action(
+    withExecutor(async (ex, g, name) => {
+      const o = opts<{ module: string; taskQueue: string; input?: JsonObject; workflowId?: string }>(start);
+      const def = definitionIn(o.module, name);
+      const h = await ex.executeAsync(def, o.input ?? {}, {
+        taskQueue: o.taskQueue,
+        ...(o.workflowId !== undefined ? { workflowId: o.workflowId } : {}),
+      });
+      if (g.json) printJson({ workflowId: h.workflowId, runId: h.runId, taskQueue: o.taskQueue });
+      else {
+        out(`Started ${h.workflowId} (${def.name}, run ${h.runId}) on task queue ${o.taskQueue}`);
+        out(`\`${PROGRAM} status ${h.workflowId}\` shows it.`);
+      }
+    }),
+  );
+
   const audit = program
     .command('audit')
+    .alias('history')
     .description("the run's whole audit trail from its event history, oldest first, paged (no worker needed)")
     .argument('<id>', 'workflow id')
     .option('--page-size <n>', 'lines per page (default 1000)', wholeNumber(1, 10_000))

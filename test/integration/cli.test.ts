@@ -20,6 +20,7 @@ import {
 import { UnifiedExecutor } from '../../src/executor';
 import { CloacinaPaused } from '../../src/search-attributes';
 import { eventually, testClient, testServer, withWorker } from '../helpers';
+import { greet } from '../fixtures/cli-workflows';
 
 // The command line, run as a child process (the built dist/src/cli.js) against real runs on a worker:
 // every command, its --json output parsed, its human output read for the key fields, and its exit codes.
@@ -603,6 +604,67 @@ describe('command line (cloacina-temporal)', () => {
       assert.ok(again.outcomes.filter((o) => o.duplicate).length >= done, 'what was done is a repeat');
       for (const o of again.outcomes) await executor.cancelExecution(o.workflowId);
     });
+  });
+
+  it('start runs a workflow a module defines, on the task queue given; misuse names the fix', async () => {
+    const mod = path.join(__dirname, '..', 'fixtures', 'cli-workflows.js');
+    await withWorker([greet], async ({ executor, taskQueue }) => {
+      const started = await cliJson<{ workflowId: string; runId: string; taskQueue: string }>([
+        'start',
+        'cli_start_greet',
+        '--module',
+        mod,
+        '--task-queue',
+        taskQueue,
+        '--input',
+        '{"who":"ops"}',
+        '--workflow-id',
+        `greet-${taskQueue}`,
+      ]);
+      assert.equal(started.workflowId, `greet-${taskQueue}`);
+      assert.equal(started.taskQueue, taskQueue);
+      assert.deepEqual(await executor.result(started.workflowId), { who: 'ops', greeting: 'hello ops' });
+      // `history` is `audit` by its other name.
+      const history = await cli(['history', started.workflowId]);
+      assert.equal(history.code, 0, history.stderr);
+      assert.equal(history.stdout, (await cli(['audit', started.workflowId])).stdout);
+      assert.equal(history.stdout, 'No audit lines.\n');
+      const text = await cli([
+        'start',
+        'cli_start_greet',
+        '--module',
+        mod,
+        '--task-queue',
+        taskQueue,
+        '--input',
+        '{"who":"x"}',
+      ]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(
+        text.stdout,
+        /^Started cli_start_greet-[0-9a-f-]{36} \(cli_start_greet, run [0-9a-f-]{36}\) on task queue /,
+      );
+    });
+    await cliFails(
+      ['start', 'cli_start_gret', '--module', mod, '--task-queue', 'q'],
+      2,
+      /^invalid input: Module `.*cli-workflows\.js` exports no workflow `cli_start_gret` — did you mean `cli_start_greet`\? \(it exports `cli_start_greet`\)\n$/,
+    );
+    await cliFails(
+      ['start', 'x', '--module', 'no/such/file.js', '--task-queue', 'q'],
+      2,
+      /^invalid input: Cannot load --module `no\/such\/file\.js` \(Cannot find module .*\): give the compiled JavaScript module that exports your workflow definitions\n$/,
+    );
+    await cliFails(
+      ['start', 'cli_start_greet', '--module', mod, '--task-queue', 'q', '--input', '{"who":1}'],
+      2,
+      /^invalid input: .*who/,
+    );
+    await cliFails(
+      ['start', 'cli_start_greet', '--module', mod],
+      2,
+      /required option '--task-queue <queue>'/,
+    );
   });
 
   it('sets breakpoints, steps past one with approve, clears the rest; refusals exit 1, misuse 2', async () => {
