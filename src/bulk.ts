@@ -138,8 +138,9 @@ async function bulk(
         const r = await request(t.workflowId, `bulk:${bulkId}:${t.workflowId}`);
         outcome = { workflowId: t.workflowId, ok: true, state: r.state, duplicate: r.duplicate };
       } catch (err) {
-        const error = isUnavailable(err) ? withCauses(err) : err instanceof Error ? err.message : String(err);
-        if (isUnavailable(err)) stopped ??= error;
+        const gone = isUnavailable(err);
+        const error = gone ? withCauses(err) : err instanceof Error ? err.message : String(err);
+        if (gone) stopped ??= error;
         outcome = {
           workflowId: t.workflowId,
           ok: false,

@@ -104,9 +104,8 @@ function idList(value: string): string[] {
 
 /** One line of at most `width` characters: whitespace runs (newlines too) become one space. */
 function cut(text: string | undefined, width: number): string {
-  if (!text) return '';
-  const one = text.replace(/\s+/g, ' ');
-  return one.length > width ? `${one.slice(0, width - 1)}…` : one;
+  const line = one(text);
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
 }
 
 /** A plain-text table: a header row, then the rows, columns padded to their widest cell. */

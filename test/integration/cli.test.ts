@@ -609,13 +609,9 @@ describe('command line (cloacina-temporal)', () => {
   it('start runs a workflow a module defines, on the task queue given; misuse names the fix', async () => {
     const mod = path.join(__dirname, '..', 'fixtures', 'cli-workflows.js');
     await withWorker([greet], async ({ executor, taskQueue }) => {
+      const startGreet = ['start', 'cli_start_greet', '--module', mod, '--task-queue', taskQueue];
       const started = await cliJson<{ workflowId: string; runId: string; taskQueue: string }>([
-        'start',
-        'cli_start_greet',
-        '--module',
-        mod,
-        '--task-queue',
-        taskQueue,
+        ...startGreet,
         '--input',
         '{"who":"ops"}',
         '--workflow-id',
@@ -629,16 +625,7 @@ describe('command line (cloacina-temporal)', () => {
       assert.equal(history.code, 0, history.stderr);
       assert.equal(history.stdout, (await cli(['audit', started.workflowId])).stdout);
       assert.equal(history.stdout, 'No audit lines.\n');
-      const text = await cli([
-        'start',
-        'cli_start_greet',
-        '--module',
-        mod,
-        '--task-queue',
-        taskQueue,
-        '--input',
-        '{"who":"x"}',
-      ]);
+      const text = await cli([...startGreet, '--input', '{"who":"x"}']);
       assert.equal(text.code, 0, text.stderr);
       assert.match(
         text.stdout,
